@@ -1,0 +1,68 @@
+# rollbox: see README.md. `make demo` and `make test` set up everything they
+# need on a fresh Debian machine (run as root, or with sudo available).
+
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
+export CGO_ENABLED ?= 1
+
+TOOLS        := $(CURDIR)/.tools
+STATICCHECK  := $(TOOLS)/staticcheck-v0.8.2/staticcheck
+GOLANGCILINT := $(TOOLS)/golangci-lint-v2.15.0/golangci-lint
+# Debian packages the targets need (installed only when missing).
+APT_PACKAGES :=
+FUZZTIME     ?= 10s
+BENCHTIME    ?= 1s
+
+.PHONY: all deps test lint fuzz bench demo build clean
+
+all: build
+
+## deps: install what later targets need, only when missing (idempotent).
+deps: $(STATICCHECK)
+	@scripts/apt-install.sh $(APT_PACKAGES)
+	@go version >/dev/null || { echo "Go is missing: expected at /usr/local/go" >&2; exit 1; }
+	@go mod download
+
+$(STATICCHECK):
+	GOBIN=$(dir $@) go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+$(GOLANGCILINT):
+	GOBIN=$(dir $@) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+
+## test: formatting, vet, staticcheck and every test with the race detector.
+test: deps
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:" $$unformatted >&2; exit 1; fi
+	go vet ./...
+	$(STATICCHECK) ./...
+	go test -race -timeout 12m ./...
+
+## lint: golangci-lint (v2) on top of what test checks.
+lint: deps $(GOLANGCILINT)
+	$(GOLANGCILINT) run ./...
+
+## fuzz: a short bounded run of every fuzz target (FUZZTIME each).
+fuzz: deps
+	@set -e; for pkg in $$(go list ./...); do \
+	  for target in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$target ($(FUZZTIME))"; \
+	    go test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+## bench: every Go benchmark with allocations, then the signalling load test.
+bench: deps
+	go test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+	@if [ -d cmd/signalbench ]; then go run ./cmd/signalbench -peers 1000; fi
+
+## build: every package, and the binaries into bin/.
+build: deps
+	go build ./...
+	go build -o bin/ ./cmd/...
+
+## demo: the signalling server on 127.0.0.1:3536 and a scripted pair of clients.
+demo: deps
+	@scripts/demo.sh
+
+clean:
+	rm -rf bin .tools

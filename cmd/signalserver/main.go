@@ -1,0 +1,190 @@
+// Command signalserver is a matchbox-compatible signalling server: a drop-in
+// replacement for matchbox_server with limits, metrics and room isolation.
+//
+//	signalserver [flags] [listen-address]
+//
+// The listen address is the positional argument, or the HOST environment
+// variable, or 0.0.0.0:3536, as with matchbox_server. Every flag also reads
+// an environment variable: -max-peers-per-room is SIGNALSERVER_MAX_PEERS_PER_ROOM.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rollbox/rollbox/signalserver"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "signalserver:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command line settings beyond signalserver.Config.
+type options struct {
+	listen          string
+	tlsCert, tlsKey string
+	logLevel        string
+	logFormat       string
+	origins         string
+	shutdownTimeout time.Duration
+}
+
+// run parses args (with environment twins read through getenv), serves until
+// ctx ends or SIGINT/SIGTERM arrives, and shuts down gracefully.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	cfg, opts, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(opts.logLevel, opts.logFormat, stderr)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = logger
+	srv, err := signalserver.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.listen)
+	if err != nil {
+		return err
+	}
+	return serve(ctx, srv, ln, opts, logger)
+}
+
+func serve(ctx context.Context, srv *signalserver.Server, ln net.Listener, opts options, logger *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	httpSrv := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if opts.tlsCert != "" {
+			errc <- httpSrv.ServeTLS(ln, opts.tlsCert, opts.tlsKey)
+		} else {
+			errc <- httpSrv.Serve(ln)
+		}
+	}()
+	scheme := "ws"
+	if opts.tlsCert != "" {
+		scheme = "wss"
+	}
+	logger.Info("signalserver listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String()+"/<room>")
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), opts.shutdownTimeout)
+	defer cancel()
+	err := httpSrv.Shutdown(sctx) // stops accepting; hijacked WebSockets are ours to close
+	err = errors.Join(err, srv.Shutdown(sctx))
+	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
+	}
+	return err
+}
+
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (signalserver.Config, options, error) {
+	var cfg signalserver.Config
+	var opts options
+	fs := flag.NewFlagSet("signalserver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: signalserver [flags] [listen-address]\n\n"+
+			"The listen address defaults to $HOST, then 0.0.0.0:3536. Each flag -x-y also reads\n"+
+			"the environment variable SIGNALSERVER_X_Y.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.Int64Var(&cfg.MaxFrameBytes, "max-frame-bytes", signalserver.DefaultMaxFrameBytes, "largest client frame; larger ones close the client with status 1009")
+	fs.IntVar(&cfg.SendQueue, "send-queue", signalserver.DefaultSendQueue, "frames queued per client before it is disconnected as too slow")
+	fs.DurationVar(&cfg.PingInterval, "ping-interval", signalserver.DefaultPingInterval, "how often each client is pinged")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", signalserver.DefaultReadTimeout, "close a client silent (no frame, no pong) for this long")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", signalserver.DefaultWriteTimeout, "deadline of each write to a client")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", signalserver.DefaultMaxConnsPerIP, "concurrent connections per client IP (-1: no cap)")
+	fs.Float64Var(&cfg.JoinsPerSecondPerIP, "joins-per-second-per-ip", signalserver.DefaultJoinsPerSecondPerIP, "sustained joins per second per client IP (-1: no limit)")
+	fs.IntVar(&cfg.JoinBurstPerIP, "join-burst-per-ip", signalserver.DefaultJoinBurstPerIP, "joins per client IP allowed in a burst")
+	fs.StringVar(&cfg.RealIPHeader, "real-ip-header", "", "header a trusted reverse proxy sets to the client address (e.g. X-Real-IP); empty: use the TCP peer")
+	fs.IntVar(&cfg.MaxPeersPerRoom, "max-peers-per-room", signalserver.DefaultMaxPeersPerRoom, "peers per room without next, and the largest next")
+	fs.IntVar(&cfg.MaxRoomIDBytes, "max-room-id-bytes", signalserver.DefaultMaxRoomIDBytes, "longest room id, in bytes")
+	fs.StringVar(&opts.origins, "allowed-origins", "", "comma-separated Origin values allowed to connect; empty: any")
+	fs.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with -tls-key serves wss://")
+	fs.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM)")
+	fs.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
+	if err := fs.Parse(args); err != nil {
+		return cfg, opts, err
+	}
+	// Environment twins: a flag given on the command line wins.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "SIGNALSERVER_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && !given[f.Name] {
+			if err := f.Value.Set(v); err != nil {
+				envErr = errors.Join(envErr, fmt.Errorf("%s=%q: %w", name, v, err))
+			}
+		}
+	})
+	if envErr != nil {
+		return cfg, opts, envErr
+	}
+	switch fs.NArg() {
+	case 0:
+		opts.listen = getenv("HOST")
+		if opts.listen == "" {
+			opts.listen = "0.0.0.0:3536"
+		}
+	case 1:
+		opts.listen = fs.Arg(0)
+	default:
+		return cfg, opts, fmt.Errorf("want at most one listen address, got %q", fs.Args())
+	}
+	if (opts.tlsCert == "") != (opts.tlsKey == "") {
+		return cfg, opts, errors.New("-tls-cert and -tls-key go together")
+	}
+	if opts.origins != "" {
+		for _, o := range strings.Split(opts.origins, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				cfg.AllowedOrigins = append(cfg.AllowedOrigins, o)
+			}
+		}
+	}
+	return cfg, opts, nil
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, hopts)), nil
+	default:
+		return nil, fmt.Errorf("-log-format must be text or json, got %q", format)
+	}
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/rollbox/rollbox/signalserver"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func env(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+func TestFlagsAndEnvironmentTwins(t *testing.T) {
+	cfg, opts, err := parseFlags([]string{"-max-peers-per-room", "8", "127.0.0.1:9000"}, env(map[string]string{
+		"SIGNALSERVER_MAX_PEERS_PER_ROOM": "99", // the flag wins
+		"SIGNALSERVER_SEND_QUEUE":         "7",
+		"SIGNALSERVER_ALLOWED_ORIGINS":    "https://a.example, https://b.example",
+		"SIGNALSERVER_PING_INTERVAL":      "3s",
+		"HOST":                            "ignored:1",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxPeersPerRoom != 8 || cfg.SendQueue != 7 || cfg.PingInterval != 3*time.Second || opts.listen != "127.0.0.1:9000" {
+		t.Fatalf("got %+v %+v", cfg, opts)
+	}
+	if len(cfg.AllowedOrigins) != 2 || cfg.AllowedOrigins[1] != "https://b.example" {
+		t.Fatalf("origins %q", cfg.AllowedOrigins)
+	}
+}
+
+func TestListenAddressDefaults(t *testing.T) {
+	_, opts, err := parseFlags(nil, env(nil), io.Discard)
+	if err != nil || opts.listen != "0.0.0.0:3536" {
+		t.Fatalf("default listen %q, %v", opts.listen, err)
+	}
+	_, opts, err = parseFlags(nil, env(map[string]string{"HOST": "127.0.0.1:4000"}), io.Discard)
+	if err != nil || opts.listen != "127.0.0.1:4000" {
+		t.Fatalf("HOST listen %q, %v", opts.listen, err)
+	}
+}
+
+func TestBadSettingsRefused(t *testing.T) {
+	for _, args := range [][]string{
+		{"-tls-cert", "c.pem"},
+		{"a:1", "b:2"},
+		{"-log-level", "loud"},
+		{"-log-format", "xml"},
+		{"-read-timeout", "1s", "-ping-interval", "2s"},
+	} {
+		if err := run(context.Background(), append(args, "127.0.0.1:0"), env(nil), io.Discard); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+	if _, _, err := parseFlags(nil, env(map[string]string{"SIGNALSERVER_SEND_QUEUE": "many"}), io.Discard); err == nil {
+		t.Error("bad environment value accepted")
+	}
+}
+
+// TestServeAndShutdownOnSIGTERM runs the command, joins a peer, and sends
+// the process SIGTERM: the peer gets close 1001 and run returns nil.
+func TestServeAndShutdownOnSIGTERM(t *testing.T) {
+	var logs syncBuffer
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, opts, err := parseFlags([]string{"-log-format", "json"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger, _ := newLogger(opts.logLevel, opts.logFormat, &logs)
+	cfg.Logger = logger
+	srv, err := signalserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serve(context.Background(), srv, ln, opts, logger) }()
+
+	addr := ln.Addr().String()
+	resp, err := http.Get("http://" + addr + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	conn, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/room", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, _, err := conn.ReadMessage(); err != nil { // IdAssigned
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = conn.ReadMessage()
+	if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+		t.Fatalf("got %v, want close 1001", err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("run returned %v after SIGTERM", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no shutdown after SIGTERM")
+	}
+	if !strings.Contains(logs.String(), `"msg":"shutting down"`) {
+		t.Fatalf("logs lack the shutdown line:\n%s", logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,114 @@
+package signalserver
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	DefaultMaxFrameBytes       = 64 << 10 // any SDP with its candidates fits
+	DefaultSendQueue           = 256      // frames waiting for one slow client
+	DefaultPingInterval        = 15 * time.Second
+	DefaultReadTimeout         = 40 * time.Second // > ping interval + a round trip, and > the 10 s client keep-alive
+	DefaultWriteTimeout        = 10 * time.Second
+	DefaultMaxConnsPerIP       = 64 // a LAN party behind one NAT still fits
+	DefaultJoinsPerSecondPerIP = 10
+	DefaultJoinBurstPerIP      = 20
+	DefaultMaxPeersPerRoom     = 64
+	DefaultMaxRoomIDBytes      = 128
+)
+
+// Config holds the server's settings. The zero value of a field means its
+// default; per-IP limits are switched off with a negative value.
+type Config struct {
+	// MaxFrameBytes is the largest frame a client may send; a client that
+	// sends a larger one is closed with status 1009 (message too big).
+	MaxFrameBytes int64
+	// SendQueue is how many frames may wait for one client. A client whose
+	// queue is full is disconnected so that it never slows its room.
+	SendQueue int
+	// PingInterval is how often the server pings each client.
+	PingInterval time.Duration
+	// ReadTimeout closes a client from which nothing (not even a pong) has
+	// arrived for this long: it reaps half-open TCP connections.
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each write to a client.
+	WriteTimeout time.Duration
+
+	// MaxConnsPerIP caps concurrent connections from one IP (negative: no cap).
+	MaxConnsPerIP int
+	// JoinsPerSecondPerIP and JoinBurstPerIP rate-limit joins from one IP
+	// (negative rate: no limit).
+	JoinsPerSecondPerIP float64
+	JoinBurstPerIP      int
+	// RealIPHeader, when set, names a header (such as X-Real-IP) that a
+	// trusted reverse proxy fills with the client's address. Leave it empty
+	// when clients connect directly: they could forge it.
+	RealIPHeader string
+
+	// MaxPeersPerRoom caps a room without next, and the largest next allowed.
+	MaxPeersPerRoom int
+	// MaxRoomIDBytes caps the length of a room id.
+	MaxRoomIDBytes int
+	// AllowedOrigins, when not empty, lists the Origin header values allowed
+	// to connect (browsers send it; native clients usually do not, and a
+	// request without Origin is always allowed). Empty allows any origin, as
+	// matchbox_server does.
+	AllowedOrigins []string
+
+	// Registry tracks rooms and groups; nil means a new in-memory registry.
+	Registry Registry
+	// Topology is used by the default registry; nil means FullMesh.
+	Topology Topology
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// withDefaults returns c with every zero field set to its default, or an
+// error naming the first invalid field.
+func (c Config) withDefaults() (Config, error) {
+	setDefault(&c.MaxFrameBytes, DefaultMaxFrameBytes)
+	setDefault(&c.SendQueue, DefaultSendQueue)
+	setDefault(&c.PingInterval, DefaultPingInterval)
+	setDefault(&c.ReadTimeout, DefaultReadTimeout)
+	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
+	setDefault(&c.JoinsPerSecondPerIP, DefaultJoinsPerSecondPerIP)
+	setDefault(&c.JoinBurstPerIP, DefaultJoinBurstPerIP)
+	setDefault(&c.MaxPeersPerRoom, DefaultMaxPeersPerRoom)
+	setDefault(&c.MaxRoomIDBytes, DefaultMaxRoomIDBytes)
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.MaxFrameBytes > 0, "MaxFrameBytes must be positive, got %d", c.MaxFrameBytes)
+	check(c.SendQueue > 0, "SendQueue must be positive, got %d", c.SendQueue)
+	check(c.PingInterval > 0, "PingInterval must be positive, got %v", c.PingInterval)
+	check(c.ReadTimeout > c.PingInterval, "ReadTimeout (%v) must exceed PingInterval (%v)", c.ReadTimeout, c.PingInterval)
+	check(c.WriteTimeout > 0, "WriteTimeout must be positive, got %v", c.WriteTimeout)
+	check(c.JoinBurstPerIP > 0, "JoinBurstPerIP must be positive, got %d", c.JoinBurstPerIP)
+	check(c.MaxPeersPerRoom > 0, "MaxPeersPerRoom must be positive, got %d", c.MaxPeersPerRoom)
+	check(c.MaxRoomIDBytes > 0, "MaxRoomIDBytes must be positive, got %d", c.MaxRoomIDBytes)
+	if err := errors.Join(errs...); err != nil {
+		return c, fmt.Errorf("signalserver: invalid config: %w", err)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Registry == nil {
+		c.Registry = NewMemoryRegistry(c.Topology, c.MaxPeersPerRoom)
+	}
+	return c, nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}

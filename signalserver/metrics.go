@@ -1,0 +1,120 @@
+package signalserver
+
+import (
+	"fmt"
+	"io"
+	"sync/atomic"
+)
+
+// refusal is why a connection was refused before the WebSocket upgrade.
+type refusal uint8
+
+const (
+	refusalNone refusal = iota
+	refusalBadRoom
+	refusalBadNext
+	refusalOrigin
+	refusalIPConns
+	refusalIPRate
+	refusalRoomFull
+	refusalShuttingDown
+	refusalUpgrade
+	refusalCount
+)
+
+var refusalNames = [refusalCount]string{"", "bad_room", "bad_next", "origin", "ip_conns", "ip_rate", "room_full", "shutting_down", "upgrade"}
+
+// drop is why a client frame was dropped without closing the client.
+type drop uint8
+
+const (
+	dropMalformed drop = iota
+	dropUnknownMessage
+	dropBinary
+	dropUnknownReceiver
+	dropForeignReceiver
+	dropCount
+)
+
+var dropNames = [dropCount]string{"malformed", "unknown_message", "binary", "unknown_receiver", "foreign_receiver"}
+
+// disconnect is why the server ended a client's connection.
+type disconnect uint8
+
+const (
+	disconnectClosed       disconnect = iota // the client closed or the connection broke
+	disconnectTimeout                        // nothing read within ReadTimeout
+	disconnectFrameTooBig                    // frame over MaxFrameBytes
+	disconnectSlowConsumer                   // send queue full
+	disconnectWriteError                     // a write failed or timed out
+	disconnectRoomFull                       // the room filled between check and join
+	disconnectShutdown                       // the server is shutting down
+	disconnectRegistry                       // the registry failed
+	disconnectCount
+)
+
+var disconnectNames = [disconnectCount]string{"closed", "timeout", "frame_too_large", "slow_consumer", "write_error", "room_full", "shutdown", "registry_error"}
+
+// Metrics counts what the server does. All fields are safe for concurrent use.
+type Metrics struct {
+	Peers          atomic.Int64 // connected peers (gauge)
+	Joins          atomic.Int64
+	SignalsRelayed atomic.Int64
+	KeepAlives     atomic.Int64
+	BytesIn        atomic.Int64 // client frame payload bytes
+	BytesOut       atomic.Int64 // frame payload bytes queued to clients
+	refused        [refusalCount]atomic.Int64
+	dropped        [dropCount]atomic.Int64
+	disconnects    [disconnectCount]atomic.Int64
+}
+
+// Refused returns how many connections were refused for reason (a label of
+// signalserver_refused_total, such as "bad_next").
+func (m *Metrics) Refused(reason string) int64 { return lookup(m.refused[:], refusalNames[:], reason) }
+
+// Dropped returns how many client frames were dropped for reason (a label of
+// signalserver_dropped_total, such as "malformed").
+func (m *Metrics) Dropped(reason string) int64 { return lookup(m.dropped[:], dropNames[:], reason) }
+
+// Disconnects returns how many clients were disconnected for reason (a label
+// of signalserver_disconnects_total, such as "slow_consumer").
+func (m *Metrics) Disconnects(reason string) int64 {
+	return lookup(m.disconnects[:], disconnectNames[:], reason)
+}
+
+func lookup(counters []atomic.Int64, names []string, name string) int64 {
+	for i, n := range names {
+		if n == name && n != "" {
+			return counters[i].Load()
+		}
+	}
+	return 0
+}
+
+// writePrometheus writes the metrics in the Prometheus text exposition format.
+func (m *Metrics) writePrometheus(w io.Writer, groups int) {
+	gauge := func(name, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, v)
+	}
+	counter := func(name, help string, v int64) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
+	}
+	labelled := func(name, help string, counters []atomic.Int64, names []string) {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
+		for i, n := range names {
+			if n != "" {
+				fmt.Fprintf(w, "%s{reason=%q} %d\n", name, n, counters[i].Load())
+			}
+		}
+	}
+	gauge("signalserver_peers", "Connected peers.", m.Peers.Load())
+	gauge("signalserver_rooms", "Groups of peers (rooms, next pools and completed next groups) with at least one member.", int64(groups))
+	counter("signalserver_joins_total", "Peers that joined a room.", m.Joins.Load())
+	counter("signalserver_signals_relayed_total", "Signals relayed between peers.", m.SignalsRelayed.Load())
+	counter("signalserver_keepalives_total", "KeepAlive messages received.", m.KeepAlives.Load())
+	counter("signalserver_received_bytes_total", "Payload bytes of client frames.", m.BytesIn.Load())
+	counter("signalserver_sent_bytes_total", "Payload bytes of frames queued to clients.", m.BytesOut.Load())
+	labelled("signalserver_refused_total", "Connections refused before the WebSocket upgrade, by reason.", m.refused[:], refusalNames[:])
+	labelled("signalserver_dropped_total", "Client frames dropped, by reason.", m.dropped[:], dropNames[:])
+	labelled("signalserver_disconnects_total", "Client connections ended, by reason.", m.disconnects[:], disconnectNames[:])
+}

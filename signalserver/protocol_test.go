@@ -1,0 +1,114 @@
+package signalserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+)
+
+func TestParseClientMessage(t *testing.T) {
+	id := NewPeerID()
+	for _, tc := range []struct {
+		in   string
+		want ClientMessage
+		err  error
+	}{
+		{`"KeepAlive"`, ClientMessage{Kind: KeepAlive}, nil},
+		{" \"KeepAlive\"\n", ClientMessage{Kind: KeepAlive}, nil},
+		{`{"Signal":{"receiver":"` + string(id) + `","data":{"Offer":"sdp"}}}`, ClientMessage{Kind: Signal, Receiver: id, Data: json.RawMessage(`{"Offer":"sdp"}`)}, nil},
+		{`{"Signal":{"data":null,"receiver":"` + string(id) + `","extra":1}}`, ClientMessage{Kind: Signal, Receiver: id, Data: json.RawMessage(`null`)}, nil},
+		{`{"Signal":{"receiver":"E0E9A2AA-620B-4CB9-BE14-E7EE91E0F4EB","data":1}}`, ClientMessage{Kind: Signal, Receiver: "e0e9a2aa-620b-4cb9-be14-e7ee91e0f4eb", Data: json.RawMessage(`1`)}, nil},
+		{`"Bye"`, ClientMessage{}, ErrUnknownMessage},
+		{`{"Uuid":"x"}`, ClientMessage{}, ErrUnknownMessage},
+		{`42`, ClientMessage{}, ErrUnknownMessage},
+		{``, ClientMessage{}, ErrMalformed},
+		{`{`, ClientMessage{}, ErrMalformed},
+		{`{}`, ClientMessage{}, ErrMalformed},
+		{`{"Signal":1}`, ClientMessage{}, ErrMalformed},
+		{`{"Signal":null}`, ClientMessage{}, ErrMalformed},
+		{`{"Signal":{"receiver":"` + string(id) + `"}}`, ClientMessage{}, ErrMalformed},
+		{`{"Signal":{"receiver":"` + string(id)[1:] + `x","data":1}}`, ClientMessage{}, ErrMalformed},
+		{`"KeepAlive" "KeepAlive"`, ClientMessage{}, ErrMalformed},
+	} {
+		got, err := ParseClientMessage([]byte(tc.in))
+		if !errors.Is(err, tc.err) || got.Kind != tc.want.Kind || got.Receiver != tc.want.Receiver || !bytes.Equal(got.Data, tc.want.Data) {
+			t.Errorf("ParseClientMessage(%q) = %+v, %v; want %+v, %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestNewPeerIDIsUUIDv4(t *testing.T) {
+	seen := map[PeerID]bool{}
+	for range 1000 {
+		id := NewPeerID()
+		if !ValidPeerID(string(id)) || id[14] != '4' || !bytes.ContainsAny([]byte{id[19]}, "89ab") {
+			t.Fatalf("%s is not a UUID v4", id)
+		}
+		if bytes.ContainsAny([]byte(id), "ABCDEF") {
+			t.Fatalf("%s is not lowercase", id)
+		}
+		if seen[id] {
+			t.Fatalf("duplicate id %s", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestServerFramesAreMatchboxJSON(t *testing.T) {
+	id := NewPeerID()
+	for frame, want := range map[string]string{
+		string(idAssignedFrame(id)):            `{"IdAssigned":"` + string(id) + `"}`,
+		string(newPeerFrame(id)):               `{"NewPeer":"` + string(id) + `"}`,
+		string(peerLeftFrame(id)):              `{"PeerLeft":"` + string(id) + `"}`,
+		string(signalFrame(id, []byte(`[1]`))): `{"Signal":{"sender":"` + string(id) + `","data":[1]}}`,
+	} {
+		if frame != want {
+			t.Errorf("got %s, want %s", frame, want)
+		}
+	}
+}
+
+// FuzzParseClientMessage: no input panics, and every accepted signal
+// re-encodes as valid JSON carrying its data byte for byte.
+func FuzzParseClientMessage(f *testing.F) {
+	id := string(NewPeerID())
+	for _, seed := range []string{
+		`"KeepAlive"`, `{"Signal":{"receiver":"` + id + `","data":{"Offer":"v=0"}}}`,
+		`{"Signal":{"receiver":"` + id + `","data":{"IceCandidate":"null"}}}`,
+		`{"Signal":{"receiver":"` + id + `"}}`, `{"Uuid":"a"}`, `{`, `[]`, `"`, "\x00", `{"Signal":{"receiver":"` + id + `","data":"\ud800"}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		msg, err := ParseClientMessage(in)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownMessage) {
+				t.Fatalf("unclassified error %v", err)
+			}
+			return
+		}
+		switch msg.Kind {
+		case KeepAlive:
+		case Signal:
+			if !ValidPeerID(string(msg.Receiver)) {
+				t.Fatalf("accepted receiver %q", msg.Receiver)
+			}
+			out := signalFrame(PeerID(id), msg.Data)
+			var back struct {
+				Signal struct {
+					Sender string
+					Data   json.RawMessage
+				}
+			}
+			if err := json.Unmarshal(out, &back); err != nil {
+				t.Fatalf("relayed frame %q is not JSON: %v", out, err)
+			}
+			if !bytes.Equal(back.Signal.Data, msg.Data) {
+				t.Fatalf("data changed: %q -> %q", msg.Data, back.Signal.Data)
+			}
+		default:
+			t.Fatalf("unknown kind %d", msg.Kind)
+		}
+	})
+}
