@@ -14,7 +14,8 @@ type Packet[A comparable] struct {
 //
 // Send must never block: a socket that cannot send now drops the packet, as UDP
 // would. It returns an error only when the destination is unknown or the socket
-// is closed. Receive returns everything that arrived since the previous call,
+// is closed. Send must not keep packet after it returns (copy it if needed):
+// sessions reuse their send buffer. Receive returns everything that arrived since the previous call,
 // without blocking; the returned slice and the Data it points to are valid
 // until the next call to Receive.
 type Socket[A comparable] interface {

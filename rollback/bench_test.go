@@ -1,0 +1,272 @@
+package rollback
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// benchNet is an allocation-free network for benchmarks and allocation
+// tests: packets are copied into preallocated slots and delivered after a
+// fixed number of ticks.
+type benchNet struct {
+	tick  int
+	delay int
+	now   time.Time
+	socks map[string]*benchSocket
+}
+
+type benchSlot struct {
+	from string
+	at   int
+	n    int
+	data [maxPacketSize]byte
+}
+
+type benchSocket struct {
+	net   *benchNet
+	addr  string
+	slots []benchSlot
+	head  int // oldest undelivered
+	count int
+	out   []Packet[string]
+	// delivered slots stay valid until the next Receive.
+	release int
+}
+
+func newBenchNet(delay int) *benchNet {
+	return &benchNet{delay: delay, now: time.Unix(0, 0), socks: map[string]*benchSocket{}}
+}
+
+func (n *benchNet) clock() time.Time { return n.now }
+
+func (n *benchNet) step() {
+	n.tick++
+	n.now = n.now.Add(time.Second / 60)
+}
+
+func (n *benchNet) socket(addr string) *benchSocket {
+	s := &benchSocket{net: n, addr: addr, slots: make([]benchSlot, 1024), out: make([]Packet[string], 0, 1024)}
+	n.socks[addr] = s
+	return s
+}
+
+func (s *benchSocket) Send(to string, p []byte) error {
+	d := s.net.socks[to]
+	if d == nil || d.count == len(d.slots) {
+		return nil
+	}
+	sl := &d.slots[(d.head+d.count)%len(d.slots)]
+	sl.from, sl.at, sl.n = s.addr, s.net.tick+s.net.delay, copy(sl.data[:], p)
+	d.count++
+	return nil
+}
+
+func (s *benchSocket) Receive() []Packet[string] {
+	s.head = (s.head + s.release) % len(s.slots)
+	s.count -= s.release
+	s.release = 0
+	s.out = s.out[:0]
+	for i := 0; i < s.count; i++ {
+		sl := &s.slots[(s.head+i)%len(s.slots)]
+		if sl.at > s.net.tick {
+			break
+		}
+		s.out = append(s.out, Packet[string]{From: sl.from, Data: sl.data[:sl.n]})
+		s.release++
+	}
+	return s.out
+}
+
+type benchState struct {
+	frame int32
+	value uint64
+}
+
+// benchPeer runs a trivial game so the benchmark measures the session.
+type benchPeer struct {
+	sess     *P2PSession[benchState, uint32, string]
+	state    benchState
+	handle   PlayerHandle
+	rollback int
+	advances int
+}
+
+func (p *benchPeer) run(in uint32) {
+	_ = p.sess.AddLocalInput(p.handle, in)
+	reqs, err := p.sess.AdvanceFrame()
+	if err != nil {
+		panic(err)
+	}
+	for i := range reqs {
+		r := &reqs[i]
+		switch r.Kind {
+		case SaveState:
+			r.Cell.Save(p.state, p.state.value)
+		case LoadState:
+			p.state, _ = r.Cell.Load()
+			p.rollback++
+		case AdvanceFrame:
+			for _, in := range r.Inputs {
+				p.state.value = p.state.value*31 + uint64(in.Input)
+			}
+			p.state.frame++
+			p.advances++
+		}
+	}
+}
+
+func newBenchMesh(tb testing.TB, n, delay, maxPrediction int) (*benchNet, []*benchPeer) {
+	net := newBenchNet(delay)
+	peers := make([]*benchPeer, n)
+	for i := range n {
+		cfg := DefaultConfig[uint32, string](UintCodec[uint32]{})
+		cfg.NumPlayers = n
+		cfg.MaxPrediction = maxPrediction
+		cfg.Clock = net.clock
+		cfg.Seed = uint64(i + 1)
+		for j := range n {
+			if j == i {
+				cfg.AddLocalPlayer(PlayerHandle(j))
+			} else {
+				cfg.AddRemotePlayer(PlayerHandle(j), peerAddr(j))
+			}
+		}
+		sess, err := NewP2PSession[benchState](cfg, net.socket(peerAddr(i)))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		peers[i] = &benchPeer{sess: sess, handle: PlayerHandle(i)}
+	}
+	for range 2000 {
+		running := true
+		for _, p := range peers {
+			p.sess.PollRemoteClients()
+			running = running && p.sess.State() == Running
+		}
+		if running {
+			return net, peers
+		}
+		net.now = net.now.Add(10 * time.Millisecond)
+		net.tick++
+	}
+	tb.Fatal("bench mesh did not synchronize")
+	return nil, nil
+}
+
+// meshTick runs one frame on every peer. changing inputs with a delayed
+// network force a rollback of delay frames every frame.
+func meshTick(net *benchNet, peers []*benchPeer, changing bool) {
+	for _, p := range peers {
+		in := uint32(7)
+		if changing {
+			in = uint32(net.tick)
+		}
+		p.run(in)
+		p.sess.Events()
+	}
+	net.step()
+}
+
+func BenchmarkP2PFrame(b *testing.B) {
+	for _, mode := range []struct {
+		name          string
+		delay         int
+		maxPrediction int
+		changing      bool
+	}{
+		{"steady", 0, 8, false},
+		{"rollback8", 8, 12, true},
+	} {
+		for _, n := range []int{2, 4, 8} {
+			b.Run(fmt.Sprintf("%s/players=%d", mode.name, n), func(b *testing.B) {
+				net, peers := newBenchMesh(b, n, mode.delay, mode.maxPrediction)
+				for range 120 {
+					meshTick(net, peers, mode.changing)
+				}
+				start := peers[0].rollback
+				b.ReportAllocs()
+				b.ResetTimer()
+				for range b.N {
+					meshTick(net, peers, mode.changing)
+				}
+				b.StopTimer()
+				// One op is a frame on every peer; report the cost of one
+				// session's frame, the figure a game pays per tick.
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/session-frame")
+				if mode.changing && peers[0].rollback-start < b.N/2 {
+					b.Fatalf("only %d rollbacks in %d frames", peers[0].rollback-start, b.N)
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkInputPacket(b *testing.B) {
+	const players, frames = 4, 8
+	net := newBenchNet(0)
+	ep := newEndpoint[string]("b", []PlayerHandle{1}, players, 4, 4, 60, time.Second, time.Second, 1)
+	ep.state = stateRunning
+	net.socket("b")
+	sock := net.socket("a")
+	status := make([]connectionStatus, players)
+	data := make([]byte, 4)
+	for f := range Frame(frames) {
+		data[0] = byte(f)
+		ep.sendInput(f, data, status, sock, 0)
+	}
+	b.Run("encode", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			ep.sendPending(status, sock, 0)
+			net.socks["b"].Receive()
+		}
+	})
+	ep.sendPending(status, sock, 0)
+	pkt := append([]byte(nil), net.socks["b"].Receive()[0].Data...)
+	b.Run("decode", func(b *testing.B) {
+		var m message
+		prev, out := make([]byte, 4), make([]byte, 4)
+		b.ReportAllocs()
+		for range b.N {
+			if err := decodeMessage(pkt, &m); err != nil {
+				b.Fatal(err)
+			}
+			src := m.payload
+			for range m.count {
+				src, _ = decodeDelta(src, prev, out)
+				prev, out = out, prev
+			}
+		}
+	})
+}
+
+func TestSteadyStateDoesNotAllocate(t *testing.T) {
+	for _, mode := range []struct {
+		name                 string
+		delay, maxPrediction int
+		changing             bool
+	}{{"steady", 0, 8, false}, {"rollback8", 8, 12, true}} {
+		net, peers := newBenchMesh(t, 4, mode.delay, mode.maxPrediction)
+		for range 300 { // past the first second: every timer has fired
+			meshTick(net, peers, mode.changing)
+		}
+		before, advBefore := peers[0].rollback, peers[0].advances
+		allocs := testing.AllocsPerRun(200, func() { meshTick(net, peers, mode.changing) })
+		// AllocsPerRun runs the function once more to warm up.
+		if mode.changing {
+			if perTick := (peers[0].advances - advBefore) / 201; perTick != 9 {
+				t.Errorf("%s: %d advances per tick, want 9 (8 resimulated + 1)", mode.name, perTick)
+			}
+		}
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per frame", mode.name, allocs)
+		}
+		if mode.changing && peers[0].rollback-before < 150 {
+			t.Errorf("%s: only %d rollbacks", mode.name, peers[0].rollback-before)
+		}
+		if peers[0].state.frame < 400 {
+			t.Errorf("%s: stalled at frame %d", mode.name, peers[0].state.frame)
+		}
+	}
+}

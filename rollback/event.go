@@ -1,0 +1,134 @@
+package rollback
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+const (
+	// EventSynchronizing: a sync round trip with Addr completed (Count of
+	// Total).
+	EventSynchronizing EventKind = iota + 1
+	// EventSynchronized: the handshake with Addr is complete.
+	EventSynchronized
+	// EventDisconnected: the peer at Addr is disconnected.
+	EventDisconnected
+	// EventNetworkInterrupted: nothing arrived from Addr for the notify
+	// delay; the peer will be disconnected after DisconnectTimeout more.
+	EventNetworkInterrupted
+	// EventNetworkResumed: packets from Addr arrive again after an
+	// interruption.
+	EventNetworkResumed
+	// EventWaitRecommendation: this session runs ahead of its peers; the
+	// game should skip advancing for SkipFrames ticks to let them catch up.
+	EventWaitRecommendation
+	// EventDesyncDetected: the checksum of confirmed Frame differs between
+	// this session (LocalChecksum) and the peer at Addr (RemoteChecksum).
+	EventDesyncDetected
+	// EventVersionMismatch: the peer at Addr speaks protocol RemoteVersion,
+	// which this build does not; the handshake with it cannot complete.
+	EventVersionMismatch
+)
+
+// String returns the kind name.
+func (k EventKind) String() string {
+	switch k {
+	case EventSynchronizing:
+		return "synchronizing"
+	case EventSynchronized:
+		return "synchronized"
+	case EventDisconnected:
+		return "disconnected"
+	case EventNetworkInterrupted:
+		return "network interrupted"
+	case EventNetworkResumed:
+		return "network resumed"
+	case EventWaitRecommendation:
+		return "wait recommendation"
+	case EventDesyncDetected:
+		return "desync detected"
+	case EventVersionMismatch:
+		return "version mismatch"
+	}
+	return "invalid"
+}
+
+// Event is something the game may want to react to. Only the fields named in
+// the Kind's documentation are set.
+type Event[A comparable] struct {
+	Kind EventKind
+	// Addr is the peer the event is about (all kinds but
+	// EventWaitRecommendation).
+	Addr A
+
+	// Count and Total: sync round trips done and needed
+	// (EventSynchronizing).
+	Count, Total int
+	// DisconnectTimeout is the time left until the peer is disconnected
+	// (EventNetworkInterrupted).
+	DisconnectTimeout time.Duration
+	// SkipFrames is how many frames to wait (EventWaitRecommendation).
+	SkipFrames int
+	// Frame, LocalChecksum and RemoteChecksum describe a desync
+	// (EventDesyncDetected).
+	Frame          Frame
+	LocalChecksum  uint64
+	RemoteChecksum uint64
+	// RemoteVersion is the peer's protocol version (EventVersionMismatch).
+	RemoteVersion uint8
+}
+
+// String describes the event for logs.
+func (e Event[A]) String() string {
+	switch e.Kind {
+	case EventSynchronizing:
+		return fmt.Sprintf("synchronizing with %v (%d/%d)", e.Addr, e.Count, e.Total)
+	case EventNetworkInterrupted:
+		return fmt.Sprintf("network interrupted with %v (disconnect in %v)", e.Addr, e.DisconnectTimeout)
+	case EventWaitRecommendation:
+		return fmt.Sprintf("wait recommendation: skip %d frames", e.SkipFrames)
+	case EventDesyncDetected:
+		return fmt.Sprintf("desync with %v at frame %d: local checksum %#x, remote %#x",
+			e.Addr, e.Frame, e.LocalChecksum, e.RemoteChecksum)
+	case EventVersionMismatch:
+		return fmt.Sprintf("protocol version mismatch with %v: local %d, remote %d",
+			e.Addr, ProtocolVersion, e.RemoteVersion)
+	}
+	return fmt.Sprintf("%v %v", e.Kind, e.Addr)
+}
+
+// maxEventQueue bounds the undelivered events; GGRS uses the same bound and
+// also drops the oldest.
+const maxEventQueue = 100
+
+// eventQueue is a bounded FIFO that drops the oldest event when full. It keeps
+// two buffers so Drain can hand one to the caller without allocating.
+type eventQueue[A comparable] struct {
+	pending []Event[A]
+	drained []Event[A]
+}
+
+func newEventQueue[A comparable]() eventQueue[A] {
+	return eventQueue[A]{
+		pending: make([]Event[A], 0, maxEventQueue),
+		drained: make([]Event[A], 0, maxEventQueue),
+	}
+}
+
+func (q *eventQueue[A]) push(e Event[A]) {
+	if len(q.pending) == maxEventQueue {
+		copy(q.pending, q.pending[1:])
+		q.pending = q.pending[:maxEventQueue-1]
+	}
+	q.pending = append(q.pending, e)
+}
+
+// drain returns the pending events; the slice is valid until the next drain.
+func (q *eventQueue[A]) drain() []Event[A] {
+	q.pending, q.drained = q.drained[:0], q.pending
+	clear(q.pending[:cap(q.pending)])
+	return q.drained
+}

@@ -1,0 +1,267 @@
+package rollback
+
+import (
+	"encoding/binary"
+	"errors"
+	"math"
+)
+
+// ProtocolVersion is the wire protocol version, the first byte of every
+// packet. GGRS has none; here peers on different versions refuse each other
+// with EventVersionMismatch instead of misreading each other's packets.
+const ProtocolVersion uint8 = 1
+
+// Wire format, little-endian. Every packet starts with a 4-byte header:
+//
+//	version u8 | type u8 | magic u16
+//
+// magic is the sender's random connection number: once the handshake is done
+// a receiver drops packets with any other magic (stale or foreign traffic).
+// Bodies by type:
+//
+//	syncRequest, syncReply: nonce u32
+//	input:        start i32 | ack i32 | flags u8 | n u8 | n × (lastFrame i32,
+//	              disconnected u8) | frameBytes u16 | count u8 | payload
+//	inputAck:     ack i32
+//	qualityReport: frameAdvantage i8 | ping u64
+//	qualityReply: pong u64
+//	keepAlive:    (empty)
+//	checksumReport: frame i32 | checksum u64
+type msgType uint8
+
+const (
+	msgSyncRequest msgType = iota + 1
+	msgSyncReply
+	msgInput
+	msgInputAck
+	msgQualityReport
+	msgQualityReply
+	msgKeepAlive
+	msgChecksumReport
+)
+
+const (
+	headerSize = 4
+	// maxPacketSize bounds every packet we send and accept; it fits an
+	// Ethernet MTU with IP/UDP (or DTLS/SCTP) headers.
+	maxPacketSize = 1400
+	// maxInputPayload is the budget for run-length encoded input frames in
+	// one packet. The worst case, a spectator packet for MaxPlayers players
+	// of incompressible input, still fits maxPacketSize.
+	maxInputPayload = MaxFrameInputBytes + MaxFrameInputBytes/maxRun + 2
+	// maxFramesPerPacket bounds the frames one input packet carries.
+	maxFramesPerPacket      = 128
+	flagDisconnectRequested = 1
+)
+
+var (
+	errTruncated   = errors.New("rollback: packet truncated")
+	errOversized   = errors.New("rollback: packet too large")
+	errVersion     = errors.New("rollback: protocol version mismatch")
+	errUnknownType = errors.New("rollback: unknown packet type")
+	errTrailing    = errors.New("rollback: trailing bytes after packet")
+	errBadField    = errors.New("rollback: invalid packet field")
+)
+
+// message is a decoded packet. decodeMessage fills it in place, so receiving
+// allocates nothing; payload aliases the packet.
+type message struct {
+	version uint8
+	typ     msgType
+	magic   uint16
+
+	nonce uint32 // syncRequest, syncReply
+
+	// input, inputAck
+	startFrame          Frame
+	ackFrame            Frame
+	disconnectRequested bool
+	numStatus           int
+	status              [MaxPlayers]connectionStatus
+	frameBytes          int
+	count               int
+	payload             []byte
+
+	frameAdvantage int8   // qualityReport
+	ping           uint64 // qualityReport ping, qualityReply pong
+
+	frame    Frame  // checksumReport
+	checksum uint64 // checksumReport
+}
+
+// reader consumes a packet front to back; any short read sets err.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.b) < n {
+		r.err = errTruncated
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) u8() uint8 {
+	if v := r.take(1); v != nil {
+		return v[0]
+	}
+	return 0
+}
+
+func (r *reader) u16() uint16 {
+	if v := r.take(2); v != nil {
+		return binary.LittleEndian.Uint16(v)
+	}
+	return 0
+}
+
+func (r *reader) u32() uint32 {
+	if v := r.take(4); v != nil {
+		return binary.LittleEndian.Uint32(v)
+	}
+	return 0
+}
+
+func (r *reader) u64() uint64 {
+	if v := r.take(8); v != nil {
+		return binary.LittleEndian.Uint64(v)
+	}
+	return 0
+}
+
+func (r *reader) frame() Frame { return Frame(int32(r.u32())) }
+
+// decodeMessage parses b into m. It checks structure only (lengths, ranges,
+// known values); the endpoint checks the values against its session. On
+// errVersion, m.version holds the peer's version.
+func decodeMessage(b []byte, m *message) error {
+	if len(b) > maxPacketSize {
+		return errOversized
+	}
+	if len(b) < headerSize {
+		return errTruncated
+	}
+	m.version = b[0]
+	if m.version != ProtocolVersion {
+		return errVersion
+	}
+	m.typ = msgType(b[1])
+	m.magic = binary.LittleEndian.Uint16(b[2:4])
+	r := reader{b: b[headerSize:]}
+	switch m.typ {
+	case msgSyncRequest, msgSyncReply:
+		m.nonce = r.u32()
+	case msgInput:
+		if err := decodeInputBody(&r, m); err != nil {
+			return err
+		}
+	case msgInputAck:
+		m.ackFrame = r.frame()
+		if r.err == nil && m.ackFrame < NullFrame {
+			return errBadField
+		}
+	case msgQualityReport:
+		m.frameAdvantage = int8(r.u8())
+		m.ping = r.u64()
+	case msgQualityReply:
+		m.ping = r.u64()
+	case msgKeepAlive:
+	case msgChecksumReport:
+		m.frame = r.frame()
+		m.checksum = r.u64()
+		if r.err == nil && m.frame < 0 {
+			return errBadField
+		}
+	default:
+		return errUnknownType
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.b) != 0 {
+		return errTrailing
+	}
+	return nil
+}
+
+func decodeInputBody(r *reader, m *message) error {
+	m.startFrame = r.frame()
+	m.ackFrame = r.frame()
+	flags := r.u8()
+	m.numStatus = int(r.u8())
+	if r.err != nil {
+		return r.err
+	}
+	if m.startFrame < 0 || m.ackFrame < NullFrame || flags&^flagDisconnectRequested != 0 ||
+		m.numStatus > MaxPlayers {
+		return errBadField
+	}
+	m.disconnectRequested = flags&flagDisconnectRequested != 0
+	for i := range m.numStatus {
+		f := r.frame()
+		d := r.u8()
+		if r.err != nil {
+			return r.err
+		}
+		if f < NullFrame || d > 1 {
+			return errBadField
+		}
+		m.status[i] = connectionStatus{disconnected: d == 1, lastFrame: f}
+	}
+	m.frameBytes = int(r.u16())
+	m.count = int(r.u8())
+	if r.err != nil {
+		return r.err
+	}
+	if m.frameBytes < 1 || m.frameBytes > MaxFrameInputBytes || m.count < 1 ||
+		m.count > maxFramesPerPacket || int64(m.startFrame)+int64(m.count) > math.MaxInt32 {
+		return errBadField
+	}
+	m.payload = r.b
+	r.b = nil
+	if len(m.payload) > maxInputPayload {
+		return errBadField
+	}
+	return checkDeltaPayload(m.payload, m.frameBytes, m.count)
+}
+
+func appendHeader(dst []byte, t msgType, magic uint16) []byte {
+	return append(dst, ProtocolVersion, byte(t), byte(magic), byte(magic>>8))
+}
+
+func appendU16(dst []byte, v uint16) []byte { return binary.LittleEndian.AppendUint16(dst, v) }
+func appendU32(dst []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(dst, v) }
+func appendU64(dst []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(dst, v) }
+func appendFrame(dst []byte, f Frame) []byte {
+	return binary.LittleEndian.AppendUint32(dst, uint32(int32(f)))
+}
+
+// appendInputHead appends an input packet up to (excluding) count and
+// payload; the caller appends count and the encoded frames.
+func appendInputHead(dst []byte, magic uint16, start, ack Frame, disconnectRequested bool,
+	status []connectionStatus, frameBytes int) []byte {
+	dst = appendHeader(dst, msgInput, magic)
+	dst = appendFrame(dst, start)
+	dst = appendFrame(dst, ack)
+	var flags byte
+	if disconnectRequested {
+		flags |= flagDisconnectRequested
+	}
+	dst = append(dst, flags, byte(len(status)))
+	for _, s := range status {
+		dst = appendFrame(dst, s.lastFrame)
+		d := byte(0)
+		if s.disconnected {
+			d = 1
+		}
+		dst = append(dst, d)
+	}
+	return appendU16(dst, uint16(frameBytes))
+}

@@ -1,0 +1,528 @@
+package rollback
+
+import (
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// Protocol timing, as in GGPO/GGRS.
+const (
+	numSyncRoundTrips     = 5
+	syncRetryInterval     = 200 * time.Millisecond
+	resendInterval        = 200 * time.Millisecond
+	keepAliveInterval     = 200 * time.Millisecond
+	qualityReportInterval = 200 * time.Millisecond
+	shutdownDelay         = 5000 * time.Millisecond
+	// pendingOutputSize bounds the input frames sent but not acknowledged;
+	// a peer that lets more pile up is disconnected.
+	pendingOutputSize = 128
+	// recvHistorySize is the number of received frames kept as XOR bases.
+	recvHistorySize = 128
+	// maxPendingChecksums bounds the remote checksums awaiting comparison.
+	maxPendingChecksums = 32
+	// syncNonceSlots bounds the outstanding handshake nonces.
+	syncNonceSlots = 8
+	// udpHeaderSize is counted per packet in the bandwidth statistic.
+	udpHeaderSize   = 28
+	maxEndpointEvts = 16
+)
+
+type endpointState uint8
+
+const (
+	stateSynchronizing endpointState = iota + 1
+	stateRunning
+	stateDisconnected
+	stateShutdown
+)
+
+type endpointEventKind uint8
+
+const (
+	epSynchronizing endpointEventKind = iota + 1
+	epSynchronized
+	epInterrupted
+	epResumed
+	epDisconnected
+	epVersionMismatch
+)
+
+type endpointEvent struct {
+	kind          endpointEventKind
+	count         int
+	timeLeft      time.Duration
+	remoteVersion uint8
+}
+
+type remoteChecksum struct {
+	frame    Frame
+	checksum uint64
+	valid    bool
+}
+
+// inputSink receives one decoded frame of a peer's input (the inputs of all
+// of the endpoint's handles, concatenated) and reports whether it was taken.
+// A frame that is not taken is not acknowledged, so the peer sends it again.
+type inputSink func(f Frame, data []byte) bool
+
+// endpoint is the connection to one remote address: the sync handshake,
+// redundant input transmission with acks, keep-alives, quality reports for
+// time sync, checksum reports, and disconnect detection. It never blocks,
+// never allocates after construction and never panics on what it receives.
+type endpoint[A comparable] struct {
+	addr    A
+	handles []PlayerHandle // players whose input this peer sends, ascending
+	state   endpointState
+
+	fps               int
+	disconnectTimeout time.Duration
+	notifyStart       time.Duration
+
+	magic       uint16
+	remoteMagic uint16 // 0 until the handshake completes
+	rng         *rand.Rand
+
+	syncRemaining   int
+	syncNonces      [syncNonceSlots]uint32
+	syncNonceNext   int
+	lastSyncRequest time.Duration
+	versionReported bool
+
+	statsStart        time.Duration
+	lastSendTime      time.Duration
+	lastRecvTime      time.Duration
+	lastInputRecvTime time.Duration
+	lastQualityReport time.Duration
+	shutdownAt        time.Duration
+	notifySent        bool
+	disconnectSent    bool
+
+	// peerStatus is the peer's view of every player, merged over packets.
+	peerStatus []connectionStatus
+
+	// Outgoing input: frames pendingFirst.. not yet acknowledged, each
+	// sendFrameBytes long in slot frame % pendingOutputSize; lastAcked is
+	// the XOR base of the first pending frame.
+	sendFrameBytes   int
+	pending          []byte
+	pendingFirst     Frame
+	pendingLen       int
+	lastAcked        []byte
+	lastAckedFrame   Frame
+	pendingOverflown bool
+
+	// Incoming input: the last recvHistorySize frames, each recvFrameBytes
+	// long, as XOR bases for later packets.
+	recvFrameBytes int
+	recvHistory    []byte
+	lastRecvFrame  Frame
+	scratch        [2][]byte
+	zeros          []byte
+
+	timeSync             timeSync
+	localFrameAdvantage  int
+	remoteFrameAdvantage int
+	rtt                  time.Duration
+
+	packetsSent int
+	bytesSent   int
+
+	checksums [maxPendingChecksums]remoteChecksum
+
+	events  []endpointEvent
+	sendBuf []byte
+}
+
+func newEndpoint[A comparable](addr A, handles []PlayerHandle, numPlayers, sendFrameBytes, recvFrameBytes int,
+	fps int, disconnectTimeout, notifyStart time.Duration, seed uint64) *endpoint[A] {
+	e := &endpoint[A]{
+		addr:              addr,
+		handles:           handles,
+		fps:               fps,
+		disconnectTimeout: disconnectTimeout,
+		notifyStart:       notifyStart,
+		rng:               rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		peerStatus:        make([]connectionStatus, numPlayers),
+		sendFrameBytes:    sendFrameBytes,
+		pending:           make([]byte, pendingOutputSize*sendFrameBytes),
+		lastAcked:         make([]byte, sendFrameBytes),
+		lastAckedFrame:    NullFrame,
+		recvFrameBytes:    recvFrameBytes,
+		recvHistory:       make([]byte, recvHistorySize*recvFrameBytes),
+		lastRecvFrame:     NullFrame,
+		zeros:             make([]byte, recvFrameBytes),
+		events:            make([]endpointEvent, 0, maxEndpointEvts),
+		// Room for a full packet plus one frame that is appended before
+		// the budget check trims it, so appends never reallocate.
+		sendBuf: make([]byte, 0, 2*maxPacketSize+maxInputPayload),
+	}
+	e.scratch[0] = make([]byte, recvFrameBytes)
+	e.scratch[1] = make([]byte, recvFrameBytes)
+	for i := range e.peerStatus {
+		e.peerStatus[i].lastFrame = NullFrame
+	}
+	for e.magic == 0 {
+		e.magic = uint16(e.rng.Uint32())
+	}
+	return e
+}
+
+func (e *endpoint[A]) pushEvent(ev endpointEvent) {
+	if len(e.events) < cap(e.events) {
+		e.events = append(e.events, ev)
+	}
+}
+
+func (e *endpoint[A]) isRunning() bool { return e.state == stateRunning }
+
+// isSynchronized: the handshake is over (a disconnected peer counts, so the
+// others can start without it).
+func (e *endpoint[A]) isSynchronized() bool {
+	return e.state == stateRunning || e.state == stateDisconnected || e.state == stateShutdown
+}
+
+func (e *endpoint[A]) send(sock Socket[A], pkt []byte, now time.Duration) {
+	if e.state == stateShutdown {
+		return
+	}
+	e.packetsSent++
+	e.bytesSent += len(pkt)
+	e.lastSendTime = now
+	// Send errors mean the socket cannot reach the peer now; like a lost
+	// packet, the timers recover or the disconnect timeout fires.
+	_ = sock.Send(e.addr, pkt)
+}
+
+// synchronize starts the handshake.
+func (e *endpoint[A]) synchronize(sock Socket[A], now time.Duration) {
+	e.state = stateSynchronizing
+	e.syncRemaining = numSyncRoundTrips
+	e.statsStart = now
+	e.lastRecvTime = now
+	e.lastInputRecvTime = now
+	e.lastQualityReport = now
+	e.sendSyncRequest(sock, now)
+}
+
+func (e *endpoint[A]) sendSyncRequest(sock Socket[A], now time.Duration) {
+	nonce := e.rng.Uint32()
+	e.syncNonces[e.syncNonceNext] = nonce
+	e.syncNonceNext = (e.syncNonceNext + 1) % syncNonceSlots
+	e.lastSyncRequest = now
+	b := appendHeader(e.sendBuf[:0], msgSyncRequest, e.magic)
+	e.send(sock, appendU32(b, nonce), now)
+}
+
+func (e *endpoint[A]) takeNonce(n uint32) bool {
+	for i, v := range e.syncNonces {
+		if v == n && v != 0 {
+			e.syncNonces[i] = 0
+			return true
+		}
+	}
+	return false
+}
+
+// disconnect stops input exchange; the endpoint shuts down after a while.
+func (e *endpoint[A]) disconnect(now time.Duration) {
+	if e.state == stateShutdown {
+		return
+	}
+	e.state = stateDisconnected
+	e.shutdownAt = now + shutdownDelay
+}
+
+// versionMismatch records a packet from the peer in another protocol
+// version. The handshake cannot complete; the game is told once.
+func (e *endpoint[A]) versionMismatch(v uint8) {
+	if !e.versionReported {
+		e.versionReported = true
+		e.pushEvent(endpointEvent{kind: epVersionMismatch, remoteVersion: v})
+	}
+}
+
+// handle processes one decoded packet from the peer.
+func (e *endpoint[A]) handle(m *message, sock Socket[A], now time.Duration, sink inputSink) {
+	if e.state == stateShutdown {
+		return
+	}
+	if e.remoteMagic != 0 && m.magic != e.remoteMagic {
+		return
+	}
+	e.lastRecvTime = now
+	if e.notifySent && e.state == stateRunning {
+		e.notifySent = false
+		e.pushEvent(endpointEvent{kind: epResumed})
+	}
+	switch m.typ {
+	case msgSyncRequest:
+		b := appendHeader(e.sendBuf[:0], msgSyncReply, e.magic)
+		e.send(sock, appendU32(b, m.nonce), now)
+	case msgSyncReply:
+		e.handleSyncReply(m, sock, now)
+	case msgInput:
+		e.handleInput(m, sock, now, sink)
+	case msgInputAck:
+		e.popPending(m.ackFrame)
+	case msgQualityReport:
+		e.remoteFrameAdvantage = int(m.frameAdvantage)
+		b := appendHeader(e.sendBuf[:0], msgQualityReply, e.magic)
+		e.send(sock, appendU64(b, m.ping), now)
+	case msgQualityReply:
+		sent := time.Duration(m.ping) * time.Millisecond
+		if m.ping <= uint64(math.MaxInt64/time.Millisecond) && sent <= now {
+			e.rtt = now - sent
+		}
+	case msgChecksumReport:
+		e.storeChecksum(m.frame, m.checksum)
+	}
+}
+
+func (e *endpoint[A]) handleSyncReply(m *message, sock Socket[A], now time.Duration) {
+	if e.state != stateSynchronizing || !e.takeNonce(m.nonce) {
+		return
+	}
+	e.syncRemaining--
+	e.pushEvent(endpointEvent{kind: epSynchronizing, count: numSyncRoundTrips - e.syncRemaining})
+	if e.syncRemaining > 0 {
+		e.sendSyncRequest(sock, now)
+		return
+	}
+	e.state = stateRunning
+	e.remoteMagic = m.magic
+	e.lastInputRecvTime = now
+	e.pushEvent(endpointEvent{kind: epSynchronized})
+}
+
+func (e *endpoint[A]) popPending(ack Frame) {
+	for e.pendingLen > 0 && e.pendingFirst <= ack {
+		copy(e.lastAcked, e.pendingSlot(e.pendingFirst))
+		e.lastAckedFrame = e.pendingFirst
+		e.pendingFirst++
+		e.pendingLen--
+	}
+}
+
+func (e *endpoint[A]) pendingSlot(f Frame) []byte {
+	i := int(f) % pendingOutputSize * e.sendFrameBytes
+	return e.pending[i : i+e.sendFrameBytes]
+}
+
+func (e *endpoint[A]) recvSlot(f Frame) []byte {
+	i := int(f) % recvHistorySize * e.recvFrameBytes
+	return e.recvHistory[i : i+e.recvFrameBytes]
+}
+
+func (e *endpoint[A]) handleInput(m *message, sock Socket[A], now time.Duration, sink inputSink) {
+	if m.numStatus != len(e.peerStatus) || m.frameBytes != e.recvFrameBytes {
+		return // not a peer of this session's shape
+	}
+	e.popPending(m.ackFrame)
+	if m.disconnectRequested {
+		if e.state != stateDisconnected && !e.disconnectSent {
+			e.disconnectSent = true
+			e.pushEvent(endpointEvent{kind: epDisconnected})
+		}
+	} else {
+		for i := range e.peerStatus {
+			p := &e.peerStatus[i]
+			p.disconnected = p.disconnected || m.status[i].disconnected
+			p.lastFrame = max(p.lastFrame, m.status[i].lastFrame)
+		}
+	}
+
+	// The XOR base of the first frame is the frame before it: zeros before
+	// the first input, else a frame we still hold.
+	var prev []byte
+	switch {
+	case e.lastRecvFrame == NullFrame:
+		prev = e.zeros
+	case m.startFrame > e.lastRecvFrame+1:
+		return // a gap: an older packet is missing; the peer resends
+	case m.startFrame-1 <= e.lastRecvFrame-recvHistorySize:
+		return // entirely old news
+	case m.startFrame == 0:
+		prev = e.zeros
+	default:
+		prev = e.recvSlot(m.startFrame - 1)
+	}
+	src := m.payload
+	for i := range m.count {
+		f := m.startFrame + Frame(i)
+		out := e.scratch[i%2]
+		var err error
+		if src, err = decodeDelta(src, prev, out); err != nil {
+			break
+		}
+		if f == e.lastRecvFrame+1 || (e.lastRecvFrame == NullFrame && i == 0) {
+			if !sink(f, out) {
+				break
+			}
+			copy(e.recvSlot(f), out)
+			e.lastRecvFrame = f
+			e.lastInputRecvTime = now
+		}
+		prev = out
+	}
+	b := appendHeader(e.sendBuf[:0], msgInputAck, e.magic)
+	e.send(sock, appendFrame(b, e.lastRecvFrame), now)
+}
+
+// sendInput queues the input of frame f (consecutive with earlier calls) and
+// sends every unacknowledged frame.
+func (e *endpoint[A]) sendInput(f Frame, data []byte, status []connectionStatus, sock Socket[A], now time.Duration) {
+	if e.state != stateRunning {
+		return
+	}
+	if e.pendingLen == 0 {
+		e.pendingFirst = f
+	} else if f != e.pendingFirst+Frame(e.pendingLen) {
+		return // not consecutive: only a session bug could cause this
+	}
+	e.timeSync.advanceFrame(f, e.localFrameAdvantage, e.remoteFrameAdvantage)
+	if e.pendingLen == pendingOutputSize {
+		// The peer acknowledges nothing: it is gone or hostile.
+		if !e.pendingOverflown {
+			e.pendingOverflown = true
+			e.pushEvent(endpointEvent{kind: epDisconnected})
+		}
+		return
+	}
+	copy(e.pendingSlot(f), data)
+	e.pendingLen++
+	e.sendPending(status, sock, now)
+}
+
+// sendPending sends as many unacknowledged frames as fit in one packet.
+func (e *endpoint[A]) sendPending(status []connectionStatus, sock Socket[A], now time.Duration) {
+	if e.pendingLen == 0 {
+		return
+	}
+	b := appendInputHead(e.sendBuf[:0], e.magic, e.pendingFirst, e.lastRecvFrame,
+		e.state == stateDisconnected, status, e.sendFrameBytes)
+	countAt := len(b)
+	b = append(b, 0)
+	payloadAt := len(b)
+	prev := e.lastAcked
+	n := 0
+	for n < e.pendingLen && n < maxFramesPerPacket {
+		cur := e.pendingSlot(e.pendingFirst + Frame(n))
+		before := len(b)
+		b = appendDelta(b, prev, cur)
+		if len(b)-payloadAt > maxInputPayload {
+			b = b[:before]
+			break
+		}
+		prev = cur
+		n++
+	}
+	b[countAt] = byte(n)
+	e.send(sock, b, now)
+}
+
+// sendChecksum reports the checksum of a confirmed frame.
+func (e *endpoint[A]) sendChecksum(f Frame, checksum uint64, sock Socket[A], now time.Duration) {
+	if e.state != stateRunning {
+		return
+	}
+	b := appendHeader(e.sendBuf[:0], msgChecksumReport, e.magic)
+	b = appendFrame(b, f)
+	e.send(sock, appendU64(b, checksum), now)
+}
+
+func (e *endpoint[A]) storeChecksum(f Frame, checksum uint64) {
+	// Replace the same frame, else take a free slot, else the oldest frame.
+	slot := -1
+	for i, c := range e.checksums {
+		if c.valid && c.frame == f {
+			slot = i
+			break
+		}
+	}
+	if slot < 0 {
+		for i, c := range e.checksums {
+			if !c.valid {
+				slot = i
+				break
+			}
+		}
+	}
+	if slot < 0 {
+		slot = 0
+		for i, c := range e.checksums {
+			if c.frame < e.checksums[slot].frame {
+				slot = i
+			}
+		}
+	}
+	e.checksums[slot] = remoteChecksum{frame: f, checksum: checksum, valid: true}
+}
+
+// poll runs the timers: handshake retries, resends, quality reports,
+// keep-alives and disconnect detection.
+func (e *endpoint[A]) poll(status []connectionStatus, sock Socket[A], now time.Duration) {
+	switch e.state {
+	case stateSynchronizing:
+		if now-e.lastSyncRequest > syncRetryInterval {
+			e.sendSyncRequest(sock, now)
+		}
+	case stateRunning:
+		if now-e.lastInputRecvTime > resendInterval {
+			e.sendPending(status, sock, now)
+			e.lastInputRecvTime = now
+		}
+		if now-e.lastQualityReport > qualityReportInterval {
+			e.lastQualityReport = now
+			adv := max(math.MinInt8, min(math.MaxInt8, e.localFrameAdvantage))
+			b := appendHeader(e.sendBuf[:0], msgQualityReport, e.magic)
+			b = append(b, byte(int8(adv)))
+			e.send(sock, appendU64(b, uint64(now/time.Millisecond)), now)
+		}
+		if now-e.lastSendTime > keepAliveInterval {
+			e.send(sock, appendHeader(e.sendBuf[:0], msgKeepAlive, e.magic), now)
+		}
+		silent := now - e.lastRecvTime
+		if !e.notifySent && silent > e.notifyStart {
+			e.notifySent = true
+			e.pushEvent(endpointEvent{kind: epInterrupted, timeLeft: e.disconnectTimeout - e.notifyStart})
+		}
+		if !e.disconnectSent && silent > e.disconnectTimeout {
+			e.disconnectSent = true
+			e.pushEvent(endpointEvent{kind: epDisconnected})
+		}
+	case stateDisconnected:
+		if now > e.shutdownAt {
+			e.state = stateShutdown
+		}
+	}
+}
+
+// updateLocalFrameAdvantage estimates how far this session (at localFrame)
+// is behind the peer: the peer's last frame plus half a round trip of frames.
+func (e *endpoint[A]) updateLocalFrameAdvantage(localFrame Frame) {
+	if localFrame == NullFrame || e.lastRecvFrame == NullFrame {
+		return
+	}
+	pingMs := int64(e.rtt/time.Millisecond) / 2
+	remote := int64(e.lastRecvFrame) + pingMs*int64(e.fps)/1000
+	e.localFrameAdvantage = int(remote - int64(localFrame))
+}
+
+func (e *endpoint[A]) networkStats(now time.Duration) (NetworkStats, error) {
+	if e.state != stateSynchronizing && e.state != stateRunning {
+		return NetworkStats{}, ErrNotSynchronized
+	}
+	seconds := int((now - e.statsStart) / time.Second)
+	if seconds == 0 {
+		return NetworkStats{}, ErrNotEnoughData
+	}
+	total := e.bytesSent + e.packetsSent*udpHeaderSize
+	return NetworkStats{
+		SendQueueLen:       e.pendingLen,
+		Ping:               e.rtt,
+		KbpsSent:           total * 8 / 1000 / seconds,
+		LocalFramesBehind:  e.localFrameAdvantage,
+		RemoteFramesBehind: e.remoteFrameAdvantage,
+	}, nil
+}

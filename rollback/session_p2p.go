@@ -1,0 +1,705 @@
+package rollback
+
+import (
+	"slices"
+	"time"
+)
+
+// maxLocalChecksums bounds the local checksums kept for desync comparison.
+const maxLocalChecksums = 32
+
+// peer is one remote address of a P2P session and how its inputs arrive.
+type peer[A comparable] struct {
+	ep        *endpoint[A]
+	sink      inputSink
+	spectator bool
+}
+
+// P2PSession is the game session: it exchanges inputs with every remote peer,
+// predicts missing inputs, rolls back when a prediction was wrong, keeps the
+// peers in time, sends confirmed inputs to spectators and detects desyncs.
+//
+// Drive it once per tick: AddLocalInput for every local player, then
+// AdvanceFrame, then carry out the returned requests in order. Call
+// PollRemoteClients between ticks if the game does not tick for a while. A
+// session is not safe for concurrent use and starts no goroutines.
+type P2PSession[S any, I comparable, A comparable] struct {
+	numPlayers    int
+	maxPrediction int
+	sparseSaving  bool
+	desyncEvery   int
+	codec         InputCodec[I]
+	inputSize     int
+	clock         sessionClock
+	socket        Socket[A]
+
+	sync  *syncLayer[S, I]
+	state SessionState
+	// localStatus is this session's view of every player.
+	localStatus []connectionStatus
+
+	kinds        map[PlayerHandle]PlayerKind
+	byAddr       map[A]*peer[A]
+	byHandle     map[PlayerHandle]*peer[A]
+	remotes      []*peer[A] // ordered by lowest handle
+	spectators   []*peer[A] // ordered by lowest handle
+	localHandles []PlayerHandle
+
+	localInputs []I
+	localSet    []bool
+	frameBytes  []byte // one frame of local inputs, encoded
+	specBytes   []byte // one frame of every player's inputs, encoded
+	specInputs  []PlayerInput[I]
+	decoded     []I
+
+	disconnectFrame      Frame
+	nextSpectatorFrame   Frame
+	nextRecommendedSleep Frame
+	framesAhead          int
+
+	lastSentChecksumFrame Frame
+	localChecksums        [maxLocalChecksums]remoteChecksum
+	localChecksumNext     int
+
+	events eventQueue[A]
+	buf    requestBuffer[S, I]
+	msg    message
+}
+
+// NewP2PSession validates cfg and returns a session that talks to the remote
+// players and spectators of cfg.Players over socket, starting the handshake
+// with each. S is the game state type; the session hands out cells that hold
+// it.
+func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket Socket[A]) (*P2PSession[S, I, A], error) {
+	if err := cfg.validateP2P(); err != nil {
+		return nil, err
+	}
+	if socket == nil {
+		return nil, invalidf("socket is nil")
+	}
+	size := cfg.InputCodec.Size()
+	s := &P2PSession[S, I, A]{
+		numPlayers:            cfg.NumPlayers,
+		maxPrediction:         cfg.MaxPrediction,
+		sparseSaving:          cfg.SparseSaving,
+		desyncEvery:           cfg.DesyncDetectionInterval,
+		codec:                 cfg.InputCodec,
+		inputSize:             size,
+		clock:                 newSessionClock(cfg.clock()),
+		socket:                socket,
+		sync:                  newSyncLayer[S](cfg.NumPlayers, cfg.MaxPrediction, cfg.predictor()),
+		state:                 Synchronizing,
+		localStatus:           make([]connectionStatus, cfg.NumPlayers),
+		kinds:                 make(map[PlayerHandle]PlayerKind, len(cfg.Players)),
+		byAddr:                make(map[A]*peer[A]),
+		byHandle:              make(map[PlayerHandle]*peer[A]),
+		localHandles:          cfg.sortedHandles(Local),
+		localInputs:           make([]I, cfg.NumPlayers),
+		localSet:              make([]bool, cfg.NumPlayers),
+		specBytes:             make([]byte, cfg.NumPlayers*size),
+		specInputs:            make([]PlayerInput[I], cfg.NumPlayers),
+		decoded:               make([]I, cfg.NumPlayers),
+		disconnectFrame:       NullFrame,
+		lastSentChecksumFrame: NullFrame,
+		events:                newEventQueue[A](),
+		// A rollback resimulates at most the saved-state ring, plus the
+		// frame of this tick.
+		buf: newRequestBuffer[S, I](cfg.NumPlayers, cfg.MaxPrediction+3),
+	}
+	s.frameBytes = make([]byte, len(s.localHandles)*size)
+	for i := range s.localStatus {
+		s.localStatus[i].lastFrame = NullFrame
+	}
+	for _, h := range s.localHandles {
+		s.sync.setFrameDelay(h, cfg.InputDelay)
+	}
+
+	// One endpoint per address, created in handle order so every run
+	// builds the same endpoints with the same seeds.
+	players := slices.Clone(cfg.Players)
+	slices.SortFunc(players, func(a, b Player[A]) int { return int(a.Handle - b.Handle) })
+	seed := seedFrom(cfg.Seed, s.clock)
+	now := s.clock.since()
+	for _, p := range players {
+		s.kinds[p.Handle] = p.Kind
+		if p.Kind == Local {
+			continue
+		}
+		pr, ok := s.byAddr[p.Addr]
+		if !ok {
+			pr = &peer[A]{spectator: p.Kind == Spectator}
+			s.byAddr[p.Addr] = pr
+			if pr.spectator {
+				s.spectators = append(s.spectators, pr)
+			} else {
+				s.remotes = append(s.remotes, pr)
+			}
+		}
+		pr.ep = nil // rebuilt below with the full handle list
+		s.byHandle[p.Handle] = pr
+	}
+	i := 0
+	for _, list := range [][]*peer[A]{s.remotes, s.spectators} {
+		for _, pr := range list {
+			var addr A
+			var handles []PlayerHandle
+			for _, p := range players {
+				if p.Kind != Local && s.byHandle[p.Handle] == pr {
+					addr = p.Addr
+					handles = append(handles, p.Handle)
+				}
+			}
+			sendBytes, recvBytes := len(s.localHandles)*size, len(handles)*size
+			if pr.spectator {
+				// The host sends every player's confirmed input and
+				// receives none.
+				sendBytes, recvBytes = cfg.NumPlayers*size, 0
+			}
+			pr.ep = newEndpoint(addr, handles, cfg.NumPlayers, sendBytes, recvBytes, cfg.FPS,
+				cfg.DisconnectTimeout, cfg.DisconnectNotifyStart, endpointSeed(seed, i))
+			pr.sink = s.remoteInputSink(pr)
+			pr.ep.synchronize(socket, now)
+			i++
+		}
+	}
+	if len(s.remotes)+len(s.spectators) == 0 {
+		s.state = Running
+	}
+	return s, nil
+}
+
+func (s *P2PSession[S, I, A]) remoteInputSink(pr *peer[A]) inputSink {
+	if pr.spectator {
+		return func(Frame, []byte) bool { return false }
+	}
+	return func(f Frame, data []byte) bool { return s.addRemoteInput(pr.ep, f, data) }
+}
+
+// addRemoteInput takes one frame of a peer's inputs, all or nothing.
+func (s *P2PSession[S, I, A]) addRemoteInput(ep *endpoint[A], f Frame, data []byte) bool {
+	for i, h := range ep.handles {
+		st := s.localStatus[h]
+		if st.disconnected {
+			continue
+		}
+		if st.lastFrame == NullFrame {
+			// The first input of a peer is its frame 0.
+			if f != 0 {
+				return false
+			}
+		} else if f != st.lastFrame+1 {
+			return false
+		}
+		if !s.sync.queues[h].canHold(f) {
+			return false
+		}
+		in, err := s.codec.Decode(data[i*s.inputSize : (i+1)*s.inputSize])
+		if err != nil {
+			return false
+		}
+		s.decoded[i] = in
+	}
+	for i, h := range ep.handles {
+		if s.localStatus[h].disconnected {
+			continue
+		}
+		s.sync.addRemoteInput(h, f, s.decoded[i])
+		s.localStatus[h].lastFrame = f
+	}
+	return true
+}
+
+// AddLocalInput sets the input of local player h for the current frame.
+// Calling it again before AdvanceFrame replaces the input. If AdvanceFrame
+// could not advance (prediction window full, or lockstep waiting), the input
+// already given for that frame stands and later ones are ignored until the
+// frame advances.
+func (s *P2PSession[S, I, A]) AddLocalInput(h PlayerHandle, in I) error {
+	if s.kinds[h] != Local {
+		return invalidf("player handle %d is not a local player", h)
+	}
+	s.localInputs[h] = in
+	s.localSet[h] = true
+	return nil
+}
+
+// AdvanceFrame polls the network, rolls back if a prediction was wrong, and
+// returns the requests for this tick, e.g. [Save(c), Advance] or
+// [Load(f), Advance, (Save, Advance)..., Save(c), Advance]. If the session is
+// too far ahead of its peers (MaxPrediction frames unconfirmed, or in
+// lockstep any unconfirmed input) the requests contain no Advance: the game
+// simply does not advance this tick. The requests are valid until the next
+// call.
+//
+// Errors: ErrNotSynchronized before the handshake with every peer is done;
+// ErrInvalidRequest if a local player's input is missing.
+func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
+	s.PollRemoteClients()
+	if s.state != Running {
+		return nil, ErrNotSynchronized
+	}
+	for _, h := range s.localHandles {
+		if !s.localSet[h] {
+			return nil, invalidf("missing local input for player %d while calling AdvanceFrame", h)
+		}
+	}
+	now := s.clock.since()
+	s.buf.reset()
+
+	// Checksums are read before this tick's rollback can re-save the
+	// frames: only frames confirmed in earlier ticks have final states.
+	if s.desyncEvery > 0 {
+		s.sendChecksums(now)
+		s.compareChecksums()
+	}
+
+	lockstep := s.maxPrediction == 0
+	s.updatePlayerDisconnects()
+	confirmed := s.confirmedFrame()
+	if lockstep {
+		// Lockstep never predicts, so nothing needs correcting; the
+		// disconnect flags alone give the right inputs.
+		s.disconnectFrame = NullFrame
+	} else {
+		if s.sparseSaving && s.sync.currentFrame == 0 && s.sync.lastSavedFrame == NullFrame {
+			s.buf.save(s.sync.saveCurrentState())
+		}
+		if first := s.sync.firstIncorrectFrame(s.disconnectFrame); first != NullFrame {
+			s.adjustGamestate(first, confirmed)
+			s.disconnectFrame = NullFrame
+		}
+		if s.sparseSaving {
+			s.checkLastSavedState(confirmed)
+		} else {
+			s.buf.save(s.sync.saveCurrentState())
+		}
+	}
+
+	s.sendToSpectators(confirmed, now)
+	s.sync.setLastConfirmedFrame(confirmed, s.sparseSaving)
+	s.checkWaitRecommendation()
+	s.addLocalInputs(now)
+
+	var canAdvance bool
+	if lockstep {
+		// Include this tick's local input: advance as soon as every
+		// input of the current frame is known.
+		confirmed = s.confirmedFrame()
+		s.sync.setLastConfirmedFrame(confirmed, false)
+		canAdvance = confirmed >= s.sync.currentFrame
+	} else {
+		ahead := s.sync.currentFrame - s.sync.lastConfirmedFrame
+		if s.sync.lastConfirmedFrame == NullFrame {
+			ahead = s.sync.currentFrame
+		}
+		canAdvance = int(ahead) < s.maxPrediction
+	}
+	if canAdvance {
+		inputs := s.buf.nextInputs()
+		s.sync.synchronizedInputs(inputs, s.localStatus)
+		s.buf.advance(s.sync.currentFrame, inputs)
+		s.sync.currentFrame++
+		clear(s.localSet)
+	}
+	return s.buf.requests, nil
+}
+
+// addLocalInputs puts this tick's local inputs into the queues and sends
+// every frame they filled (more than one if the input delay grew).
+func (s *P2PSession[S, I, A]) addLocalInputs(now time.Duration) {
+	first, last := NullFrame, NullFrame
+	for _, h := range s.localHandles {
+		f0, f1 := s.sync.addLocalInput(h, s.localInputs[h])
+		if f0 == NullFrame {
+			continue // this frame's input was given already
+		}
+		s.localStatus[h].lastFrame = f1
+		first, last = f0, f1
+	}
+	if first == NullFrame {
+		return
+	}
+	for f := first; f <= last; f++ {
+		for i, h := range s.localHandles {
+			in, _ := s.sync.queues[h].confirmedInput(f)
+			s.codec.Encode(s.frameBytes[i*s.inputSize:(i+1)*s.inputSize], in)
+		}
+		for _, pr := range s.remotes {
+			pr.ep.sendInput(f, s.frameBytes, s.localStatus, s.socket, now)
+		}
+	}
+}
+
+// PollRemoteClients receives and handles every packet, runs the protocol
+// timers and sends what is due. AdvanceFrame calls it; call it yourself while
+// the session synchronizes or the game pauses.
+func (s *P2PSession[S, I, A]) PollRemoteClients() {
+	now := s.clock.since()
+	for _, p := range s.socket.Receive() {
+		pr, ok := s.byAddr[p.From]
+		if !ok {
+			continue
+		}
+		err := decodeMessage(p.Data, &s.msg)
+		switch err {
+		case errVersion:
+			pr.ep.versionMismatch(s.msg.version)
+		case nil:
+			pr.ep.handle(&s.msg, s.socket, now, pr.sink)
+		}
+		s.handleEndpointEvents(pr, now)
+	}
+	for _, pr := range s.remotes {
+		if pr.ep.isRunning() {
+			pr.ep.updateLocalFrameAdvantage(s.sync.currentFrame)
+		}
+	}
+	for _, list := range [2][]*peer[A]{s.remotes, s.spectators} {
+		for _, pr := range list {
+			pr.ep.poll(s.localStatus, s.socket, now)
+			s.handleEndpointEvents(pr, now)
+		}
+	}
+}
+
+func (s *P2PSession[S, I, A]) handleEndpointEvents(pr *peer[A], now time.Duration) {
+	ep := pr.ep
+	for _, ev := range ep.events {
+		switch ev.kind {
+		case epSynchronizing:
+			s.events.push(Event[A]{Kind: EventSynchronizing, Addr: ep.addr, Count: ev.count, Total: numSyncRoundTrips})
+		case epSynchronized:
+			s.checkInitialSync()
+			s.events.push(Event[A]{Kind: EventSynchronized, Addr: ep.addr})
+		case epInterrupted:
+			s.events.push(Event[A]{Kind: EventNetworkInterrupted, Addr: ep.addr, DisconnectTimeout: ev.timeLeft})
+		case epResumed:
+			s.events.push(Event[A]{Kind: EventNetworkResumed, Addr: ep.addr})
+		case epDisconnected:
+			if pr.spectator {
+				ep.disconnect(now)
+				s.checkInitialSync()
+			} else if h := ep.handles[0]; !s.localStatus[h].disconnected {
+				s.disconnectPlayerAtFrame(pr, s.localStatus[h].lastFrame, now)
+			}
+			s.events.push(Event[A]{Kind: EventDisconnected, Addr: ep.addr})
+		case epVersionMismatch:
+			s.events.push(Event[A]{Kind: EventVersionMismatch, Addr: ep.addr, RemoteVersion: ev.remoteVersion})
+		}
+	}
+	ep.events = ep.events[:0]
+}
+
+// DisconnectPlayer disconnects remote player h and every player sharing its
+// address, or spectator h. The others keep playing; the disconnected players'
+// inputs become zero with status Disconnected from the frame after their last
+// received input.
+func (s *P2PSession[S, I, A]) DisconnectPlayer(h PlayerHandle) error {
+	kind, ok := s.kinds[h]
+	switch {
+	case !ok:
+		return invalidf("invalid player handle %d", h)
+	case kind == Local:
+		return invalidf("local player %d cannot be disconnected", h)
+	case kind == Spectator:
+		pr := s.byHandle[h]
+		if pr.ep.state == stateDisconnected || pr.ep.state == stateShutdown {
+			return invalidf("spectator %d already disconnected", h)
+		}
+		pr.ep.disconnect(s.clock.since())
+		s.checkInitialSync()
+		return nil
+	}
+	if s.localStatus[h].disconnected {
+		return invalidf("player %d already disconnected", h)
+	}
+	s.disconnectPlayerAtFrame(s.byHandle[h], s.localStatus[h].lastFrame, s.clock.since())
+	return nil
+}
+
+// disconnectPlayerAtFrame marks the peer's players disconnected after frame
+// last and schedules the rollback that replaces their later inputs.
+func (s *P2PSession[S, I, A]) disconnectPlayerAtFrame(pr *peer[A], last Frame, now time.Duration) {
+	for _, h := range pr.ep.handles {
+		st := &s.localStatus[h]
+		st.disconnected = true
+		// Every peer must drop the player at the same frame; taking the
+		// earliest reported one makes all peers agree.
+		if last < st.lastFrame {
+			st.lastFrame = last
+		}
+	}
+	pr.ep.disconnect(now)
+	if s.sync.currentFrame > last {
+		if df := last + 1; s.disconnectFrame == NullFrame || df < s.disconnectFrame {
+			s.disconnectFrame = df
+		}
+	}
+	s.checkInitialSync()
+}
+
+// updatePlayerDisconnects adopts disconnects other peers saw: in a mesh a
+// player may drop for some peers first. The earliest frame anyone reports
+// wins, so every peer resimulates the same frames without the player.
+func (s *P2PSession[S, I, A]) updatePlayerDisconnects() {
+	for h := range s.numPlayers {
+		if s.kinds[PlayerHandle(h)] == Local {
+			continue
+		}
+		connected := true
+		minFrame := Frame(1<<31 - 1)
+		for _, pr := range s.remotes {
+			if !pr.ep.isRunning() {
+				continue
+			}
+			st := pr.ep.peerStatus[h]
+			connected = connected && !st.disconnected
+			minFrame = min(minFrame, st.lastFrame)
+		}
+		local := s.localStatus[h]
+		if !local.disconnected {
+			minFrame = min(minFrame, local.lastFrame)
+		}
+		if !connected && (!local.disconnected || local.lastFrame > minFrame) {
+			s.disconnectPlayerAtFrame(s.byHandle[PlayerHandle(h)], minFrame, s.clock.since())
+		}
+	}
+}
+
+func (s *P2PSession[S, I, A]) checkInitialSync() {
+	if s.state != Synchronizing {
+		return
+	}
+	for _, list := range [2][]*peer[A]{s.remotes, s.spectators} {
+		for _, pr := range list {
+			if !pr.ep.isSynchronized() {
+				return
+			}
+		}
+	}
+	s.state = Running
+}
+
+// confirmedFrame is the newest frame whose input is known for every connected
+// player.
+func (s *P2PSession[S, I, A]) confirmedFrame() Frame {
+	confirmed := Frame(1<<31 - 1)
+	for _, st := range s.localStatus {
+		if !st.disconnected {
+			confirmed = min(confirmed, st.lastFrame)
+		}
+	}
+	if confirmed == 1<<31-1 {
+		return s.sync.currentFrame
+	}
+	return confirmed
+}
+
+// adjustGamestate rolls back to the first frame with a wrong prediction (or
+// the last saved frame with sparse saving) and resimulates to the current
+// frame with the inputs known now.
+func (s *P2PSession[S, I, A]) adjustGamestate(firstIncorrect, minConfirmed Frame) {
+	current := s.sync.currentFrame
+	target := firstIncorrect
+	if s.sparseSaving {
+		target = s.sync.lastSavedFrame
+	}
+	if target >= current {
+		// Nothing simulated with the wrong input yet (e.g. a caught-up
+		// player disconnected): just predict afresh.
+		s.sync.resetPrediction()
+		return
+	}
+	cell, ok := s.sync.loadFrame(target)
+	for f := target + 1; !ok && f < current; f++ {
+		// The target left the ring: only a disconnect reported for a frame
+		// older than the prediction window can do that. Recover as well as
+		// possible instead of failing; desync detection will tell.
+		cell, ok = s.sync.loadFrame(f)
+	}
+	if !ok {
+		s.sync.resetPrediction()
+		return
+	}
+	s.buf.load(cell)
+	s.sync.resetPrediction()
+	for i := 0; s.sync.currentFrame < current; i++ {
+		if s.sparseSaving {
+			if s.sync.currentFrame == minConfirmed {
+				s.buf.save(s.sync.saveCurrentState())
+			}
+		} else if i > 0 {
+			s.buf.save(s.sync.saveCurrentState())
+		}
+		inputs := s.buf.nextInputs()
+		s.sync.synchronizedInputs(inputs, s.localStatus)
+		s.buf.advance(s.sync.currentFrame, inputs)
+		s.sync.currentFrame++
+	}
+}
+
+// checkLastSavedState keeps a saved confirmed frame within the prediction
+// window in sparse saving mode.
+func (s *P2PSession[S, I, A]) checkLastSavedState(confirmed Frame) {
+	if int(s.sync.currentFrame-s.sync.lastSavedFrame) < s.maxPrediction {
+		return
+	}
+	if confirmed >= s.sync.currentFrame {
+		s.buf.save(s.sync.saveCurrentState())
+		return
+	}
+	s.adjustGamestate(s.sync.lastSavedFrame, confirmed)
+}
+
+// sendToSpectators sends every player's input of each newly confirmed frame
+// to the spectators.
+func (s *P2PSession[S, I, A]) sendToSpectators(confirmed Frame, now time.Duration) {
+	if len(s.spectators) == 0 {
+		return
+	}
+	for s.nextSpectatorFrame <= confirmed {
+		if !s.sync.confirmedInputs(s.specInputs, s.nextSpectatorFrame, s.localStatus) {
+			return
+		}
+		for i, in := range s.specInputs {
+			s.codec.Encode(s.specBytes[i*s.inputSize:(i+1)*s.inputSize], in.Input)
+		}
+		for _, pr := range s.spectators {
+			pr.ep.sendInput(s.nextSpectatorFrame, s.specBytes, s.localStatus, s.socket, now)
+		}
+		s.nextSpectatorFrame++
+	}
+}
+
+func (s *P2PSession[S, I, A]) checkWaitRecommendation() {
+	ahead, found := 0, false
+	for _, pr := range s.remotes {
+		if s.localStatus[pr.ep.handles[0]].disconnected {
+			continue
+		}
+		if adv := pr.ep.timeSync.averageFrameAdvantage(); !found || adv > ahead {
+			ahead, found = adv, true
+		}
+	}
+	s.framesAhead = ahead
+	if s.sync.currentFrame > s.nextRecommendedSleep && ahead >= minRecommendation {
+		s.nextRecommendedSleep = s.sync.currentFrame + recommendationInterval
+		s.events.push(Event[A]{Kind: EventWaitRecommendation, SkipFrames: ahead})
+	}
+}
+
+// sendChecksums reports the checksum of the next interval frame once it is
+// confirmed and saved.
+func (s *P2PSession[S, I, A]) sendChecksums(now time.Duration) {
+	next := Frame(s.desyncEvery)
+	if s.lastSentChecksumFrame != NullFrame {
+		next = s.lastSentChecksumFrame + Frame(s.desyncEvery)
+	}
+	if next > s.sync.lastConfirmedFrame || next > s.sync.lastSavedFrame {
+		return
+	}
+	// Move on even if the state is gone (sparse saving may skip it), so one
+	// missing frame does not stop detection for good.
+	s.lastSentChecksumFrame = next
+	cell, ok := s.sync.savedState(next)
+	if !ok {
+		return
+	}
+	sum, saved := cell.Checksum()
+	if !saved {
+		return
+	}
+	for _, pr := range s.remotes {
+		pr.ep.sendChecksum(next, sum, s.socket, now)
+	}
+	s.localChecksums[s.localChecksumNext] = remoteChecksum{frame: next, checksum: sum, valid: true}
+	s.localChecksumNext = (s.localChecksumNext + 1) % maxLocalChecksums
+}
+
+// compareChecksums compares the peers' checksums of frames confirmed here
+// with ours and reports each mismatch once.
+func (s *P2PSession[S, I, A]) compareChecksums() {
+	for _, pr := range s.remotes {
+		for i := range pr.ep.checksums {
+			rc := &pr.ep.checksums[i]
+			if !rc.valid || rc.frame >= s.sync.lastConfirmedFrame {
+				continue
+			}
+			local, ok := s.localChecksum(rc.frame)
+			if !ok {
+				if rc.frame <= s.lastSentChecksumFrame {
+					rc.valid = false // we never had it (skipped or too old)
+				}
+				continue
+			}
+			if local != rc.checksum {
+				s.events.push(Event[A]{Kind: EventDesyncDetected, Addr: pr.ep.addr, Frame: rc.frame,
+					LocalChecksum: local, RemoteChecksum: rc.checksum})
+			}
+			rc.valid = false
+		}
+	}
+}
+
+func (s *P2PSession[S, I, A]) localChecksum(f Frame) (uint64, bool) {
+	for _, c := range s.localChecksums {
+		if c.valid && c.frame == f {
+			return c.checksum, true
+		}
+	}
+	return 0, false
+}
+
+// SetInputDelay changes the input delay of every local player. Growing it
+// repeats the last input for the new frames; shrinking it drops local inputs
+// until the current frame catches up.
+func (s *P2PSession[S, I, A]) SetInputDelay(frames int) error {
+	if frames < 0 || frames > MaxInputDelay {
+		return invalidf("input delay %d out of range 0..%d", frames, MaxInputDelay)
+	}
+	for _, h := range s.localHandles {
+		s.sync.setFrameDelay(h, frames)
+	}
+	return nil
+}
+
+// NetworkStats returns statistics about the connection to remote player or
+// spectator h. Errors: ErrInvalidRequest for a local or unknown handle,
+// ErrNotSynchronized if the peer is disconnected, ErrNotEnoughData during the
+// first second.
+func (s *P2PSession[S, I, A]) NetworkStats(h PlayerHandle) (NetworkStats, error) {
+	pr, ok := s.byHandle[h]
+	if !ok {
+		return NetworkStats{}, invalidf("player handle %d is not a remote player or spectator", h)
+	}
+	return pr.ep.networkStats(s.clock.since())
+}
+
+// Events returns the events since the last call, oldest first. At most 100
+// are kept; older ones are dropped. The slice is valid until the next call.
+func (s *P2PSession[S, I, A]) Events() []Event[A] { return s.events.drain() }
+
+// CurrentFrame returns the frame the game is at.
+func (s *P2PSession[S, I, A]) CurrentFrame() Frame { return s.sync.currentFrame }
+
+// ConfirmedFrame returns the newest frame with every connected player's input
+// known; states up to it never change any more.
+func (s *P2PSession[S, I, A]) ConfirmedFrame() Frame { return s.confirmedFrame() }
+
+// FramesAhead estimates how many frames this session runs ahead of the peers
+// (the basis of wait recommendations).
+func (s *P2PSession[S, I, A]) FramesAhead() int { return s.framesAhead }
+
+// State returns whether the session still synchronizes or runs.
+func (s *P2PSession[S, I, A]) State() SessionState { return s.state }
+
+// NumPlayers returns the number of players.
+func (s *P2PSession[S, I, A]) NumPlayers() int { return s.numPlayers }
+
+// MaxPrediction returns the prediction window; 0 means lockstep.
+func (s *P2PSession[S, I, A]) MaxPrediction() int { return s.maxPrediction }
+
+// LocalPlayerHandles returns the local players' handles, ascending.
+func (s *P2PSession[S, I, A]) LocalPlayerHandles() []PlayerHandle {
+	return slices.Clone(s.localHandles)
+}

@@ -1,0 +1,208 @@
+package rollback
+
+// SpectatorSession follows a game without playing: the host (a P2P session
+// that registered this peer with AddSpectator) sends every player's confirmed
+// input, and the spectator advances on it. It never rolls back. When more than
+// MaxFramesBehind frames behind the host it advances CatchupSpeed frames per
+// tick to catch up.
+type SpectatorSession[S any, I comparable, A comparable] struct {
+	numPlayers      int
+	maxFramesBehind int
+	catchupSpeed    int
+	codec           InputCodec[I]
+	inputSize       int
+	clock           sessionClock
+	socket          Socket[A]
+	host            *endpoint[A]
+	sink            inputSink
+	state           SessionState
+
+	// frames[f % SpectatorBufferSize] holds the frame whose inputs are in
+	// the matching slots of inputs.
+	frames        [SpectatorBufferSize]Frame
+	inputs        []I
+	nextFrame     Frame // the next frame to advance
+	lastRecvFrame Frame
+
+	events eventQueue[A]
+	buf    requestBuffer[S, I]
+	msg    message
+}
+
+// NewSpectatorSession validates cfg (NumPlayers, InputCodec, FPS, timeouts,
+// MaxFramesBehind, CatchupSpeed; Players is ignored) and returns a session
+// that spectates the host at hostAddr over socket.
+func NewSpectatorSession[S any, I comparable, A comparable](cfg Config[I, A], hostAddr A, socket Socket[A]) (*SpectatorSession[S, I, A], error) {
+	if err := cfg.validateSpectator(); err != nil {
+		return nil, err
+	}
+	if socket == nil {
+		return nil, invalidf("socket is nil")
+	}
+	size := cfg.InputCodec.Size()
+	s := &SpectatorSession[S, I, A]{
+		numPlayers:      cfg.NumPlayers,
+		maxFramesBehind: cfg.MaxFramesBehind,
+		catchupSpeed:    cfg.CatchupSpeed,
+		codec:           cfg.InputCodec,
+		inputSize:       size,
+		clock:           newSessionClock(cfg.clock()),
+		socket:          socket,
+		state:           Synchronizing,
+		inputs:          make([]I, SpectatorBufferSize*cfg.NumPlayers),
+		lastRecvFrame:   NullFrame,
+		events:          newEventQueue[A](),
+		buf:             newRequestBuffer[S, I](cfg.NumPlayers, cfg.CatchupSpeed),
+	}
+	for i := range s.frames {
+		s.frames[i] = NullFrame
+	}
+	handles := make([]PlayerHandle, cfg.NumPlayers)
+	for i := range handles {
+		handles[i] = PlayerHandle(i)
+	}
+	seed := seedFrom(cfg.Seed, s.clock)
+	s.host = newEndpoint(hostAddr, handles, cfg.NumPlayers, 0, cfg.NumPlayers*size, cfg.FPS,
+		cfg.DisconnectTimeout, cfg.DisconnectNotifyStart, endpointSeed(seed, 0))
+	s.sink = s.addHostInput
+	s.host.synchronize(socket, s.clock.since())
+	return s, nil
+}
+
+// addHostInput stores one frame of every player's input from the host. A
+// spectator more than SpectatorBufferSize frames behind loses old frames, as
+// in GGRS; AdvanceFrame then reports ErrSpectatorTooFarBehind.
+func (s *SpectatorSession[S, I, A]) addHostInput(f Frame, data []byte) bool {
+	if f != s.lastRecvFrame+1 {
+		return false
+	}
+	slot := int(f) % SpectatorBufferSize
+	row := s.inputs[slot*s.numPlayers : (slot+1)*s.numPlayers]
+	for i := range row {
+		in, err := s.codec.Decode(data[i*s.inputSize : (i+1)*s.inputSize])
+		if err != nil {
+			return false
+		}
+		row[i] = in
+	}
+	s.frames[slot] = f
+	s.lastRecvFrame = f
+	s.host.updateLocalFrameAdvantage(f)
+	return true
+}
+
+// PollRemoteClients receives and handles the host's packets and runs the
+// protocol timers.
+func (s *SpectatorSession[S, I, A]) PollRemoteClients() {
+	now := s.clock.since()
+	for _, p := range s.socket.Receive() {
+		if p.From != s.host.addr {
+			continue
+		}
+		err := decodeMessage(p.Data, &s.msg)
+		switch err {
+		case errVersion:
+			s.host.versionMismatch(s.msg.version)
+		case nil:
+			s.host.handle(&s.msg, s.socket, now, s.sink)
+		}
+		s.handleHostEvents()
+	}
+	s.host.poll(nil, s.socket, now)
+	s.handleHostEvents()
+}
+
+func (s *SpectatorSession[S, I, A]) handleHostEvents() {
+	addr := s.host.addr
+	for _, ev := range s.host.events {
+		switch ev.kind {
+		case epSynchronizing:
+			s.events.push(Event[A]{Kind: EventSynchronizing, Addr: addr, Count: ev.count, Total: numSyncRoundTrips})
+		case epSynchronized:
+			s.state = Running
+			s.events.push(Event[A]{Kind: EventSynchronized, Addr: addr})
+		case epInterrupted:
+			s.events.push(Event[A]{Kind: EventNetworkInterrupted, Addr: addr, DisconnectTimeout: ev.timeLeft})
+		case epResumed:
+			s.events.push(Event[A]{Kind: EventNetworkResumed, Addr: addr})
+		case epDisconnected:
+			s.host.disconnect(s.clock.since())
+			s.events.push(Event[A]{Kind: EventDisconnected, Addr: addr})
+		case epVersionMismatch:
+			s.events.push(Event[A]{Kind: EventVersionMismatch, Addr: addr, RemoteVersion: ev.remoteVersion})
+		}
+	}
+	s.host.events = s.host.events[:0]
+}
+
+// AdvanceFrame polls the host and returns AdvanceFrame requests: one, or
+// CatchupSpeed while more than MaxFramesBehind frames behind. Errors:
+// ErrNotSynchronized before the handshake; ErrPredictionThreshold when the
+// next frame's input has not arrived (try again next tick);
+// ErrSpectatorTooFarBehind when it was overwritten. If some frames could be
+// advanced before such a condition, they are returned without error.
+func (s *SpectatorSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
+	s.PollRemoteClients()
+	if s.state != Running {
+		return nil, ErrNotSynchronized
+	}
+	s.buf.reset()
+	n := 1
+	if s.FramesBehindHost() > s.maxFramesBehind {
+		n = s.catchupSpeed
+	}
+	for range n {
+		f := s.nextFrame
+		slot := int(f) % SpectatorBufferSize
+		var err error
+		switch {
+		case s.frames[slot] < f:
+			err = ErrPredictionThreshold
+		case s.frames[slot] > f:
+			err = ErrSpectatorTooFarBehind
+		}
+		if err != nil {
+			if len(s.buf.requests) > 0 {
+				break
+			}
+			return nil, err
+		}
+		inputs := s.buf.nextInputs()
+		row := s.inputs[slot*s.numPlayers : (slot+1)*s.numPlayers]
+		for i := range inputs {
+			st := s.host.peerStatus[i]
+			if st.disconnected && st.lastFrame < f {
+				var zero I
+				inputs[i] = PlayerInput[I]{Input: zero, Status: Disconnected}
+			} else {
+				inputs[i] = PlayerInput[I]{Input: row[i], Status: Confirmed}
+			}
+		}
+		s.buf.advance(f, inputs)
+		s.nextFrame++
+	}
+	return s.buf.requests, nil
+}
+
+// FramesBehindHost returns how many received frames are not advanced yet.
+func (s *SpectatorSession[S, I, A]) FramesBehindHost() int {
+	return int(s.lastRecvFrame - s.nextFrame + 1)
+}
+
+// CurrentFrame returns the frame the game is at.
+func (s *SpectatorSession[S, I, A]) CurrentFrame() Frame { return s.nextFrame }
+
+// State returns whether the session still synchronizes or runs.
+func (s *SpectatorSession[S, I, A]) State() SessionState { return s.state }
+
+// Events returns the events since the last call, oldest first; the slice is
+// valid until the next call.
+func (s *SpectatorSession[S, I, A]) Events() []Event[A] { return s.events.drain() }
+
+// NetworkStats returns statistics about the connection to the host.
+func (s *SpectatorSession[S, I, A]) NetworkStats() (NetworkStats, error) {
+	return s.host.networkStats(s.clock.since())
+}
+
+// NumPlayers returns the number of players.
+func (s *SpectatorSession[S, I, A]) NumPlayers() int { return s.numPlayers }
