@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rollbox/rollbox/examples/boxgame/sim"
+	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/transport"
+	"github.com/rollbox/rollbox/transport/simnet"
+)
+
+const (
+	fps = 60
+	// joinTimeout bounds waiting for the room to fill and the mesh to form.
+	joinTimeout = 60 * time.Second
+	// desyncInterval: every this many confirmed frames, peers compare
+	// checksums. Hashing the world is cheap (about 0.1 µs), so check often.
+	desyncInterval = 10
+)
+
+// session is the rollback session as the box game uses it.
+type session = rollback.P2PSession[sim.World, sim.Input, transport.PeerID]
+
+// remote is another player of the match.
+type remote struct {
+	id           transport.PeerID
+	handle       rollback.PlayerHandle
+	stats        rollback.NetworkStats
+	disconnected bool
+}
+
+// netMatch is the local peer's side of a networked match: the socket, the
+// session and the world, driven once per tick.
+type netMatch struct {
+	*match
+	sock    *transport.Socket
+	session *session
+	local   rollback.PlayerHandle
+	remotes []remote
+	log     *slog.Logger
+
+	// target is the frame whose confirmed checksum the result reports
+	// (0: none); reached is set once it is confirmed, with its checksum,
+	// because the confirmed frame can fall back once peers disconnect.
+	target       int32
+	reached      bool
+	reachedSum   uint64
+	synchronized bool
+	skip         int // ticks to wait, as the session recommended
+	ticks        int
+	desyncs      int
+	lastDesync   rollback.Event[transport.PeerID]
+	maxPing      time.Duration
+}
+
+// connect joins <room>?next=<players>, waits for the full mesh and builds the
+// session. Player handles follow the sorted peer ids, so every peer agrees
+// on who is who without another message.
+func connect(ctx context.Context, o options, stderr io.Writer) (*netMatch, error) {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	roomURL := fmt.Sprintf("%s/%s?next=%d", strings.TrimSuffix(o.server, "/"), url.PathEscape(o.room), o.players)
+	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
+	defer cancel()
+	sock, err := transport.Join(jctx, roomURL, transport.Config{
+		ICEServers:   o.iceServers(),
+		LoopbackOnly: o.loopback,
+		Logger:       logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("join %s: %w", roomURL, err)
+	}
+	peers, err := sock.WaitForPeers(jctx, o.players-1)
+	if err != nil {
+		_ = sock.Close(context.Background())
+		return nil, fmt.Errorf("waiting for %d players in %s: %w", o.players, roomURL, err)
+	}
+	nm, err := newNetMatch(sock, peers[:o.players-1], o, logger)
+	if err != nil {
+		_ = sock.Close(context.Background())
+		return nil, err
+	}
+	return nm, nil
+}
+
+func newNetMatch(sock *transport.Socket, peers []transport.PeerID, o options, logger *slog.Logger) (*netMatch, error) {
+	ids := slices.Sorted(slices.Values(append([]transport.PeerID{sock.ID()}, peers...)))
+	cfg := rollback.DefaultConfig[sim.Input, transport.PeerID](rollback.UintCodec[sim.Input]{})
+	cfg.NumPlayers = len(ids)
+	cfg.InputDelay = o.inputDelay
+	cfg.MaxPrediction = o.maxPrediction
+	cfg.FPS = fps
+	if o.maxPrediction > 0 { // lockstep saves nothing, so it has nothing to compare
+		cfg.DesyncDetectionInterval = desyncInterval
+	}
+	nm := &netMatch{match: newMatch(len(ids)), sock: sock, log: logger}
+	nm.corruptAt = int32(o.desyncAt)
+	nm.target = int32(o.frames)
+	for i, id := range ids {
+		h := rollback.PlayerHandle(i)
+		if id == sock.ID() {
+			nm.local = h
+			cfg.AddLocalPlayer(h)
+			continue
+		}
+		cfg.AddRemotePlayer(h, id)
+		nm.remotes = append(nm.remotes, remote{id: id, handle: h})
+	}
+	var socket rollback.Socket[transport.PeerID] = sock
+	if o.netsim != "" {
+		link, err := parseNetsim(o.netsim)
+		if err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		socket = simnet.Condition(socket, link, o.seed, func() time.Duration { return time.Since(start) })
+	}
+	s, err := rollback.NewP2PSession[sim.World](cfg, socket)
+	if err != nil {
+		return nil, err
+	}
+	nm.session = s
+	return nm, nil
+}
+
+// parseNetsim reads -netsim: latency L and jitter J mean a one-way delay
+// spread evenly over L±J.
+func parseNetsim(s string) (simnet.Link, error) {
+	link, err := simnet.ParseLink(s)
+	if err != nil {
+		return link, fmt.Errorf("-netsim: %w", err)
+	}
+	return link, nil
+}
+
+// tick runs one frame: receive, react to events, add the local input (from
+// input, called only when a frame is really added) and carry out the
+// session's requests.
+func (nm *netMatch) tick(input func() sim.Input) error {
+	nm.ticks++
+	nm.session.PollRemoteClients()
+	if err := nm.handleEvents(); err != nil {
+		return err
+	}
+	for i := range nm.remotes {
+		r := &nm.remotes[i]
+		if st, err := nm.session.NetworkStats(r.handle); err == nil {
+			r.stats = st
+			nm.maxPing = max(nm.maxPing, st.Ping)
+		}
+	}
+	if nm.session.State() != rollback.Running {
+		return nil
+	}
+	if nm.skip > 0 {
+		nm.skip--
+		return nil
+	}
+	// Ahead of the others: drop one tick in ten, which slows this peer by
+	// 10 % instead of stalling it for whole frames.
+	if nm.session.FramesAhead() > 0 && nm.ticks%10 == 0 {
+		return nil
+	}
+	if err := nm.session.AddLocalInput(nm.local, input()); err != nil {
+		return err
+	}
+	reqs, err := nm.session.AdvanceFrame()
+	switch {
+	case errors.Is(err, rollback.ErrPredictionThreshold), errors.Is(err, rollback.ErrNotSynchronized):
+		return nil // waiting for remote input; try again next tick
+	case err != nil:
+		return err
+	}
+	nm.apply(reqs)
+	if !nm.reached && nm.target > 0 && int32(nm.session.ConfirmedFrame()) >= nm.target {
+		nm.reachedSum, nm.reached = nm.checksum(nm.target)
+	}
+	return nil
+}
+
+func (nm *netMatch) handleEvents() error {
+	for _, e := range nm.session.Events() {
+		switch e.Kind {
+		case rollback.EventSynchronized:
+			nm.synchronized = true
+		case rollback.EventWaitRecommendation:
+			nm.skip = max(nm.skip, e.SkipFrames)
+		case rollback.EventDesyncDetected:
+			nm.desyncs++
+			nm.lastDesync = e
+			nm.log.Error("desync", "event", e.String())
+		case rollback.EventDisconnected:
+			for i := range nm.remotes {
+				if nm.remotes[i].id == e.Addr {
+					nm.remotes[i].disconnected = true
+				}
+			}
+			nm.log.Warn("player disconnected", "peer", e.Addr)
+		case rollback.EventVersionMismatch:
+			return errors.New(e.String())
+		}
+	}
+	return nil
+}
+
+// allAcked reports whether every connected peer has acknowledged all our
+// inputs.
+func (nm *netMatch) allAcked() bool {
+	for _, r := range nm.remotes {
+		if !r.disconnected && r.stats.SendQueueLen > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// result summarises the match.
+func (nm *netMatch) result() result {
+	res := result{
+		Players:        int(nm.world.Players),
+		Rollbacks:      nm.rollbacks,
+		RollbackFrames: nm.rollbackFrames,
+		Desyncs:        nm.desyncs,
+		MaxPingMS:      nm.maxPing.Milliseconds(),
+	}
+	if nm.reached {
+		res.Frame, res.Checksum = int(nm.target), checksumHex(nm.reachedSum)
+	}
+	return res
+}
+
+func (nm *netMatch) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = nm.sock.Close(ctx)
+}

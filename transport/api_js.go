@@ -1,0 +1,21 @@
+//go:build js
+
+package transport
+
+import (
+	"github.com/pion/transport/v5"
+	"github.com/pion/webrtc/v4"
+)
+
+// newAPI builds the pion API for one socket. In the browser ICE is the
+// browser's: timeouts, loopback-only mode and virtual networks do not apply.
+func newAPI(_ Config, _ transport.Net) *webrtc.API {
+	var se webrtc.SettingEngine
+	se.DetachDataChannels()
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+}
+
+// newCertificate returns no certificate: the browser makes one per
+// connection, so duplicate connections after a signalling reconnection are
+// not recognised there.
+func newCertificate() ([]webrtc.Certificate, error) { return nil, nil }

@@ -1,0 +1,236 @@
+package transport
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/datachannel"
+	"github.com/pion/webrtc/v4"
+	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/transport/internal/inbox"
+)
+
+// Errors returned by Send.
+var (
+	// ErrClosed: the socket was closed.
+	ErrClosed = errors.New("transport: socket closed")
+	// ErrUnknownPeer: no connected peer has that id (never was, not yet,
+	// or no longer).
+	ErrUnknownPeer = errors.New("transport: unknown or disconnected peer")
+	// ErrMessageTooLarge: the message exceeds one SCTP message (64 KiB) on a
+	// channel that cannot chunk, or MaxMessageSize on one that can.
+	ErrMessageTooLarge = errors.New("transport: message too large for channel")
+	// ErrBufferFull: a reliable channel has ReliableBufferLimit bytes
+	// waiting to that peer; sending more would only queue without bound.
+	ErrBufferFull = errors.New("transport: reliable send buffer full")
+)
+
+// maxSCTPMessage is the largest message every WebRTC stack accepts in one
+// piece (pion's default max-message-size).
+const maxSCTPMessage = 64 << 10
+
+// Large messages on reliable ordered channels travel as frames:
+// chunkMagic, the total length as a big-endian uint32, then a slice of the
+// message. Ordered delivery means frames of one message arrive back to back.
+// Small messages go raw, so matchbox peers see exactly the bytes sent; a
+// small message that happens to start with chunkMagic is framed too, so the
+// receiver never mistakes it for a frame.
+var chunkMagic = [8]byte{0xF0, 'r', 'b', 'x', 'c', 'h', 'n', 'k'}
+
+const (
+	chunkHeader  = len(chunkMagic) + 4
+	chunkPayload = maxSCTPMessage - chunkHeader
+	// maxIncoming bounds one incoming SCTP message: browsers send up to
+	// 256 KiB in one piece.
+	maxIncoming = 1 << 20
+)
+
+func isChunk(msg []byte) bool {
+	return len(msg) >= chunkHeader && bytes.Equal(msg[:len(chunkMagic)], chunkMagic[:])
+}
+
+// Channel is one of a socket's data channels to every peer. It implements
+// rollback.Socket[PeerID]. Send may be called from any goroutine; Receive
+// from one goroutine at a time.
+type Channel struct {
+	s           *Socket
+	index       int
+	cfg         ChannelConfig
+	inbox       *inbox.Inbox[PeerID]
+	sendDropped atomic.Uint64
+}
+
+var (
+	_ rollback.Socket[PeerID] = (*Channel)(nil)
+	_ rollback.Socket[PeerID] = (*Socket)(nil)
+)
+
+// ChannelStats counts what a channel dropped.
+type ChannelStats struct {
+	// SendDropped counts unreliable packets Send dropped because the
+	// peer's send buffer was over SendBufferLimit.
+	SendDropped uint64
+	// ReceiveDropped counts unreliable packets dropped because
+	// ReceiveBufferSize was full: call Receive more often.
+	ReceiveDropped uint64
+}
+
+// Index returns the channel's position in Config.Channels.
+func (c *Channel) Index() int { return c.index }
+
+// Stats returns the channel's drop counters.
+func (c *Channel) Stats() ChannelStats {
+	return ChannelStats{SendDropped: c.sendDropped.Load(), ReceiveDropped: c.inbox.Dropped()}
+}
+
+// Send sends packet to a connected peer without blocking; packet may be
+// reused as soon as Send returns. On an unreliable channel a packet that does
+// not fit the send buffer is dropped and counted, as UDP would; Send then
+// returns nil. Errors: ErrUnknownPeer, ErrClosed, ErrMessageTooLarge, and on
+// reliable channels ErrBufferFull.
+func (c *Channel) Send(to PeerID, packet []byte) error {
+	l, err := c.s.link(to, c.index)
+	if err != nil {
+		return err
+	}
+	return l.send(packet)
+}
+
+// Receive returns every packet that arrived on this channel since the
+// previous call, oldest first, without blocking. The slice and each Data are
+// valid until the next Receive on this channel; copy what you keep. Once the
+// buffers have grown to the traffic, Receive does not allocate.
+func (c *Channel) Receive() []rollback.Packet[PeerID] { return c.inbox.Drain() }
+
+// link is one channel to one peer.
+type link struct {
+	p  *peer
+	ch *Channel
+	dc *webrtc.DataChannel
+	rw datachannel.ReadWriteCloser // set once the channel opens, before the peer is published
+
+	sendMu  sync.Mutex // keeps the frames of one chunked message together
+	scratch []byte     // frame being built, under sendMu
+
+	// Reassembly state, only touched by the link's reader goroutine.
+	want, got int
+	discard   bool
+	assembled []byte
+}
+
+func (l *link) send(packet []byte) error {
+	cfg := &l.p.s.cfg
+	if !l.ch.cfg.reliableOrdered() {
+		if len(packet) > maxSCTPMessage {
+			return fmt.Errorf("%w: %d bytes, unreliable channels carry at most %d", ErrMessageTooLarge, len(packet), maxSCTPMessage)
+		}
+		buffered := l.dc.BufferedAmount()
+		if l.ch.cfg.MaxRetransmits != nil {
+			if buffered > uint64(cfg.SendBufferLimit) {
+				l.ch.sendDropped.Add(1)
+				return nil
+			}
+		} else if buffered+uint64(len(packet)) > uint64(cfg.ReliableBufferLimit) {
+			return ErrBufferFull
+		}
+		if _, err := l.rw.Write(packet); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrUnknownPeer, l.p.id, err)
+		}
+		return nil
+	}
+	if len(packet) > cfg.MaxMessageSize {
+		return fmt.Errorf("%w: %d bytes, MaxMessageSize is %d", ErrMessageTooLarge, len(packet), cfg.MaxMessageSize)
+	}
+	l.sendMu.Lock()
+	defer l.sendMu.Unlock()
+	if l.dc.BufferedAmount()+uint64(len(packet)) > uint64(cfg.ReliableBufferLimit) {
+		return ErrBufferFull
+	}
+	if len(packet) <= maxSCTPMessage && !isChunk(packet) {
+		if _, err := l.rw.Write(packet); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrUnknownPeer, l.p.id, err)
+		}
+		return nil
+	}
+	for off := 0; off < len(packet); {
+		n := min(len(packet)-off, chunkPayload)
+		l.scratch = append(l.scratch[:0], chunkMagic[:]...)
+		l.scratch = binary.BigEndian.AppendUint32(l.scratch, uint32(len(packet)))
+		l.scratch = append(l.scratch, packet[off:off+n]...)
+		if _, err := l.rw.Write(l.scratch); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrUnknownPeer, l.p.id, err)
+		}
+		off += n
+	}
+	return nil
+}
+
+// deliver hands one incoming message to the channel's inbox, reassembling
+// chunks on reliable ordered channels. It runs on the link's reader goroutine.
+func (l *link) deliver(msg []byte) {
+	s := l.p.s
+	switch {
+	case l.ch.cfg.MaxRetransmits != nil:
+		if l.ch.inbox.Push(l.p.id, msg) {
+			s.notify()
+		}
+		return
+	case !l.ch.cfg.Ordered:
+		l.push(msg)
+		return
+	}
+	if !isChunk(msg) {
+		if l.want != 0 {
+			s.log.Warn("dropping unfinished chunked message", "peer", l.p.id, "channel", l.ch.index, "got", l.got, "want", l.want)
+			l.resetChunks()
+		}
+		l.push(msg)
+		return
+	}
+	total := int(binary.BigEndian.Uint32(msg[len(chunkMagic):]))
+	part := msg[chunkHeader:]
+	switch {
+	case l.want == 0:
+		l.want, l.got = total, 0
+		l.discard = total == 0 || total > s.cfg.MaxMessageSize
+		if l.discard {
+			s.log.Warn("dropping chunked message over MaxMessageSize", "peer", l.p.id, "channel", l.ch.index, "size", total)
+		}
+	case total != l.want:
+		s.log.Warn("dropping chunked message: frame of another message", "peer", l.p.id, "channel", l.ch.index)
+		l.resetChunks()
+		return
+	}
+	l.got += len(part)
+	if !l.discard {
+		l.assembled = append(l.assembled, part...)
+	}
+	switch {
+	case l.got > l.want:
+		s.log.Warn("dropping chunked message: longer than announced", "peer", l.p.id, "channel", l.ch.index)
+		l.resetChunks()
+	case l.got == l.want:
+		if !l.discard {
+			l.push(l.assembled)
+		}
+		l.resetChunks()
+	}
+}
+
+func (l *link) resetChunks() {
+	l.want, l.got, l.discard = 0, 0, false
+	l.assembled = l.assembled[:0]
+}
+
+// push queues a reliable message, waiting while the inbox is full so the
+// sender slows down instead of losing data.
+func (l *link) push(msg []byte) {
+	s := l.p.s
+	if err := l.ch.inbox.PushWait(s.ctx, l.p.id, msg); err == nil {
+		s.notify()
+	}
+}

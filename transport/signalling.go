@@ -1,0 +1,227 @@
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// PeerID identifies a peer in a room: the UUID the signalling server assigned
+// to it.
+type PeerID string
+
+// serverMessage is one frame from a matchbox signalling server; exactly one
+// field is set.
+type serverMessage struct {
+	IDAssigned *PeerID `json:"IdAssigned"`
+	NewPeer    *PeerID `json:"NewPeer"`
+	PeerLeft   *PeerID `json:"PeerLeft"`
+	Signal     *struct {
+		Sender PeerID          `json:"sender"`
+		Data   json.RawMessage `json:"data"`
+	} `json:"Signal"`
+}
+
+// peerSignal is the data of a Signal between two matchbox peers; exactly one
+// field is set. IceCandidate holds JSON text of an RTCIceCandidateInit, or
+// "null" at the end of candidates.
+type peerSignal struct {
+	Offer        *string `json:"Offer,omitempty"`
+	Answer       *string `json:"Answer,omitempty"`
+	IceCandidate *string `json:"IceCandidate,omitempty"`
+}
+
+type outgoingSignal struct {
+	Signal struct {
+		Receiver PeerID     `json:"receiver"`
+		Data     peerSignal `json:"data"`
+	} `json:"Signal"`
+}
+
+// Bounds of the signalling client.
+const (
+	signalQueue     = 256     // frames waiting to be written
+	signalReadLimit = 1 << 20 // largest frame read (an SDP is a few KiB)
+	closeTimeout    = time.Second
+)
+
+var keepAliveFrame = []byte(`"KeepAlive"`)
+
+// signalling is the WebSocket client: it reads frames in order, writes from a
+// bounded queue, sends keep-alives, and reconnects after a drop.
+type signalling struct {
+	url    string
+	cfg    *Config
+	log    *slog.Logger
+	out    chan []byte
+	handle func(serverMessage) // called in order, from one goroutine
+	// reconnected is called with the id assigned by a new connection.
+	reconnected func(PeerID)
+}
+
+// dial opens a WebSocket to the server and waits for its IdAssigned.
+func (s *signalling) dial(ctx context.Context) (*websocket.Conn, PeerID, error) {
+	conn, _, err := websocket.Dial(ctx, s.url, nil)
+	if err != nil {
+		return nil, "", fmt.Errorf("transport: dial signalling server: %w", err)
+	}
+	conn.SetReadLimit(signalReadLimit)
+	_, data, err := conn.Read(ctx)
+	if err != nil {
+		conn.CloseNow()
+		return nil, "", fmt.Errorf("transport: waiting for IdAssigned: %w", err)
+	}
+	var msg serverMessage
+	if err := json.Unmarshal(data, &msg); err != nil || msg.IDAssigned == nil || *msg.IDAssigned == "" {
+		conn.CloseNow()
+		return nil, "", fmt.Errorf("transport: first frame from the signalling server is not IdAssigned: %.100q", data)
+	}
+	return conn, *msg.IDAssigned, nil
+}
+
+// send queues a frame without blocking. A full queue means the server is not
+// reading; the frame is dropped and the peer it was for times out.
+func (s *signalling) send(frame []byte) {
+	select {
+	case s.out <- frame:
+	default:
+		s.log.Warn("signalling queue full, dropping frame")
+	}
+}
+
+// run serves conn, and after it drops, reconnects with backoff, until ctx
+// ends. It returns only when ctx is done.
+func (s *signalling) run(ctx context.Context, conn *websocket.Conn) {
+	delay := s.cfg.ReconnectMinDelay
+	for {
+		start := time.Now()
+		err := s.serve(ctx, conn)
+		if ctx.Err() != nil {
+			return
+		}
+		s.log.Warn("signalling connection lost, reconnecting", "err", err)
+		if time.Since(start) > s.cfg.ReconnectMaxDelay {
+			delay = s.cfg.ReconnectMinDelay // it was up for a while: start over
+		}
+		for {
+			// Jitter spreads reconnecting peers so a restarted server is not
+			// hit by all of them at once.
+			wait := delay/2 + rand.N(delay/2+1)
+			delay = min(delay*2, s.cfg.ReconnectMaxDelay)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			var id PeerID
+			conn, id, err = s.dial(ctx)
+			if err == nil {
+				s.log.Info("signalling reconnected", "id", id)
+				// Frames queued for the old connection refer to negotiations
+				// that died with it.
+				for len(s.out) > 0 {
+					<-s.out
+				}
+				s.reconnected(id)
+				break
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("signalling reconnect failed", "err", err, "retry_in", delay)
+		}
+	}
+}
+
+// serve reads and writes conn until it fails or ctx ends, then closes it.
+func (s *signalling) serve(ctx context.Context, conn *websocket.Conn) error {
+	ctx, cancel := context.WithCancel(ctx)
+	writerDone := make(chan error, 1)
+	go func() { writerDone <- s.write(ctx, conn) }()
+
+	var err error
+	for {
+		var data []byte
+		_, data, err = conn.Read(ctx)
+		if err != nil {
+			break
+		}
+		var msg serverMessage
+		if jerr := json.Unmarshal(data, &msg); jerr != nil {
+			s.log.Warn("dropping unparsable frame from signalling server", "err", jerr, "frame", truncate(data))
+			continue
+		}
+		s.handle(msg)
+	}
+	cancel()
+	if werr := <-writerDone; err == nil {
+		err = werr
+	}
+	closeCtx, cancelClose := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancelClose()
+	closeConn(closeCtx, conn)
+	return err
+}
+
+// write sends queued frames and keep-alives until ctx ends or a write fails.
+func (s *signalling) write(ctx context.Context, conn *websocket.Conn) error {
+	keepAlive := time.NewTicker(s.cfg.KeepAliveInterval)
+	defer keepAlive.Stop()
+	for {
+		var frame []byte
+		select {
+		case <-ctx.Done():
+			return nil
+		case frame = <-s.out:
+		case <-keepAlive.C:
+			frame = keepAliveFrame
+		}
+		if err := conn.Write(ctx, websocket.MessageText, frame); err != nil {
+			if ctx.Err() == nil {
+				conn.CloseNow() // unblock the reader
+			}
+			return err
+		}
+	}
+}
+
+// closeConn says goodbye if the server answers within ctx, else just closes.
+func closeConn(ctx context.Context, conn *websocket.Conn) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = conn.Close(websocket.StatusNormalClosure, "")
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		conn.CloseNow()
+		<-done
+	}
+}
+
+// encodeSignal builds the frame that carries data to a peer.
+func encodeSignal(to PeerID, data peerSignal) []byte {
+	var msg outgoingSignal
+	msg.Signal.Receiver = to
+	msg.Signal.Data = data
+	frame, err := json.Marshal(msg)
+	if err != nil {
+		panic(err) // strings and a struct of strings always marshal
+	}
+	return frame
+}
+
+// truncate shortens a frame for a log line.
+func truncate(data []byte) string {
+	const n = 200
+	if len(data) > n {
+		return string(data[:n]) + "..."
+	}
+	return string(data)
+}

@@ -1,0 +1,232 @@
+//go:build !js
+
+package transport
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+)
+
+// fakeServer is a scripted matchbox signalling server: the test reads what
+// the socket sends and writes whatever it likes back.
+type fakeServer struct {
+	hs    *httptest.Server
+	conns chan *websocket.Conn
+	done  chan struct{} // closed at cleanup to release the handlers
+}
+
+func newFakeServer(t *testing.T) *fakeServer {
+	f := &fakeServer{conns: make(chan *websocket.Conn, 4), done: make(chan struct{})}
+	f.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		f.conns <- c
+		<-f.done // the test owns c now
+	}))
+	t.Cleanup(func() {
+		close(f.done)
+		f.hs.Close()
+	})
+	return f
+}
+
+func (f *fakeServer) url() string { return "ws" + strings.TrimPrefix(f.hs.URL, "http") + "/room" }
+
+// accept returns the next client connection after sending it IdAssigned.
+func (f *fakeServer) accept(ctx context.Context, t *testing.T, id string) *websocket.Conn {
+	t.Helper()
+	select {
+	case c := <-f.conns:
+		t.Cleanup(func() { c.CloseNow() })
+		write(ctx, t, c, `{"IdAssigned":"`+id+`"}`)
+		return c
+	case <-ctx.Done():
+		t.Fatal("no client connected")
+		return nil
+	}
+}
+
+func write(ctx context.Context, t *testing.T, c *websocket.Conn, frame string) {
+	t.Helper()
+	if err := c.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signalFrom builds a Signal frame as the server relays it.
+func signalFrom(sender string, data peerSignal) string {
+	b, _ := json.Marshal(map[string]any{"Signal": map[string]any{"sender": sender, "data": data}})
+	return string(b)
+}
+
+// readSignals reads frames until it has the description (Offer or Answer)
+// and the "null" end of candidates, checking the matchbox shapes on the way.
+func readSignals(ctx context.Context, t *testing.T, c *websocket.Conn, to string) (desc peerSignal, candidates []webrtc.ICECandidateInit) {
+	t.Helper()
+	ended := false
+	for !ended || (desc.Offer == nil && desc.Answer == nil) {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("reading the socket's signals: %v", err)
+		}
+		if string(data) == `"KeepAlive"` {
+			continue
+		}
+		var msg struct {
+			Signal struct {
+				Receiver string     `json:"receiver"`
+				Data     peerSignal `json:"data"`
+			} `json:"Signal"`
+		}
+		if err := json.Unmarshal(data, &msg); err != nil || msg.Signal.Receiver != to {
+			t.Fatalf("unexpected frame %s", data)
+		}
+		d := msg.Signal.Data
+		switch {
+		case d.Offer != nil || d.Answer != nil:
+			if len(candidates) > 0 || ended {
+				t.Fatalf("candidates sent before the description")
+			}
+			desc = d
+		case d.IceCandidate != nil && *d.IceCandidate == "null":
+			ended = true
+		case d.IceCandidate != nil:
+			var c webrtc.ICECandidateInit
+			if err := json.Unmarshal([]byte(*d.IceCandidate), &c); err != nil || !strings.HasPrefix(c.Candidate, "candidate:") {
+				t.Fatalf("candidate is not a JSON string of RTCIceCandidateInit: %s", data)
+			}
+			candidates = append(candidates, c)
+		default:
+			t.Fatalf("unexpected signal %s", data)
+		}
+	}
+	return desc, candidates
+}
+
+// remotePeer is a plain pion peer on loopback standing in for another
+// matchbox client.
+func remotePeer(t *testing.T) *webrtc.PeerConnection {
+	var se webrtc.SettingEngine
+	restrictToLoopback(&se)
+	pc, err := webrtc.NewAPI(webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	return pc
+}
+
+// Garbage from the server or from peers is logged and dropped; the socket
+// carries on, then negotiates correctly with a peer whose candidates arrive
+// before its answer (they must be queued, not dropped).
+func TestBadInputIsDroppedAndEarlyCandidatesAreQueued(t *testing.T) {
+	f := newFakeServer(t)
+	ctx := testContext(t, 20*time.Second)
+	cfg := testConfig(t)
+	cfg.Logger = testLogger(t)
+	cfg.KeepAliveInterval = 20 * time.Millisecond
+	done := make(chan *Socket, 1)
+	go func() {
+		s, err := Join(ctx, f.url(), cfg)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- s
+	}()
+	c := f.accept(ctx, t, "me")
+	s := <-done
+	if s == nil {
+		t.FailNow()
+	}
+	defer closeSocket(t, s)
+	if s.ID() != "me" {
+		t.Fatalf("ID %q, want the assigned me", s.ID())
+	}
+
+	// The keep-alive is the bare JSON string.
+	if _, data, err := c.Read(ctx); err != nil || string(data) != `"KeepAlive"` {
+		t.Fatalf("first frame from the socket %q, %v; want \"KeepAlive\"", data, err)
+	}
+
+	str := func(s string) *string { return &s }
+	for _, frame := range []string{
+		`not json`,
+		`"KeepAlive"`,
+		`{"Unknown":1}`,
+		`{"IdAssigned":"again"}`,
+		`{"NewPeer":""}`,
+		`{"NewPeer":"me"}`,
+		`{"PeerLeft":"nobody"}`,
+		`{"Signal":{"sender":"x","data":"garbage"}}`,
+		`{"Signal":{"sender":"x","data":{}}}`,
+		signalFrom("x", peerSignal{Answer: str("v=0")}),
+		signalFrom("x", peerSignal{IceCandidate: str(`{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}`)}),
+		signalFrom("y", peerSignal{Offer: str("this is not SDP")}),
+		signalFrom("y", peerSignal{Offer: str("this is not SDP either")}),
+	} {
+		write(ctx, t, c, frame)
+	}
+
+	// A well-behaved peer joins: we offer, it answers with its candidates first.
+	write(ctx, t, c, `{"NewPeer":"remote"}`)
+	desc, candidates := readSignals(ctx, t, c, "remote")
+	if desc.Offer == nil || len(candidates) == 0 {
+		t.Fatalf("socket sent %+v and %d candidates, want an offer with trickled candidates", desc, len(candidates))
+	}
+	pc := remotePeer(t)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: *desc.Offer}); err != nil {
+		t.Fatal(err)
+	}
+	// The remote peer is not told our candidates: only our side can start
+	// connectivity checks, so the connection depends on the candidates it
+	// queued before the answer.
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(pc)
+	if err := pc.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if strings.Contains(answer.SDP, "a=candidate") {
+		t.Fatal("the answer carries candidates; the test needs them trickled")
+	}
+	var local []string
+	for _, line := range strings.Split(pc.LocalDescription().SDP, "\r\n") {
+		if cand, ok := strings.CutPrefix(line, "a="); ok && strings.HasPrefix(cand, "candidate:") {
+			local = append(local, cand)
+		}
+	}
+	if len(local) == 0 {
+		t.Fatal("remote peer gathered no candidates")
+	}
+	for _, cand := range local {
+		init, _ := json.Marshal(webrtc.ICECandidateInit{Candidate: cand, SDPMid: str("0")})
+		write(ctx, t, c, signalFrom("remote", peerSignal{IceCandidate: str(string(init))}))
+	}
+	write(ctx, t, c, signalFrom("remote", peerSignal{IceCandidate: str("null")}))
+	write(ctx, t, c, signalFrom("remote", peerSignal{Answer: &answer.SDP}))
+	write(ctx, t, c, signalFrom("remote", peerSignal{Answer: &answer.SDP})) // duplicate: dropped
+
+	peers, err := s.WaitForPeers(ctx, 1)
+	if err != nil {
+		t.Fatalf("no connection with early candidates queued: %v", err)
+	}
+	if len(peers) != 1 || peers[0] != "remote" {
+		t.Fatalf("peers %v, want [remote]: garbage must not create peers", peers)
+	}
+	if ev := s.PeerEvents(); len(ev) != 1 || ev[0] != (PeerEvent{Peer: "remote", State: PeerConnected}) {
+		t.Fatalf("events %v", ev)
+	}
+}
