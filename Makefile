@@ -8,8 +8,11 @@ export CGO_ENABLED ?= 1
 TOOLS        := $(CURDIR)/.tools
 STATICCHECK  := $(TOOLS)/staticcheck-v0.8.2/staticcheck
 GOLANGCILINT := $(TOOLS)/golangci-lint-v2.15.0/golangci-lint
-# Debian packages the targets need (installed only when missing).
-APT_PACKAGES :=
+# Debian packages the targets need (installed only when missing): Chromium
+# and unshare for the browser tests; Xvfb, xwd and the X11/GL runtime
+# libraries Ebiten opens (no -dev packages: Ebiten builds without cgo).
+APT_PACKAGES := chromium util-linux xvfb x11-apps libgl1 libgl1-mesa-dri \
+	libx11-6 libxcursor1 libxext6 libxi6 libxinerama1 libxrandr2 libxrender1 libxxf86vm1
 FUZZTIME     ?= 10s
 BENCHTIME    ?= 1s
 

@@ -1,6 +1,7 @@
 package rollback
 
 import (
+	"encoding/binary"
 	"fmt"
 	"testing"
 	"time"
@@ -117,6 +118,13 @@ func (p *benchPeer) run(in uint32) {
 }
 
 func newBenchMesh(tb testing.TB, n, delay, maxPrediction int) (*benchNet, []*benchPeer) {
+	return newBenchMeshWith(tb, n, delay, maxPrediction, nil)
+}
+
+// newBenchMeshWith is newBenchMesh with a hook to change each peer's config
+// and session before the handshake.
+func newBenchMeshWith(tb testing.TB, n, delay, maxPrediction int,
+	edit func(cfg *Config[uint32, string], sess *P2PSession[benchState, uint32, string])) (*benchNet, []*benchPeer) {
 	net := newBenchNet(delay)
 	peers := make([]*benchPeer, n)
 	for i := range n {
@@ -132,9 +140,15 @@ func newBenchMesh(tb testing.TB, n, delay, maxPrediction int) (*benchNet, []*ben
 				cfg.AddRemotePlayer(PlayerHandle(j), peerAddr(j))
 			}
 		}
+		if edit != nil {
+			edit(&cfg, nil)
+		}
 		sess, err := NewP2PSession[benchState](cfg, net.socket(peerAddr(i)))
 		if err != nil {
 			tb.Fatal(err)
+		}
+		if edit != nil {
+			edit(&cfg, sess)
 		}
 		peers[i] = &benchPeer{sess: sess, handle: PlayerHandle(i)}
 	}
@@ -268,5 +282,74 @@ func TestSteadyStateDoesNotAllocate(t *testing.T) {
 		if peers[0].state.frame < 400 {
 			t.Errorf("%s: stalled at frame %d", mode.name, peers[0].state.frame)
 		}
+	}
+}
+
+// benchDump is an allocation-free state dump hook: 1 KiB derived from the
+// state, appended to the session's buffer.
+func benchDump(dst []byte, f Frame, st benchState) []byte {
+	for i := range 128 {
+		dst = binary.LittleEndian.AppendUint64(dst, st.value+uint64(i)*uint64(f))
+	}
+	return dst
+}
+
+// withStateDumps turns on desync detection every 10 frames with benchDump.
+func withStateDumps(tb testing.TB) func(*Config[uint32, string], *P2PSession[benchState, uint32, string]) {
+	return func(cfg *Config[uint32, string], sess *P2PSession[benchState, uint32, string]) {
+		if sess == nil {
+			cfg.DesyncDetectionInterval = 10
+			return
+		}
+		if err := sess.SetStateDump(benchDump); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkP2PFrameStateDump is the steady 4-player frame with desync
+// detection every 10 frames and a 1 KiB state dump hook: the session's cost
+// of keeping dumps while nothing desyncs.
+func BenchmarkP2PFrameStateDump(b *testing.B) {
+	net, peers := newBenchMeshWith(b, 4, 0, 8, withStateDumps(b))
+	for range 120 {
+		meshTick(net, peers, false)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		meshTick(net, peers, false)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*4), "ns/session-frame")
+}
+
+// With a state dump hook and no desync, frames still allocate nothing once
+// the dump buffers have grown.
+func TestStateDumpHookDoesNotAllocate(t *testing.T) {
+	net, peers := newBenchMeshWith(t, 4, 2, 8, withStateDumps(t))
+	for range 300 {
+		meshTick(net, peers, false)
+	}
+	calls := peers[0].sess.lastSentChecksumFrame
+	if allocs := testing.AllocsPerRun(200, func() { meshTick(net, peers, false) }); allocs != 0 {
+		t.Errorf("%v allocations per frame with a state dump hook", allocs)
+	}
+	if peers[0].sess.lastSentChecksumFrame-calls < 190 {
+		t.Fatalf("checksums sent only up to frame %d", peers[0].sess.lastSentChecksumFrame)
+	}
+	// Dumps are freed as soon as all three peers compared the frame: the
+	// hook ran (its buffers hold 1 KiB) but at most one dump is held.
+	held, buffers := 0, 0
+	for _, d := range peers[0].sess.dumps {
+		if d.used {
+			held++
+		}
+		if cap(d.data) >= 1024 {
+			buffers++
+		}
+	}
+	if buffers == 0 || held > 1 {
+		t.Fatalf("%d dumps held, %d buffers used", held, buffers)
 	}
 }

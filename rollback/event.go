@@ -27,10 +27,20 @@ const (
 	EventWaitRecommendation
 	// EventDesyncDetected: the checksum of confirmed Frame differs between
 	// this session (LocalChecksum) and the peer at Addr (RemoteChecksum).
+	// With a state dump hook (P2PSession.SetStateDump), LocalDump is this
+	// session's dump of Frame, or nil if it was no longer held.
 	EventDesyncDetected
 	// EventVersionMismatch: the peer at Addr speaks protocol RemoteVersion,
 	// which this build does not; the handshake with it cannot complete.
 	EventVersionMismatch
+	// EventDesyncDump: the peer at Addr sent its state dump of the desynced
+	// Frame (RemoteDump). It comes with LocalDump (the same slice the
+	// EventDesyncDetected for Frame and Addr had) and both checksums, so the
+	// game can put both views of the frame side by side. It follows that
+	// EventDesyncDetected, in the same tick or some ticks later, and never
+	// comes if the peer installed no hook, no longer held its dump, or the
+	// transfer gave up (see P2PSession.SetStateDump).
+	EventDesyncDump
 )
 
 // String returns the kind name.
@@ -52,6 +62,8 @@ func (k EventKind) String() string {
 		return "desync detected"
 	case EventVersionMismatch:
 		return "version mismatch"
+	case EventDesyncDump:
+		return "desync dump"
 	}
 	return "invalid"
 }
@@ -73,10 +85,17 @@ type Event[A comparable] struct {
 	// SkipFrames is how many frames to wait (EventWaitRecommendation).
 	SkipFrames int
 	// Frame, LocalChecksum and RemoteChecksum describe a desync
-	// (EventDesyncDetected).
+	// (EventDesyncDetected, EventDesyncDump).
 	Frame          Frame
 	LocalChecksum  uint64
 	RemoteChecksum uint64
+	// LocalDump and RemoteDump are this session's and the peer's state
+	// dumps of Frame as their hooks returned them, cut to MaxStateDumpSize
+	// (LocalDump: EventDesyncDetected and EventDesyncDump; RemoteDump:
+	// EventDesyncDump). They are allocated for the event and never touched
+	// by the session again: the game owns them and may keep them.
+	LocalDump  []byte
+	RemoteDump []byte
 	// RemoteVersion is the peer's protocol version (EventVersionMismatch).
 	RemoteVersion uint8
 }
@@ -93,6 +112,9 @@ func (e Event[A]) String() string {
 	case EventDesyncDetected:
 		return fmt.Sprintf("desync with %v at frame %d: local checksum %#x, remote %#x",
 			e.Addr, e.Frame, e.LocalChecksum, e.RemoteChecksum)
+	case EventDesyncDump:
+		return fmt.Sprintf("desync dumps with %v for frame %d: local %d bytes (checksum %#x), remote %d bytes (%#x)",
+			e.Addr, e.Frame, len(e.LocalDump), e.LocalChecksum, len(e.RemoteDump), e.RemoteChecksum)
 	case EventVersionMismatch:
 		return fmt.Sprintf("protocol version mismatch with %v: local %d, remote %d",
 			e.Addr, ProtocolVersion, e.RemoteVersion)
@@ -127,8 +149,12 @@ func (q *eventQueue[A]) push(e Event[A]) {
 }
 
 // drain returns the pending events; the slice is valid until the next drain.
+// It clears the events it handed out last time, so the queue keeps no dump or
+// address alive, and only those: clearing the whole capacity would cost every
+// tick in proportion to the queue bound rather than to the events.
 func (q *eventQueue[A]) drain() []Event[A] {
-	q.pending, q.drained = q.drained[:0], q.pending
-	clear(q.pending[:cap(q.pending)])
+	old := q.drained
+	clear(old)
+	q.drained, q.pending = q.pending, old[:0]
 	return q.drained
 }

@@ -9,6 +9,12 @@ import (
 // ProtocolVersion is the wire protocol version, the first byte of every
 // packet. GGRS has none; here peers on different versions refuse each other
 // with EventVersionMismatch instead of misreading each other's packets.
+//
+// The version changes only when a packet's meaning changes. New packet types
+// are added without a bump: every decoder of this version drops types it does
+// not know (errUnknownType), so a peer that lacks a feature just never answers
+// its packets, and each feature is built to give up after a bound. The state
+// dump types (stateDump, stateDumpAck) came this way.
 const ProtocolVersion uint8 = 1
 
 // Wire format, little-endian. Every packet starts with a 4-byte header:
@@ -27,6 +33,16 @@ const ProtocolVersion uint8 = 1
 //	qualityReply: pong u64
 //	keepAlive:    (empty)
 //	checksumReport: frame i32 | checksum u64
+//	stateDump:    frame i32 | checksum u64 | total u32 | chunk u8 | data
+//	stateDumpAck: frame i32 | received u64
+//
+// A stateDump packet carries chunk number chunk of the sender's state dump of
+// frame (whose checksum is checksum and whose length is total, at most
+// MaxStateDumpSize): exactly min(dumpChunkSize, total-chunk*dumpChunkSize)
+// bytes, one empty chunk for an empty dump. stateDumpAck acknowledges the
+// chunks of the dump of frame that arrived, bit i for chunk i: a dump has at
+// most 64 chunks, so one ack describes a whole transfer and a lost ack is
+// healed by the next.
 type msgType uint8
 
 const (
@@ -38,6 +54,8 @@ const (
 	msgQualityReply
 	msgKeepAlive
 	msgChecksumReport
+	msgStateDump
+	msgStateDumpAck
 )
 
 const (
@@ -85,8 +103,13 @@ type message struct {
 	frameAdvantage int8   // qualityReport
 	ping           uint64 // qualityReport ping, qualityReply pong
 
-	frame    Frame  // checksumReport
-	checksum uint64 // checksumReport
+	frame    Frame  // checksumReport, stateDump, stateDumpAck
+	checksum uint64 // checksumReport, stateDump
+
+	dumpTotal int    // stateDump: length of the whole dump
+	dumpChunk int    // stateDump: index of this chunk
+	dumpData  []byte // stateDump: the chunk, aliasing the packet
+	dumpAcked uint64 // stateDumpAck: chunks received, bit i for chunk i
 }
 
 // reader consumes a packet front to back; any short read sets err.
@@ -179,6 +202,16 @@ func decodeMessage(b []byte, m *message) error {
 		if r.err == nil && m.frame < 0 {
 			return errBadField
 		}
+	case msgStateDump:
+		if err := decodeDumpChunk(&r, m); err != nil {
+			return err
+		}
+	case msgStateDumpAck:
+		m.frame = r.frame()
+		m.dumpAcked = r.u64()
+		if r.err == nil && m.frame < 0 {
+			return errBadField
+		}
 	default:
 		return errUnknownType
 	}
@@ -230,6 +263,29 @@ func decodeInputBody(r *reader, m *message) error {
 		return errBadField
 	}
 	return checkDeltaPayload(m.payload, m.frameBytes, m.count)
+}
+
+// decodeDumpChunk checks a stateDump body: the chunk must be one of the
+// dump's and exactly as long as the sender's chunking makes it, so the
+// receiver can copy it into place without further checks.
+func decodeDumpChunk(r *reader, m *message) error {
+	m.frame = r.frame()
+	m.checksum = r.u64()
+	total := r.u32()
+	m.dumpChunk = int(r.u8())
+	if r.err != nil {
+		return r.err
+	}
+	if m.frame < 0 || total > MaxStateDumpSize {
+		return errBadField
+	}
+	m.dumpTotal = int(total)
+	n := dumpChunkLen(m.dumpTotal, m.dumpChunk)
+	if n < 0 {
+		return errBadField
+	}
+	m.dumpData = r.take(n)
+	return r.err
 }
 
 func appendHeader(dst []byte, t msgType, magic uint16) []byte {

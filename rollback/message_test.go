@@ -70,7 +70,22 @@ func validPackets() [][]byte {
 		appendU64(appendHeader(nil, msgQualityReply, 7), 1234),
 		appendHeader(nil, msgKeepAlive, 7),
 		appendU64(appendFrame(appendHeader(nil, msgChecksumReport, 7), 100), 0xabc),
+		// The middle chunk of a 3000-byte dump, the last one, and an
+		// empty dump's only chunk.
+		appendDumpChunk(nil, 7, 200, 0xdead, testDump(3000), 1),
+		appendDumpChunk(nil, 7, 200, 0xdead, testDump(3000), 2),
+		appendDumpChunk(nil, 7, 0, 0, nil, 0),
+		appendU64(appendFrame(appendHeader(nil, msgStateDumpAck, 7), 200), 0b101),
 	}
+}
+
+// testDump is n bytes of a recognisable pattern.
+func testDump(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	return b
 }
 
 func TestDecodeMessageValid(t *testing.T) {
@@ -133,6 +148,14 @@ func FuzzDecodeMessage(f *testing.F) {
 		var m message
 		if err := decodeMessage(b, &m); err != nil {
 			return
+		}
+		if m.typ == msgStateDump {
+			// A decoded chunk must fit its place in the dump.
+			off := m.dumpChunk * dumpChunkSize
+			if m.dumpTotal > MaxStateDumpSize || off+len(m.dumpData) > m.dumpTotal ||
+				len(m.dumpData) != dumpChunkLen(m.dumpTotal, m.dumpChunk) {
+				t.Fatalf("chunk %d of %d bytes in a %d-byte dump", m.dumpChunk, len(m.dumpData), m.dumpTotal)
+			}
 		}
 		if m.typ == msgInput {
 			// A decoded input packet's payload must be safe to expand.

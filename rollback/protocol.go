@@ -46,6 +46,8 @@ const (
 	epResumed
 	epDisconnected
 	epVersionMismatch
+	// epDumpReceived: dumpIn holds a complete state dump from the peer.
+	epDumpReceived
 )
 
 type endpointEvent struct {
@@ -129,6 +131,19 @@ type endpoint[A comparable] struct {
 	bytesSent   int
 
 	checksums [maxPendingChecksums]remoteChecksum
+	// compared is a ring of the frames whose checksums were compared
+	// already: a duplicated report (or one repeated by a state dump) must
+	// not be compared, and reported as a desync, twice. See wasCompared for
+	// its length.
+	compared     [2 * maxLocalChecksums]Frame
+	comparedNext int
+
+	// State dump transfers (dump.go); idle unless the session has a state
+	// dump hook, which sets acceptDumps.
+	acceptDumps   bool
+	dumpOut       dumpSend
+	dumpIn        dumpRecv
+	dumpSentFrame Frame
 
 	events  []endpointEvent
 	sendBuf []byte
@@ -152,6 +167,7 @@ func newEndpoint[A comparable](addr A, handles []PlayerHandle, numPlayers, sendF
 		recvHistory:       make([]byte, recvHistorySize*recvFrameBytes),
 		lastRecvFrame:     NullFrame,
 		zeros:             make([]byte, recvFrameBytes),
+		dumpSentFrame:     NullFrame,
 		events:            make([]endpointEvent, 0, maxEndpointEvts),
 		// Room for a full packet plus one frame that is appended before
 		// the budget check trims it, so appends never reallocate.
@@ -162,6 +178,10 @@ func newEndpoint[A comparable](addr A, handles []PlayerHandle, numPlayers, sendF
 	for i := range e.peerStatus {
 		e.peerStatus[i].lastFrame = NullFrame
 	}
+	for i := range e.compared {
+		e.compared[i] = NullFrame
+	}
+	e.dumpIn.frame = NullFrame
 	for e.magic == 0 {
 		e.magic = uint16(e.rng.Uint32())
 	}
@@ -231,6 +251,7 @@ func (e *endpoint[A]) disconnect(now time.Duration) {
 	}
 	e.state = stateDisconnected
 	e.shutdownAt = now + shutdownDelay
+	e.stopDumps()
 }
 
 // versionMismatch records a packet from the peer in another protocol
@@ -276,6 +297,10 @@ func (e *endpoint[A]) handle(m *message, sock Socket[A], now time.Duration, sink
 		}
 	case msgChecksumReport:
 		e.storeChecksum(m.frame, m.checksum)
+	case msgStateDump:
+		e.handleDumpChunk(m)
+	case msgStateDumpAck:
+		e.handleDumpAck(m)
 	}
 }
 
@@ -432,6 +457,9 @@ func (e *endpoint[A]) sendChecksum(f Frame, checksum uint64, sock Socket[A], now
 }
 
 func (e *endpoint[A]) storeChecksum(f Frame, checksum uint64) {
+	if e.wasCompared(f) {
+		return
+	}
 	// Replace the same frame, else take a free slot, else the oldest frame.
 	slot := -1
 	for i, c := range e.checksums {
@@ -459,6 +487,27 @@ func (e *endpoint[A]) storeChecksum(f Frame, checksum uint64) {
 	e.checksums[slot] = remoteChecksum{frame: f, checksum: checksum, valid: true}
 }
 
+// markCompared records that the peer's checksum of f has been compared.
+func (e *endpoint[A]) markCompared(f Frame) {
+	e.compared[e.comparedNext] = f
+	e.comparedNext = (e.comparedNext + 1) % len(e.compared)
+}
+
+// wasCompared reports whether the peer's checksum of f has been compared.
+// Only frames with a local checksum are compared, and the session's FIFO of
+// local checksums (sent in increasing frame order) holds maxLocalChecksums:
+// while f stays in it, fewer than 2*maxLocalChecksums distinct frames can
+// pass through it, so f is still in this ring. Once f has left both, a
+// repeated report finds no local checksum and is dropped.
+func (e *endpoint[A]) wasCompared(f Frame) bool {
+	for _, c := range e.compared {
+		if c == f {
+			return true
+		}
+	}
+	return false
+}
+
 // poll runs the timers: handshake retries, resends, quality reports,
 // keep-alives and disconnect detection.
 func (e *endpoint[A]) poll(status []connectionStatus, sock Socket[A], now time.Duration) {
@@ -478,6 +527,9 @@ func (e *endpoint[A]) poll(status []connectionStatus, sock Socket[A], now time.D
 			b := appendHeader(e.sendBuf[:0], msgQualityReport, e.magic)
 			b = append(b, byte(int8(adv)))
 			e.send(sock, appendU64(b, uint64(now/time.Millisecond)), now)
+		}
+		if e.dumpIn.ackDue || e.dumpOut.active {
+			e.pollDumps(sock, now)
 		}
 		if now-e.lastSendTime > keepAliveInterval {
 			e.send(sock, appendHeader(e.sendBuf[:0], msgKeepAlive, e.magic), now)

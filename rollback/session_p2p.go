@@ -13,6 +13,7 @@ type peer[A comparable] struct {
 	ep        *endpoint[A]
 	sink      inputSink
 	spectator bool
+	dumps     peerDumps
 }
 
 // P2PSession is the game session: it exchanges inputs with every remote peer,
@@ -60,6 +61,10 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	lastSentChecksumFrame Frame
 	localChecksums        [maxLocalChecksums]remoteChecksum
 	localChecksumNext     int
+
+	// stateDump and dumps: see SetStateDump; both nil without a hook.
+	stateDump func(dst []byte, frame Frame, state S) []byte
+	dumps     []localDump
 
 	events eventQueue[A]
 	buf    requestBuffer[S, I]
@@ -250,7 +255,7 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 	// frames: only frames confirmed in earlier ticks have final states.
 	if s.desyncEvery > 0 {
 		s.sendChecksums(now)
-		s.compareChecksums()
+		s.compareChecksums(now)
 	}
 
 	lockstep := s.maxPrediction == 0
@@ -385,6 +390,8 @@ func (s *P2PSession[S, I, A]) handleEndpointEvents(pr *peer[A], now time.Duratio
 			s.events.push(Event[A]{Kind: EventDisconnected, Addr: ep.addr})
 		case epVersionMismatch:
 			s.events.push(Event[A]{Kind: EventVersionMismatch, Addr: ep.addr, RemoteVersion: ev.remoteVersion})
+		case epDumpReceived:
+			s.remoteDumpArrived(pr)
 		}
 	}
 	ep.events = ep.events[:0]
@@ -614,12 +621,15 @@ func (s *P2PSession[S, I, A]) sendChecksums(now time.Duration) {
 	}
 	s.localChecksums[s.localChecksumNext] = remoteChecksum{frame: next, checksum: sum, valid: true}
 	s.localChecksumNext = (s.localChecksumNext + 1) % maxLocalChecksums
+	if s.stateDump != nil {
+		s.keepDump(next, cell)
+	}
 }
 
 // compareChecksums compares the peers' checksums of frames confirmed here
 // with ours and reports each mismatch once.
-func (s *P2PSession[S, I, A]) compareChecksums() {
-	for _, pr := range s.remotes {
+func (s *P2PSession[S, I, A]) compareChecksums(now time.Duration) {
+	for ri, pr := range s.remotes {
 		for i := range pr.ep.checksums {
 			rc := &pr.ep.checksums[i]
 			if !rc.valid || rc.frame >= s.sync.lastConfirmedFrame {
@@ -632,12 +642,24 @@ func (s *P2PSession[S, I, A]) compareChecksums() {
 				}
 				continue
 			}
+			pr.ep.markCompared(rc.frame)
 			if local != rc.checksum {
-				s.events.push(Event[A]{Kind: EventDesyncDetected, Addr: pr.ep.addr, Frame: rc.frame,
-					LocalChecksum: local, RemoteChecksum: rc.checksum})
+				ev := Event[A]{Kind: EventDesyncDetected, Addr: pr.ep.addr, Frame: rc.frame,
+					LocalChecksum: local, RemoteChecksum: rc.checksum}
+				if s.stateDump != nil {
+					s.reportDesyncWithDumps(pr, ev, now)
+				} else {
+					s.events.push(ev)
+				}
+			}
+			if s.dumps != nil {
+				s.dumpCompared(ri, rc.frame)
 			}
 			rc.valid = false
 		}
+	}
+	if s.dumps != nil {
+		s.releaseDumps()
 	}
 }
 

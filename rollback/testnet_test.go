@@ -22,6 +22,9 @@ type testNet struct {
 	// blocked cuts every packet from or to an address (a peer that left).
 	blocked map[string]bool
 	sent    int
+	// sentTypes and lostTypes count the packets sent and lost, by packet
+	// type (byte 1).
+	sentTypes, lostTypes [256]int
 }
 
 type inflight struct {
@@ -68,6 +71,9 @@ func (n *testNet) delay() time.Duration {
 func (s *testSocket) Send(to string, packet []byte) error {
 	n := s.net
 	n.sent++
+	if len(packet) > 1 {
+		n.sentTypes[packet[1]]++
+	}
 	dst, ok := n.inboxes[to]
 	if !ok || n.blocked[to] || n.blocked[s.addr] {
 		return nil
@@ -75,6 +81,9 @@ func (s *testSocket) Send(to string, packet []byte) error {
 	copies := 1
 	if n.lossPct > 0 && n.rng.IntN(100) < n.lossPct {
 		copies = 0
+		if len(packet) > 1 {
+			n.lostTypes[packet[1]]++
+		}
 	} else if n.dupPct > 0 && n.rng.IntN(100) < n.dupPct {
 		copies = 2
 	}

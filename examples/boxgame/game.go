@@ -55,6 +55,10 @@ func runWindow(ctx context.Context, o options, stderr io.Writer) (result, error)
 	ebiten.SetWindowTitle(fmt.Sprintf("rollbox boxes: %s (%d players)", o.room, o.players))
 	ebiten.SetWindowSize(sim.Width/sim.One, sim.Height/sim.One)
 	ebiten.SetTPS(fps)
+	if o.windowPos != "" {
+		x, y, _ := o.windowPosition() // checked by parseFlags
+		ebiten.SetWindowPosition(x, y)
+	}
 	err := ebiten.RunGameWithOptions(g, &ebiten.RunGameOptions{InitUnfocused: false})
 	cancel()
 	if g.nm == nil { // still connecting: collect the socket so it closes
@@ -87,6 +91,7 @@ func (g *game) Update() error {
 				return errFinished
 			}
 			g.nm = r.nm
+			ebiten.SetWindowTitle(windowTitle(g.o.room, g.nm.local))
 		default:
 			return nil
 		}
@@ -103,6 +108,12 @@ func (g *game) Update() error {
 		return errFinished
 	}
 	return nil
+}
+
+// windowTitle names the window after the room and the local player, so
+// several windows on one desktop (or one Xvfb in the tests) tell apart.
+func windowTitle(room string, local rollback.PlayerHandle) string {
+	return fmt.Sprintf("rollbox boxes: %s, player %d", room, local+1)
 }
 
 // keyboardInput reads WASD and the arrow keys.

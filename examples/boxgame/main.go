@@ -52,6 +52,7 @@ type options struct {
 	ice           string
 	turnUser      string
 	turnPass      string
+	windowPos     string
 }
 
 func main() {
@@ -114,6 +115,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ice, "ice", "", "comma-separated STUN/TURN URLs, e.g. stun:stun.example.org:3478,turn:turn.example.org:3478")
 	fs.StringVar(&o.turnUser, "turn-user", "", "TURN username")
 	fs.StringVar(&o.turnPass, "turn-pass", "", "TURN password")
+	fs.StringVar(&o.windowPos, "window-pos", "", "where to open the window, as X,Y in screen pixels (default: where the desktop puts it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -130,6 +132,11 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	}
 	if (o.headless || o.synctest) && o.frames == 0 {
 		o.frames = 600
+	}
+	if o.windowPos != "" {
+		if _, _, err := o.windowPosition(); err != nil {
+			return o, err
+		}
 	}
 	if o.netsim != "" {
 		if _, err := parseNetsim(o.netsim); err != nil {
@@ -153,6 +160,14 @@ func (o options) iceServers() []transport.ICEServer {
 		out = append(out, s)
 	}
 	return out
+}
+
+// windowPosition parses -window-pos.
+func (o options) windowPosition() (x, y int, err error) {
+	if _, err := fmt.Sscanf(o.windowPos, "%d,%d", &x, &y); err != nil {
+		return 0, 0, fmt.Errorf("-window-pos must be X,Y, got %q", o.windowPos)
+	}
+	return x, y, nil
 }
 
 // oneLine keeps an error message on one line for the exit reason.

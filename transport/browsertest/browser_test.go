@@ -1,0 +1,130 @@
+//go:build linux
+
+// Package browsertest checks that a browser speaking the matchbox protocol
+// interoperates with our signalling server and WebRTC transport: headless
+// Chromium runs page.js, a plain JavaScript matchbox_socket client, in a
+// room with `meshcat -echo`, and gets its packets back on both negotiated
+// channels, with either side making the offer.
+//
+// Tests must not send off the machine, and pion in loopback-only mode
+// (meshcat -loopback) offers only 127.0.0.1, so the test re-runs its own
+// binary in a fresh network namespace where lo is the only interface, and a
+// fresh PID namespace so that no process outlives it. Linux only; it needs
+// root or unprivileged user namespaces, the Debian packages chromium and
+// util-linux (unshare), and the Go toolchain to build meshcat. `make test`
+// installs the packages.
+package browsertest
+
+import (
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// childEnv holds the path of the meshcat binary in the copy of the test
+// binary that runs inside the network namespace; its presence marks that copy.
+const childEnv = "ROLLBOX_BROWSERTEST_MESHCAT"
+
+// Deadlines. The namespace run takes about 10 s; the build of meshcat is
+// quick when the race-instrumented packages are cached (as after this test
+// binary was built) and slow on a cold cache.
+const (
+	buildTimeout = 5 * time.Minute
+	childTimeout = 90 * time.Second
+)
+
+// TestBrowserInterop runs page.js in Chromium against meshcat -echo: the
+// browser first (it offers) and meshcat first (it offers), each with the
+// browser sending its description after ICE gathering (matchbox's wasm
+// client) and at once (a trickling client).
+func TestBrowserInterop(t *testing.T) {
+	if meshcat := os.Getenv(childEnv); meshcat != "" {
+		runInNamespace(t, meshcat)
+		return
+	}
+	// A missing tool is a failure, not a skip: make test installs them.
+	for _, tool := range []string{"chromium", "unshare"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing (make test installs it from APT_PACKAGES): %v", tool, err)
+		}
+	}
+	meshcat := buildMeshcat(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), childTimeout)
+	defer cancel()
+	// A new PID namespace whose init is the child test: when it exits, or
+	// when unshare is killed (--kill-child), the kernel kills every process
+	// left in it, Chromium's helpers included. --mount-proc gives Chromium a
+	// /proc that matches its PIDs.
+	args := []string{"--net", "--pid", "--fork", "--kill-child", "--mount-proc", self,
+		"-test.run=" + flagValue("test.run", "^TestBrowserInterop$"),
+		"-test.v", "-test.count=1", "-test.timeout=" + (childTimeout - 5*time.Second).String()}
+	if os.Geteuid() != 0 {
+		// Without root, a user namespace grants what the network namespace
+		// needs, where the kernel allows unprivileged user namespaces.
+		args = append([]string{"--map-root-user"}, args...)
+	}
+	cmd := exec.CommandContext(ctx, "unshare", args...)
+	cmd.Env = append(os.Environ(), childEnv+"="+meshcat)
+	cmd.WaitDelay = 5 * time.Second
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a network namespace: %s\n%s", cmd, out)
+	if err != nil {
+		t.Fatalf("browser interop failed (output above): %v", err)
+	}
+}
+
+// buildMeshcat builds cmd/meshcat into a temporary directory, with the race
+// detector if this test has it, so that it reuses the cached packages this
+// test binary was built from.
+func buildMeshcat(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "meshcat")
+	args := []string{"build", "-o", bin}
+	if raceEnabled() {
+		args = append(args, "-race")
+	}
+	args = append(args, "github.com/rollbox/rollbox/cmd/meshcat")
+	ctx, cancel := context.WithTimeout(t.Context(), buildTimeout)
+	defer cancel()
+	// go test puts its own toolchain first in PATH.
+	if out, err := exec.CommandContext(ctx, "go", args...).CombinedOutput(); err != nil {
+		t.Fatalf("go %v: %v\n%s", args, err, out)
+	}
+	return bin
+}
+
+func raceEnabled() bool {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// flagValue returns a flag of this test binary, or def when it is unset, so
+// that `go test -run 'TestBrowserInterop/meshcat-first'` narrows the child too.
+func flagValue(name, def string) string {
+	if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+		return f.Value.String()
+	}
+	return def
+}
