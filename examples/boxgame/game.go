@@ -23,6 +23,7 @@ var errFinished = errors.New("finished")
 // shows it. Everything that must agree across peers lives in sim and
 // rollback; nothing here feeds back into the simulation but the keyboard.
 type game struct {
+	ctx     context.Context // ends the loop on SIGINT/SIGTERM
 	o       options
 	connect chan connectResult // the match, once the room is full
 	nm      *netMatch
@@ -45,9 +46,9 @@ func runWindow(ctx context.Context, o options, stderr io.Writer) (result, error)
 	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		return result{}, errors.New("no display (DISPLAY is unset): use -headless, or run under a desktop or Xvfb")
 	}
-	g := &game{o: o, connect: make(chan connectResult, 1), overlay: true}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	g := &game{ctx: ctx, o: o, connect: make(chan connectResult, 1), overlay: true}
 	go func() {
 		nm, err := connect(ctx, o, stderr)
 		g.connect <- connectResult{nm, err}
@@ -80,6 +81,9 @@ func runWindow(ctx context.Context, o options, stderr io.Writer) (result, error)
 
 // Update implements ebiten.Game.
 func (g *game) Update() error {
+	if g.ctx.Err() != nil {
+		return errFinished
+	}
 	if inpututil.IsKeyJustPressed(ebiten.KeyF1) || inpututil.IsKeyJustPressed(ebiten.KeyTab) {
 		g.overlay = !g.overlay
 	}
