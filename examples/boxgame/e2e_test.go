@@ -165,6 +165,10 @@ func TestEndToEndDesyncDetected(t *testing.T) {
 		if !strings.Contains(r.stderr, "desync detected") {
 			t.Errorf("peer %d: no one-line reason on stderr: %q", i, r.stderr)
 		}
+		// The state dumps show which box differs: box 0, nudged on peer 1.
+		if !strings.Contains(r.stderr, "state differs") || !strings.Contains(r.stderr, "box 0 ") {
+			t.Errorf("peer %d: no state diff logged: %q", i, r.stderr)
+		}
 	}
 }
 

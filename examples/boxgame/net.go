@@ -126,6 +126,13 @@ func newNetMatch(sock *transport.Socket, peers []transport.PeerID, o options, lo
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DesyncDetectionInterval > 0 {
+		// On a desync both peers get both views of the frame, to log.
+		dump := func(dst []byte, _ rollback.Frame, w sim.World) []byte { return w.AppendText(dst) }
+		if err := s.SetStateDump(dump); err != nil {
+			return nil, err
+		}
+	}
 	nm.session = s
 	return nm, nil
 }
@@ -196,6 +203,9 @@ func (nm *netMatch) handleEvents() error {
 			nm.desyncs++
 			nm.lastDesync = e
 			nm.log.Error("desync", "event", e.String())
+		case rollback.EventDesyncDump:
+			nm.log.Error("desync: state differs", "frame", e.Frame, "peer", e.Addr,
+				"diff", diffLines(string(e.LocalDump), string(e.RemoteDump)))
 		case rollback.EventDisconnected:
 			for i := range nm.remotes {
 				if nm.remotes[i].id == e.Addr {
@@ -208,6 +218,25 @@ func (nm *netMatch) handleEvents() error {
 		}
 	}
 	return nil
+}
+
+// diffLines returns the lines of two dumps that differ, as "local | remote".
+func diffLines(local, remote string) string {
+	l, r := strings.Split(local, "\n"), strings.Split(remote, "\n")
+	var out []string
+	for i := range max(len(l), len(r)) {
+		var a, b string
+		if i < len(l) {
+			a = l[i]
+		}
+		if i < len(r) {
+			b = r[i]
+		}
+		if a != b {
+			out = append(out, a+" | "+b)
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // allAcked reports whether every connected peer has acknowledged all our

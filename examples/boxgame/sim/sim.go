@@ -9,6 +9,8 @@
 // worlds, which Checksum lets them compare. Rendering lives elsewhere.
 package sim
 
+import "strconv"
+
 // Fixed-point positions and velocities: One is one pixel.
 const One = 256
 
@@ -199,6 +201,25 @@ func (w *World) Checksum() uint64 {
 		mix(b.VY)
 	}
 	return h
+}
+
+// AppendText appends a readable dump of the world to dst, one line per box,
+// for comparing two peers' views of a desynced frame line by line.
+func (w *World) AppendText(dst []byte) []byte {
+	dst = append(dst, "frame "...)
+	dst = strconv.AppendInt(dst, int64(w.Frame), 10)
+	dst = append(dst, " players "...)
+	dst = strconv.AppendInt(dst, int64(w.Players), 10)
+	for i := range int(w.Players) {
+		b := &w.Boxes[i]
+		dst = append(dst, "\nbox "...)
+		dst = strconv.AppendInt(dst, int64(i), 10)
+		for _, v := range [4]int32{b.X, b.Y, b.VX, b.VY} {
+			dst = append(dst, ' ')
+			dst = strconv.AppendInt(dst, int64(v), 10)
+		}
+	}
+	return append(dst, '\n')
 }
 
 func clamp(v, lo, hi int32) int32 { return max(lo, min(v, hi)) }

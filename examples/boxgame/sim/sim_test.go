@@ -161,3 +161,15 @@ func BenchmarkChecksum8(b *testing.B) {
 	}
 	_ = sum
 }
+
+func TestAppendText(t *testing.T) {
+	w := New(2)
+	w.Boxes[1].VX = -3
+	want := "frame 0 players 2\nbox 0 40960 30720 0 0\nbox 1 114688 83968 -3 0\n"
+	if got := string(w.AppendText(nil)); got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = w.AppendText(make([]byte, 0, 256)[:0]) }); n > 1 {
+		t.Fatalf("%v allocations", n)
+	}
+}
