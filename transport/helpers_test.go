@@ -6,41 +6,23 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/signaltest"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
 
 // testServer is a real signalling server on loopback.
-type testServer struct {
-	srv *signalserver.Server
-	hs  *httptest.Server
-}
+type testServer struct{ *signaltest.Server }
 
 func startServer(t testing.TB) *testServer {
-	t.Helper()
-	srv, err := signalserver.New(signalserver.Config{JoinsPerSecondPerIP: -1, MaxConnsPerIP: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	return &testServer{srv: srv, hs: hs}
+	return &testServer{signaltest.Start(t, signalserver.Config{})}
 }
 
 // url returns the WebSocket URL of a room; path may carry "?next=N".
-func (ts *testServer) url(path string) string {
-	return "ws" + strings.TrimPrefix(ts.hs.URL, "http") + "/" + path
-}
+func (ts *testServer) url(path string) string { return ts.Room(path) }
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -6,14 +6,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/rollbox/rollbox/internal/syncbuf"
 	"github.com/rollbox/rollbox/rollback"
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/signaltest"
 	"github.com/rollbox/rollbox/transport"
 	"github.com/rollbox/rollbox/transport/mocks"
 	"go.uber.org/goleak"
@@ -72,45 +72,16 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for meshcat's writer and the test's reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // meshcat -echo in a room with a test socket: packets are printed and come
 // back on their channel, and stdin lines reach the peer on channel 0.
 func TestMeshcatEchoesInARealRoom(t *testing.T) {
-	srv, err := signalserver.New(signalserver.Config{JoinsPerSecondPerIP: -1, MaxConnsPerIP: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	}()
-	server := "ws" + strings.TrimPrefix(hs.URL, "http")
+	server := signaltest.Start(t, signalserver.Config{}).URL()
 
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	runCtx, stop := context.WithCancel(ctx)
 	stdin, stdinW := io.Pipe()
-	var stdout, stderr syncBuffer
+	var stdout, stderr syncbuf.Buffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(runCtx, []string{"-server", server, "-room", "cat", "-next", "2", "-echo", "-channels", "unreliable,reliable", "-loopback"}, stdin, &stdout, &stderr)

@@ -1,18 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/rollbox/rollbox/internal/syncbuf"
 	"github.com/rollbox/rollbox/signalserver"
 	"go.uber.org/goleak"
 )
@@ -73,7 +72,7 @@ func TestBadSettingsRefused(t *testing.T) {
 // TestServeAndShutdownOnSIGTERM runs the command, joins a peer, and sends
 // the process SIGTERM: the peer gets close 1001 and run returns nil.
 func TestServeAndShutdownOnSIGTERM(t *testing.T) {
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -123,21 +122,4 @@ func TestServeAndShutdownOnSIGTERM(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"shutting down"`) {
 		t.Fatalf("logs lack the shutdown line:\n%s", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -2,12 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/signaltest"
 	"go.uber.org/goleak"
 )
 
@@ -42,22 +39,8 @@ type peerRun struct {
 
 // signalServer starts a real signalling server on loopback.
 func signalServer(t *testing.T) (*signalserver.Server, string) {
-	t.Helper()
-	srv, err := signalserver.New(signalserver.Config{
-		MaxConnsPerIP: -1, JoinsPerSecondPerIP: -1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		hs.Close()
-	})
-	return srv, "ws" + strings.TrimPrefix(hs.URL, "http")
+	srv := signaltest.Start(t, signalserver.Config{})
+	return srv.Server, srv.URL()
 }
 
 // startPeer starts one boxgame process.
