@@ -8,15 +8,16 @@ export CGO_ENABLED ?= 1
 TOOLS        := $(CURDIR)/.tools
 STATICCHECK  := $(TOOLS)/staticcheck-v0.8.2/staticcheck
 GOLANGCILINT := $(TOOLS)/golangci-lint-v2.15.0/golangci-lint
-# Debian packages the targets need (installed only when missing): Chromium
-# and unshare for the browser tests; Xvfb, xwd and the X11/GL runtime
-# libraries Ebiten opens (no -dev packages: Ebiten builds without cgo).
-APT_PACKAGES := chromium util-linux xvfb x11-apps libgl1 libgl1-mesa-dri \
+# Debian packages the targets need (installed only when missing): Chromium,
+# unshare and ip (a private link between two browser pages) for the browser
+# tests; Xvfb, xwd and the X11/GL runtime libraries Ebiten opens (no -dev
+# packages: Ebiten builds without cgo).
+APT_PACKAGES := chromium util-linux iproute2 xvfb x11-apps libgl1 libgl1-mesa-dri redis-server \
 	libx11-6 libxcursor1 libxext6 libxi6 libxinerama1 libxrandr2 libxrender1 libxxf86vm1
 FUZZTIME     ?= 10s
 BENCHTIME    ?= 1s
 
-.PHONY: all deps test lint fuzz bench demo build clean
+.PHONY: all deps test lint fuzz bench demo build clean web
 
 all: build
 
@@ -32,13 +33,20 @@ $(STATICCHECK):
 $(GOLANGCILINT):
 	GOBIN=$(dir $@) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
+## web: the box game's web page in bin/web (index.html, boxgame.wasm,
+## wasm_exec.js from this Go toolchain), also copied into signalserver/web/dist
+## for the signalling server to embed. Run it before building the server.
+web:
+	@scripts/web.sh bin/web
+	cp bin/web/index.html bin/web/wasm_exec.js bin/web/boxgame.wasm.gz signalserver/web/dist/
+
 ## test: formatting, vet, staticcheck and every test with the race detector.
-test: deps
+test: deps web
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:" $$unformatted >&2; exit 1; fi
 	go vet ./...
 	$(STATICCHECK) ./...
-	GOOS=js GOARCH=wasm go build ./transport/...
+	GOOS=js GOARCH=wasm go build ./transport/... ./examples/boxgame/...
 	go test -race -timeout 12m ./...
 
 ## lint: golangci-lint (v2) on top of what test checks.
@@ -60,12 +68,12 @@ bench: deps
 	@if [ -d cmd/signalbench ]; then go run ./cmd/signalbench -peers 1000; fi
 
 ## build: every package, and the binaries into bin/.
-build: deps
+build: deps web
 	go build ./...
 	go build -o bin/ ./cmd/...
 
 ## demo: the signalling server on 127.0.0.1:3536 and a scripted pair of clients.
-demo: deps
+demo: deps web
 	@scripts/demo.sh
 
 clean:

@@ -21,6 +21,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 echo "signalserver on ws://$addr; two peers join room $room"
+echo "in a browser, open http://$addr/play in two tabs to play each other (make web built the page)"
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   for i in 0 1; do

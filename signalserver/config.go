@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 )
 
@@ -59,10 +60,32 @@ type Config struct {
 	// matchbox_server does.
 	AllowedOrigins []string
 
+	// AuthSecret, when not empty, turns on room tokens: a join needs
+	// ?token= carrying a JWT signed with this HS256 secret whose room claim
+	// names the room (see RoomClaims and MintToken). Others get HTTP 401
+	// with a one-line reason before the upgrade.
+	AuthSecret []byte
+
 	// Registry tracks rooms and groups; nil means a new in-memory registry.
 	Registry Registry
+	// Bus carries frames to peers on other instances that share Registry;
+	// nil means this server delivers only to its own peers.
+	Bus Bus
+	// Redis, when its URL is set, makes the server keep rooms, groups and
+	// routing in Redis (shared by every instance using it) instead of in
+	// memory. The server then owns that Registry and Bus.
+	Redis RedisConfig
 	// Topology is used by the default registry; nil means FullMesh.
 	Topology Topology
+	// Web, when not nil, answers plain (non-WebSocket) GET and HEAD requests
+	// other than /health and /metrics: a browser opening /<room> gets a
+	// game's page that joins that room (see package signalserver/web).
+	// Nil answers them 426 Upgrade Required.
+	Web http.Handler
+	// ICE lists the STUN and TURN servers that GET /ice hands to clients
+	// (with fresh credentials for an embedded TURN server); empty: [].
+	ICE ICEConfig
+
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -99,6 +122,16 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Redis.URL != "" {
+		if c.Registry != nil || c.Bus != nil {
+			return c, errors.New("signalserver: invalid config: Redis.URL and Registry or Bus exclude each other")
+		}
+		r, err := newRedis(c.Redis, c.Topology, c.MaxPeersPerRoom, c.Logger)
+		if err != nil {
+			return c, fmt.Errorf("signalserver: invalid config: %w", err)
+		}
+		c.Registry, c.Bus = r, r
 	}
 	if c.Registry == nil {
 		c.Registry = NewMemoryRegistry(c.Topology, c.MaxPeersPerRoom)

@@ -14,10 +14,15 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// go-redis logs failed dials itself; the Redis tests cause them on purpose.
+	redis.SetLogger(RedisLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	goleak.VerifyTestMain(m)
+}
 
 // testServer runs a real Server on a real loopback listener.
 type testServer struct {
@@ -192,4 +197,64 @@ func eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// testCluster is one or more server instances serving the same rooms. dial
+// spreads peers over them round-robin, so with several instances
+// consecutive peers of a room sit on different instances.
+type testCluster struct {
+	servers []*testServer
+	redis   *redisServer // nil for the in-memory backend
+	turn    int
+}
+
+// dial connects a peer to the next instance in turn and reads IdAssigned.
+func (c *testCluster) dial(t testing.TB, path string) *peer {
+	t.Helper()
+	ts := c.servers[c.turn%len(c.servers)]
+	c.turn++
+	return ts.dial(t, path)
+}
+
+// sum adds a metric over every instance.
+func (c *testCluster) sum(metric func(*Metrics) int64) int64 {
+	var n int64
+	for _, ts := range c.servers {
+		n += metric(ts.Metrics())
+	}
+	return n
+}
+
+// settled waits until every frame published to another instance has been
+// received there: then a frame a peer sends itself is queued behind all of
+// them. It is immediate for a single in-memory instance.
+func (c *testCluster) settled(t testing.TB) {
+	t.Helper()
+	eventually(t, "cross-instance frames delivered", func() bool {
+		var pub, recv int64
+		for _, ts := range c.servers {
+			pub += ts.bc.published.Load()
+			recv += ts.bc.received.Load()
+		}
+		return pub == recv
+	})
+}
+
+// eachBackend runs test twice: against one in-memory server, and against
+// three instances sharing a real redis-server, peers spread over all three.
+func eachBackend(t *testing.T, cfg Config, test func(t *testing.T, c *testCluster)) {
+	t.Run("memory", func(t *testing.T) {
+		test(t, &testCluster{servers: []*testServer{startServer(t, cfg)}})
+	})
+	t.Run("redis3", func(t *testing.T) {
+		test(t, startRedisCluster(t, cfg, 3))
+	})
+}
+
+// dialRaw connects to the next instance in turn without reading a frame.
+func (c *testCluster) dialRaw(t testing.TB, path string) *peer {
+	t.Helper()
+	ts := c.servers[c.turn%len(c.servers)]
+	c.turn++
+	return ts.dialRaw(t, path)
 }

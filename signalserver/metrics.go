@@ -19,10 +19,12 @@ const (
 	refusalRoomFull
 	refusalShuttingDown
 	refusalUpgrade
+	refusalRegistry
+	refusalAuth
 	refusalCount
 )
 
-var refusalNames = [refusalCount]string{"", "bad_room", "bad_next", "origin", "ip_conns", "ip_rate", "room_full", "shutting_down", "upgrade"}
+var refusalNames = [refusalCount]string{"", "bad_room", "bad_next", "origin", "ip_conns", "ip_rate", "room_full", "shutting_down", "upgrade", "registry_unavailable", "auth"}
 
 // drop is why a client frame was dropped without closing the client.
 type drop uint8
@@ -33,10 +35,11 @@ const (
 	dropBinary
 	dropUnknownReceiver
 	dropForeignReceiver
+	dropBus // the bus or the shared registry failed
 	dropCount
 )
 
-var dropNames = [dropCount]string{"malformed", "unknown_message", "binary", "unknown_receiver", "foreign_receiver"}
+var dropNames = [dropCount]string{"malformed", "unknown_message", "binary", "unknown_receiver", "foreign_receiver", "bus_error"}
 
 // disconnect is why the server ended a client's connection.
 type disconnect uint8
@@ -50,10 +53,11 @@ const (
 	disconnectRoomFull                       // the room filled between check and join
 	disconnectShutdown                       // the server is shutting down
 	disconnectRegistry                       // the registry failed
+	disconnectRegistryLost                   // the shared registry dropped this instance's peers
 	disconnectCount
 )
 
-var disconnectNames = [disconnectCount]string{"closed", "timeout", "frame_too_large", "slow_consumer", "write_error", "room_full", "shutdown", "registry_error"}
+var disconnectNames = [disconnectCount]string{"closed", "timeout", "frame_too_large", "slow_consumer", "write_error", "room_full", "shutdown", "registry_error", "registry_lost"}
 
 // Metrics counts what the server does. All fields are safe for concurrent use.
 type Metrics struct {

@@ -82,6 +82,13 @@ func FuzzParseClientMessage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		msg, err := ParseClientMessage(in)
+		// The fast path must agree with the general decoder on every input it takes.
+		if fast, ok := parseCanonical(bytes.TrimSpace(in)); ok {
+			general, gerr := parseGeneral(bytes.TrimSpace(in))
+			if gerr != nil || general.Kind != fast.Kind || general.Receiver != fast.Receiver || !bytes.Equal(general.Data, fast.Data) {
+				t.Fatalf("fast path %+v, general decoder %+v, %v", fast, general, gerr)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownMessage) {
 				t.Fatalf("unclassified error %v", err)

@@ -35,6 +35,12 @@ type Server struct {
 	upgrader websocket.Upgrader
 	metrics  Metrics
 
+	bus     Bus                // nil: local delivery only
+	bc      busCounters        // see bus.go
+	busStop context.CancelFunc // stops the bus goroutine
+	busDone chan struct{}
+	owned   io.Closer // what the server made from Config.Redis and closes
+
 	mu      sync.RWMutex
 	clients map[PeerID]*client
 	closing bool
@@ -53,6 +59,10 @@ func New(cfg Config) (*Server, error) {
 		reg:     cfg.Registry,
 		limits:  newIPLimits(cfg),
 		clients: make(map[PeerID]*client),
+		bus:     cfg.Bus,
+	}
+	if r, ok := cfg.Registry.(*Redis); ok && cfg.Redis.URL != "" {
+		s.owned = r
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WriteTimeout,
@@ -63,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked before upgrading, with a reason
 	}
+	s.startBus()
 	return s, nil
 }
 
@@ -84,12 +95,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
+		if err := s.registryHealth(); err != nil {
+			serveUnhealthy(w, err)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = io.WriteString(w, "ok\n")
 	case "/metrics":
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 		s.metrics.writePrometheus(w, s.reg.Groups())
+		s.writeBusMetrics(w)
+		s.writeTURNMetrics(w)
+	case "/ice":
+		s.serveICE(w, r) // the ICE servers, with fresh TURN credentials
 	default:
+		if s.cfg.Web != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			s.cfg.Web.ServeHTTP(w, r) // a browser opening /<room>: the game's page
+			return
+		}
 		http.Error(w, "signalserver: expected a WebSocket upgrade: GET /<room>[?next=N]", http.StatusUpgradeRequired)
 	}
 }
@@ -106,7 +129,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range clients {
-		c.kick(disconnectShutdown, websocket.CloseGoingAway, "server shutting down")
+		s.kick(c, disconnectShutdown, websocket.CloseGoingAway, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() {
@@ -115,7 +138,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
-		return nil
+		return s.stopBus()
 	case <-ctx.Done():
 		s.mu.RLock()
 		for _, c := range s.clients {
@@ -123,7 +146,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.RUnlock()
 		<-done
-		return ctx.Err()
+		return errors.Join(ctx.Err(), s.stopBus())
 	}
 }
 
@@ -153,7 +176,21 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, why, http.StatusTooManyRequests, "too many joins from your address; retry later")
 		return
 	}
-	defer release()
+	// The connection's goroutine releases the slot once it is handed over.
+	handedOver := false
+	defer func() {
+		if !handedOver {
+			release()
+		}
+	}()
+	if reason := s.checkToken(r, key); reason != "" {
+		s.refuse(w, r, refusalAuth, http.StatusUnauthorized, reason)
+		return
+	}
+	if err := s.registryHealth(); err != nil {
+		s.refuse(w, r, refusalRegistry, http.StatusServiceUnavailable, "room registry unavailable: "+err.Error())
+		return
+	}
 	if key.Next == 0 {
 		n, err := s.reg.Size(r.Context(), key)
 		if err == nil && n >= s.cfg.MaxPeersPerRoom {
@@ -169,15 +206,23 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.conns.Add(1)
 	s.mu.Unlock()
-	defer s.conns.Done()
 
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil { // the upgrader has answered the request
+		s.conns.Done()
 		s.metrics.refused[refusalUpgrade].Add(1)
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	s.serveClient(newClient(conn, key, s.cfg.SendQueue))
+	// Serve on a goroutine of our own and return: while ServeHTTP runs,
+	// net/http keeps the connection's buffers, request state and a deep
+	// stack alive, about 10 KiB per idle peer for nothing.
+	handedOver = true
+	go func() {
+		defer s.conns.Done()
+		defer release()
+		s.serveClient(newClient(conn, key))
+	}()
 }
 
 // parseRoomKey reads the room id and next from the request URL: one path
@@ -224,18 +269,16 @@ func (s *Server) parseRoomKey(u *url.URL) (RoomKey, refusal, string) {
 // The calling goroutine is the connection's reader; one more writes.
 func (s *Server) serveClient(c *client) {
 	log := s.log.With("peer", c.id, "room", c.key.ID, "next", c.key.Next)
-	c.send <- idAssignedFrame(c.id) // the queue is empty: IdAssigned is first
-	writerDone := make(chan struct{})
-	defer func() { <-writerDone }()
-	// The writer starts once the join is done, so a client that has read its
-	// IdAssigned is already in its room: clients that join one after another
-	// are grouped in that order.
-	startWriter := func() {
-		go func() {
-			defer close(writerDone)
-			s.writeLoop(c)
-		}()
-	}
+	// IdAssigned is queued first. Writing waits until the join is done
+	// (see release below), so a client that has read its IdAssigned is
+	// already in its room: clients that join one after another are grouped
+	// in that order.
+	s.enqueue(c, idAssignedFrame(c.id))
+	defer func() { <-c.closed }()
+	c.mu.Lock()
+	c.ping = time.AfterFunc(s.cfg.PingInterval, func() { s.pingDue(c) })
+	c.mu.Unlock()
+	defer c.ping.Stop()
 
 	s.mu.Lock()
 	closing := s.closing
@@ -244,9 +287,8 @@ func (s *Server) serveClient(c *client) {
 	}
 	s.mu.Unlock()
 	if closing {
-		c.kick(disconnectShutdown, websocket.CloseGoingAway, "server shutting down")
 		close(c.readDone)
-		startWriter()
+		s.kick(c, disconnectShutdown, websocket.CloseGoingAway, "server shutting down")
 		return
 	}
 	s.metrics.Peers.Add(1)
@@ -261,25 +303,24 @@ func (s *Server) serveClient(c *client) {
 	announce, err := s.reg.Join(ctx, c.key, c.id)
 	cancel()
 	if err != nil {
+		close(c.readDone)
 		if errors.Is(err, ErrRoomFull) {
-			c.kick(disconnectRoomFull, websocket.ClosePolicyViolation, "room full")
+			s.kick(c, disconnectRoomFull, websocket.ClosePolicyViolation, "room full")
 		} else {
 			log.Warn("join failed", "err", err)
-			c.kick(disconnectRegistry, websocket.CloseInternalServerErr, "room registry unavailable")
+			s.kick(c, disconnectRegistry, websocket.CloseInternalServerErr, "room registry unavailable")
 		}
-		close(c.readDone)
-		startWriter()
 		s.metrics.disconnects[c.reason()].Add(1)
 		return
 	}
 	s.broadcast(announce, newPeerFrame(c.id))
 	s.metrics.Joins.Add(1)
 	log.Debug("peer joined", "announced_to", len(announce))
-	startWriter()
+	s.release(c)
 
 	why := s.readLoop(c, log)
 	close(c.readDone)
-	c.kick(why, 0, "")
+	s.kick(c, why, 0, "")
 
 	ctx, cancel = context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	left, err := s.reg.Leave(ctx, c.id)
@@ -339,6 +380,17 @@ func (s *Server) relay(c *client, msg ClientMessage, log *slog.Logger) {
 	s.mu.RLock()
 	to := s.clients[msg.Receiver]
 	s.mu.RUnlock()
+	if to == nil && s.bus != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+		why, err := s.relayRemote(ctx, c, msg)
+		cancel()
+		if why != dropCount {
+			s.dropped(log, why, err)
+			return
+		}
+		s.metrics.SignalsRelayed.Add(1)
+		return
+	}
 	if to == nil {
 		s.dropped(log, dropUnknownReceiver, nil)
 		return
@@ -360,57 +412,121 @@ func (s *Server) dropped(log *slog.Logger, why drop, err error) {
 	}
 }
 
-// broadcast queues frame to every listed peer connected here.
+// broadcast queues frame to every listed peer, through the bus to those
+// connected elsewhere.
 func (s *Server) broadcast(to []PeerID, frame []byte) {
-	for _, id := range to {
-		s.mu.RLock()
-		c := s.clients[id]
-		s.mu.RUnlock()
-		if c != nil {
-			s.enqueue(c, frame)
-		}
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
+	defer cancel()
+	s.deliver(ctx, to, frame)
 }
 
 // enqueue queues frame for c without blocking. A client whose queue is full
 // cannot keep up: it is disconnected rather than allowed to slow the sender.
 func (s *Server) enqueue(c *client, frame []byte) bool {
-	select {
-	case <-c.done:
-		return false
-	default:
-	}
-	select {
-	case c.send <- frame:
-		s.metrics.BytesOut.Add(int64(len(frame)))
-		return true
-	default:
-		s.log.Info("disconnecting slow client", "peer", c.id, "queued", cap(c.send))
-		c.kick(disconnectSlowConsumer, 0, "")
+	c.mu.Lock()
+	if c.kicked {
+		c.mu.Unlock()
 		return false
 	}
+	if len(c.queue)+c.writing >= s.cfg.SendQueue {
+		c.mu.Unlock()
+		s.log.Info("disconnecting slow client", "peer", c.id, "queued", s.cfg.SendQueue)
+		s.kick(c, disconnectSlowConsumer, 0, "")
+		return false
+	}
+	c.queue = append(c.queue, frame)
+	s.startWriter(c)
+	c.mu.Unlock()
+	s.metrics.BytesOut.Add(int64(len(frame)))
+	return true
 }
 
-// writeLoop is the connection's only writer: queued frames, pings, and the
-// close handshake once the client is kicked.
-func (s *Server) writeLoop(c *client) {
-	ping := time.NewTicker(s.cfg.PingInterval)
-	defer ping.Stop()
+// pingDue asks the writer for a ping; the ping timer calls it.
+func (s *Server) pingDue(c *client) {
+	c.mu.Lock()
+	if c.kicked {
+		c.mu.Unlock()
+		return // and the timer stays stopped
+	}
+	c.ping.Reset(s.cfg.PingInterval)
+	c.pingDue = true
+	s.startWriter(c)
+	c.mu.Unlock()
+}
+
+// release lets the writer start once the client has joined.
+func (s *Server) release(c *client) {
+	c.mu.Lock()
+	c.held = false
+	s.startWriter(c)
+	c.mu.Unlock()
+}
+
+// startWriter starts the connection's writer if there is work and none runs;
+// the caller holds c.mu. There is never more than one writer per
+// connection, and none while the connection is idle: an idle peer costs no
+// goroutine stack on the write side.
+func (s *Server) startWriter(c *client) {
+	if c.running || c.finished || (c.held && !c.kicked) {
+		return
+	}
+	if len(c.queue) == 0 && !c.pingDue && !c.kicked {
+		return
+	}
+	c.running = true
+	go s.writeFrames(c)
+}
+
+// writeFrames is the connection's writer: queued frames and pings, and the
+// close handshake once the client is kicked. It runs until it has nothing
+// left to do.
+func (s *Server) writeFrames(c *client) {
 	for {
-		select {
-		case frame := <-c.send:
-			_ = c.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-			if err := c.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
-				c.kick(disconnectWriteError, 0, "")
-			}
-		case <-ping.C:
-			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout)); err != nil {
-				c.kick(disconnectWriteError, 0, "")
-			}
-		case <-c.done:
+		c.mu.Lock()
+		if c.kicked {
+			c.queue, c.spare = nil, nil
+			c.finished = true
+			c.mu.Unlock()
 			c.close()
+			close(c.closed)
 			return
 		}
+		frames, ping := c.queue, c.pingDue
+		if len(frames) == 0 && !ping {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		// Two slices take turns so a busy connection does not allocate; a
+		// burst's large array is dropped so an idle one holds none.
+		c.queue, c.spare, c.pingDue, c.writing = c.spare[:0], nil, false, len(frames)
+		c.mu.Unlock()
+
+		for i, frame := range frames {
+			// The queue bound counts the frames still waiting, as a channel
+			// would: not the one in the writer's hands.
+			c.mu.Lock()
+			c.writing--
+			c.mu.Unlock()
+			_ = c.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+			err := c.conn.WriteMessage(websocket.TextMessage, frame)
+			frames[i] = nil
+			if err != nil {
+				s.kick(c, disconnectWriteError, 0, "")
+				break
+			}
+		}
+		if ping {
+			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+				s.kick(c, disconnectWriteError, 0, "")
+			}
+		}
+		c.mu.Lock()
+		c.writing = 0
+		if cap(frames) <= 16 {
+			c.spare = frames[:0]
+		}
+		c.mu.Unlock()
 	}
 }
 
@@ -419,43 +535,55 @@ type client struct {
 	id       PeerID
 	key      RoomKey
 	conn     *websocket.Conn
-	send     chan []byte   // bounded; only the writer receives
-	done     chan struct{} // closed by kick
 	readDone chan struct{} // closed when the reader has stopped
+	closed   chan struct{} // closed when the writer has closed the connection
+	ping     *time.Timer
 
-	once sync.Once
-	why  disconnect // set once, before done closes
-	code int        // close status to send; 0 to drop the connection at once
-	text string
+	mu       sync.Mutex
+	queue    [][]byte // frames to write, in order; grows on demand
+	spare    [][]byte // the previous batch's slice, for reuse
+	writing  int      // frames of the batch being written
+	pingDue  bool
+	held     bool // no writing before the join is done
+	running  bool // a writer goroutine runs
+	finished bool // the writer has closed the connection
+	kicked   bool
+	why      disconnect // set once, with kicked
+	code     int        // close status to send; 0 to drop the connection at once
+	text     string
 }
 
-func newClient(conn *websocket.Conn, key RoomKey, queue int) *client {
+func newClient(conn *websocket.Conn, key RoomKey) *client {
 	return &client{
 		id:       NewPeerID(),
 		key:      key,
 		conn:     conn,
-		send:     make(chan []byte, queue),
-		done:     make(chan struct{}),
 		readDone: make(chan struct{}),
+		closed:   make(chan struct{}),
+		held:     true,
 	}
 }
 
 // kick ends the connection; the first call decides the reason. With a close
 // code the writer performs the close handshake; without one the connection
 // is dropped at once, which also unblocks a writer stuck on a full socket.
-func (c *client) kick(why disconnect, code int, text string) {
-	c.once.Do(func() {
-		c.why, c.code, c.text = why, code, text
-		close(c.done)
-		if code == 0 && why != disconnectFrameTooBig {
-			_ = c.conn.NetConn().Close()
-		}
-	})
+func (s *Server) kick(c *client, why disconnect, code int, text string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.kicked {
+		return
+	}
+	c.kicked, c.why, c.code, c.text = true, why, code, text
+	if code == 0 && why != disconnectFrameTooBig {
+		_ = c.conn.NetConn().Close()
+	}
+	s.startWriter(c)
 }
 
-// reason returns why the client was kicked; call it after done is closed.
+// reason returns why the client was kicked; call it after kick.
 func (c *client) reason() disconnect {
-	<-c.done
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.why
 }
 

@@ -18,29 +18,31 @@ import (
 )
 
 func TestSignalDataRelayedByteForByte(t *testing.T) {
-	ts := startServer(t, Config{})
-	a := ts.dial(t, "/r")
-	b := ts.dial(t, "/r")
-	a.expect(newPeerMsg(b.id))
-	// serde would re-serialise this; we keep spacing, key order and escapes.
-	data := `{ "Offer" :"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n",  "z":[1, 2.50,"\u00e9"] }`
-	a.signal(b.id, data)
-	b.expect(signalMsg(a.id, data))
-	// The double-encoded candidate form that matchbox_socket sends.
-	cand := `{"IceCandidate":"{\"candidate\":\"candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\",\"sdpMid\":\"0\",\"sdpMLineIndex\":0,\"usernameFragment\":null}"}`
-	b.signal(a.id, cand)
-	a.expect(signalMsg(b.id, cand))
-	b.signal(a.id, `{"IceCandidate":"null"}`)
-	a.expect(signalMsg(b.id, `{"IceCandidate":"null"}`))
+	eachBackend(t, Config{}, func(t *testing.T, ts *testCluster) {
+		a := ts.dial(t, "/r")
+		b := ts.dial(t, "/r")
+		a.expect(newPeerMsg(b.id))
+		// serde would re-serialise this; we keep spacing, key order and escapes.
+		data := `{ "Offer" :"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n",  "z":[1, 2.50,"\u00e9"] }`
+		a.signal(b.id, data)
+		b.expect(signalMsg(a.id, data))
+		// The double-encoded candidate form that matchbox_socket sends.
+		cand := `{"IceCandidate":"{\"candidate\":\"candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host\",\"sdpMid\":\"0\",\"sdpMLineIndex\":0,\"usernameFragment\":null}"}`
+		b.signal(a.id, cand)
+		a.expect(signalMsg(b.id, cand))
+		b.signal(a.id, `{"IceCandidate":"null"}`)
+		a.expect(signalMsg(b.id, `{"IceCandidate":"null"}`))
+	})
 }
 
 func TestRootPathIsEmptyRoom(t *testing.T) {
-	ts := startServer(t, Config{})
-	a := ts.dial(t, "/")
-	b := ts.dial(t, "/")
-	c := ts.dial(t, "/other")
-	a.expect(newPeerMsg(b.id))
-	c.expectSilence(quiet)
+	eachBackend(t, Config{}, func(t *testing.T, ts *testCluster) {
+		a := ts.dial(t, "/")
+		b := ts.dial(t, "/")
+		c := ts.dial(t, "/other")
+		a.expect(newPeerMsg(b.id))
+		c.expectSilence(quiet)
+	})
 }
 
 func TestKeepAliveAcceptedSilently(t *testing.T) {
@@ -58,87 +60,95 @@ func TestKeepAliveAcceptedSilently(t *testing.T) {
 }
 
 func TestSignalOrderKept(t *testing.T) {
-	ts := startServer(t, Config{})
-	a := ts.dial(t, "/r")
-	b := ts.dial(t, "/r")
-	a.expect(newPeerMsg(b.id))
-	const n = 500
-	for i := range n {
-		a.signal(b.id, fmt.Sprint(i))
-	}
-	for i := range n {
-		b.expect(signalMsg(a.id, fmt.Sprint(i)))
-	}
+	// The burst outruns the default queue when the machine is busy; this
+	// test is about order, the slow-consumer rule has its own.
+	eachBackend(t, Config{SendQueue: 1024}, func(t *testing.T, ts *testCluster) {
+		a := ts.dial(t, "/r")
+		b := ts.dial(t, "/r")
+		a.expect(newPeerMsg(b.id))
+		const n = 500
+		for i := range n {
+			a.signal(b.id, fmt.Sprint(i))
+		}
+		for i := range n {
+			b.expect(signalMsg(a.id, fmt.Sprint(i)))
+		}
+	})
 }
 
 func TestSignalsStayInTheirRoom(t *testing.T) {
-	ts := startServer(t, Config{})
-	a := ts.dial(t, "/one")
-	b := ts.dial(t, "/one")
-	x := ts.dial(t, "/two")
-	a.expect(newPeerMsg(b.id))
-	// matchbox_server would deliver this: it looks receivers up globally.
-	x.signal(a.id, `"intruder"`)
-	a.signal(x.id, `"leak"`)
-	// The senders stay connected and their legitimate signals flow.
-	a.signal(b.id, `"ok"`)
-	b.expect(signalMsg(a.id, `"ok"`))
-	eventually(t, "foreign signals counted", func() bool { return ts.Metrics().Dropped("foreign_receiver") == 2 })
-	a.expectSilence(quiet)
-	x.expectSilence(quiet)
+	eachBackend(t, Config{}, func(t *testing.T, ts *testCluster) {
+		a := ts.dial(t, "/one")
+		b := ts.dial(t, "/one")
+		x := ts.dial(t, "/two")
+		a.expect(newPeerMsg(b.id))
+		// matchbox_server would deliver this: it looks receivers up globally.
+		x.signal(a.id, `"intruder"`)
+		a.signal(x.id, `"leak"`)
+		// The senders stay connected and their legitimate signals flow.
+		a.signal(b.id, `"ok"`)
+		b.expect(signalMsg(a.id, `"ok"`))
+		eventually(t, "foreign signals counted", func() bool { return ts.sum(func(m *Metrics) int64 { return m.Dropped("foreign_receiver") }) == 2 })
+		a.expectSilence(quiet)
+		x.expectSilence(quiet)
+	})
 }
 
 func TestSignalsStayInTheirNextGroup(t *testing.T) {
-	ts := startServer(t, Config{})
-	a := ts.dial(t, "/g?next=2")
-	b := ts.dial(t, "/g?next=2")
-	c := ts.dial(t, "/g?next=2") // a new group: same room id, another group
-	a.expect(newPeerMsg(b.id))
-	c.signal(a.id, `"wrong group"`)
-	b.signal(a.id, `"right group"`)
-	a.expect(signalMsg(b.id, `"right group"`))
-	eventually(t, "cross-group signal dropped", func() bool { return ts.Metrics().Dropped("foreign_receiver") == 1 })
+	eachBackend(t, Config{}, func(t *testing.T, ts *testCluster) {
+		a := ts.dial(t, "/g?next=2")
+		b := ts.dial(t, "/g?next=2")
+		c := ts.dial(t, "/g?next=2") // a new group: same room id, another group
+		a.expect(newPeerMsg(b.id))
+		c.signal(a.id, `"wrong group"`)
+		b.signal(a.id, `"right group"`)
+		a.expect(signalMsg(b.id, `"right group"`))
+		eventually(t, "cross-group signal dropped", func() bool { return ts.sum(func(m *Metrics) int64 { return m.Dropped("foreign_receiver") }) == 1 })
+	})
 }
 
 func TestPeerLeftInsideCompletedNextGroup(t *testing.T) {
-	ts := startServer(t, Config{})
-	a := ts.dial(t, "/g?next=3")
-	b := ts.dial(t, "/g?next=3")
-	c := ts.dial(t, "/g?next=3")
-	d := ts.dial(t, "/g?next=3") // starts the next group
-	a.expect(newPeerMsg(b.id))
-	a.expect(newPeerMsg(c.id))
-	b.expect(newPeerMsg(c.id))
-	b.conn.Close()
-	a.expect(peerLeftMsg(b.id))
-	c.expect(peerLeftMsg(b.id))
-	d.expectSilence(quiet)
+	eachBackend(t, Config{}, func(t *testing.T, ts *testCluster) {
+		a := ts.dial(t, "/g?next=3")
+		b := ts.dial(t, "/g?next=3")
+		c := ts.dial(t, "/g?next=3")
+		d := ts.dial(t, "/g?next=3") // starts the next group
+		a.expect(newPeerMsg(b.id))
+		a.expect(newPeerMsg(c.id))
+		b.expect(newPeerMsg(c.id))
+		b.conn.Close()
+		a.expect(peerLeftMsg(b.id))
+		c.expect(peerLeftMsg(b.id))
+		d.expectSilence(quiet)
+	})
 }
 
 func TestWaitingPeerThatLeavesFreesItsSlot(t *testing.T) {
-	ts := startServer(t, Config{})
-	a := ts.dial(t, "/w?next=3")
-	b := ts.dial(t, "/w?next=3")
-	a.expect(newPeerMsg(b.id))
-	b.conn.Close()
-	a.expect(peerLeftMsg(b.id))
-	c := ts.dial(t, "/w?next=3")
-	d := ts.dial(t, "/w?next=3") // completes a+c+d: b's slot was freed
-	e := ts.dial(t, "/w?next=3") // first of a new group
-	a.expect(newPeerMsg(c.id))
-	a.expect(newPeerMsg(d.id))
-	c.expect(newPeerMsg(d.id))
-	e.expectSilence(quiet)
-	a.expectSilence(quiet)
+	eachBackend(t, Config{}, func(t *testing.T, ts *testCluster) {
+		a := ts.dial(t, "/w?next=3")
+		b := ts.dial(t, "/w?next=3")
+		a.expect(newPeerMsg(b.id))
+		b.conn.Close()
+		a.expect(peerLeftMsg(b.id))
+		c := ts.dial(t, "/w?next=3")
+		d := ts.dial(t, "/w?next=3") // completes a+c+d: b's slot was freed
+		e := ts.dial(t, "/w?next=3") // first of a new group
+		a.expect(newPeerMsg(c.id))
+		a.expect(newPeerMsg(d.id))
+		c.expect(newPeerMsg(d.id))
+		e.expectSilence(quiet)
+		a.expectSilence(quiet)
+	})
 }
 
 func TestNextOneLeavesEveryPeerAlone(t *testing.T) {
-	ts := startServer(t, Config{})
-	a := ts.dial(t, "/solo?next=1")
-	b := ts.dial(t, "/solo?next=1")
-	a.signal(b.id, `"hi"`)
-	a.expectSilence(quiet)
-	b.expectSilence(quiet)
+	eachBackend(t, Config{}, func(t *testing.T, ts *testCluster) {
+		a := ts.dial(t, "/solo?next=1")
+		b := ts.dial(t, "/solo?next=1")
+		a.signal(b.id, `"hi"`)
+		a.expectSilence(quiet)
+		b.expectSilence(quiet)
+	})
 }
 
 func TestBadRequestsRefusedBeforeUpgrade(t *testing.T) {
@@ -164,17 +174,19 @@ func TestBadRequestsRefusedBeforeUpgrade(t *testing.T) {
 }
 
 func TestNonNumericNextCountsAsAbsent(t *testing.T) {
-	ts := startServer(t, Config{})
-	a := ts.dial(t, "/r?next=two")
-	b := ts.dial(t, "/r")
-	a.expect(newPeerMsg(b.id))
+	eachBackend(t, Config{}, func(t *testing.T, ts *testCluster) {
+		a := ts.dial(t, "/r?next=two")
+		b := ts.dial(t, "/r")
+		a.expect(newPeerMsg(b.id))
+	})
 }
 
 func TestPercentDecodedRoomID(t *testing.T) {
-	ts := startServer(t, Config{})
-	a := ts.dial(t, "/caf%C3%A9%2Fbar")
-	b := ts.dial(t, "/caf%c3%a9%2fbar") // same id, other spelling
-	a.expect(newPeerMsg(b.id))
+	eachBackend(t, Config{}, func(t *testing.T, ts *testCluster) {
+		a := ts.dial(t, "/caf%C3%A9%2Fbar")
+		b := ts.dial(t, "/caf%c3%a9%2fbar") // same id, other spelling
+		a.expect(newPeerMsg(b.id))
+	})
 }
 
 func TestBadFramesDroppedSenderStays(t *testing.T) {
@@ -248,7 +260,9 @@ func TestDefaultFrameLimitFitsLargeSDP(t *testing.T) {
 // TestSlowConsumerDisconnected fills a non-reading client's queue: it is
 // disconnected and the sender's other room-mate keeps receiving everything.
 func TestSlowConsumerDisconnected(t *testing.T) {
-	ts := startServer(t, Config{SendQueue: 8, WriteTimeout: 30 * time.Second})
+	// The queue leaves the fast peer headroom on a busy machine; the slow
+	// one is sent far more than the queue and the kernel buffers hold.
+	ts := startServer(t, Config{SendQueue: 32, WriteTimeout: 30 * time.Second})
 	// A tiny receive window makes the kernel buffers fill fast.
 	dialer := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -275,7 +289,7 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 	payload := `"` + strings.Repeat("z", 16<<10) + `"`
 	var received sync.WaitGroup
 	received.Add(1)
-	const n = 400
+	const n = 800 // 12.5 MiB to the slow peer
 	go func() {
 		defer received.Done()
 		for range n {
@@ -518,103 +532,112 @@ func TestHealthAndMetrics(t *testing.T) {
 // TestConcurrentJoins: 200 peers in 50 rooms of 4 join at once; each group
 // forms with the exact NewPeer pattern, and signals flow only inside groups.
 func TestConcurrentJoins(t *testing.T) {
-	ts := startServer(t, unlimited(Config{}))
-	const rooms, size = 50, 4
-	type result struct {
-		id       PeerID
-		room     int
-		newPeers []PeerID
-	}
-	results := make([]result, rooms*size)
-	peers := make([]*peer, rooms*size)
-	var wg sync.WaitGroup
-	for i := range results {
-		wg.Go(func() {
-			conn, _, err := websocket.DefaultDialer.Dial(fmt.Sprintf("%s/room-%d?next=%d", ts.url, i/size, size), nil)
-			if err != nil {
-				t.Errorf("dial: %v", err)
-				return
+	eachBackend(t, unlimited(Config{}), func(t *testing.T, ts *testCluster) {
+		const rooms, size = 50, 4
+		type result struct {
+			id       PeerID
+			room     int
+			newPeers []PeerID
+		}
+		results := make([]result, rooms*size)
+		peers := make([]*peer, rooms*size)
+		var wg sync.WaitGroup
+		for i := range results {
+			wg.Go(func() {
+				// Consecutive peers of a room join different instances.
+				url := ts.servers[i%len(ts.servers)].url
+				conn, _, err := websocket.DefaultDialer.Dial(fmt.Sprintf("%s/room-%d?next=%d", url, i/size, size), nil)
+				if err != nil {
+					t.Errorf("dial: %v", err)
+					return
+				}
+				p := &peer{t: t, conn: conn}
+				peers[i] = p
+				var first struct{ IdAssigned PeerID }
+				_ = json.Unmarshal(p.next(), &first)
+				results[i] = result{id: first.IdAssigned, room: i / size}
+			})
+		}
+		wg.Wait()
+		t.Cleanup(func() {
+			for _, p := range peers {
+				if p != nil {
+					p.conn.Close()
+				}
 			}
-			p := &peer{t: t, conn: conn}
-			peers[i] = p
-			var first struct{ IdAssigned PeerID }
-			_ = json.Unmarshal(p.next(), &first)
-			results[i] = result{id: first.IdAssigned, room: i / size}
 		})
-	}
-	wg.Wait()
-	t.Cleanup(func() {
-		for _, p := range peers {
-			if p != nil {
-				p.conn.Close()
+		if t.Failed() {
+			return
+		}
+		roomOf := map[PeerID]int{}
+		for _, r := range results {
+			roomOf[r.id] = r.room
+		}
+		// Joins are counted after their NewPeers are queued (or published to
+		// another instance, which settled waits for), and a signal to oneself
+		// queues behind them: reading up to it reads every NewPeer.
+		eventually(t, "all joins announced", func() bool {
+			return ts.sum(func(m *Metrics) int64 { return m.Joins.Load() }) == rooms*size
+		})
+		ts.settled(t)
+		readUntilMarker := func(i int, onFrame func(msg []byte)) {
+			peers[i].signal(results[i].id, `"marker"`)
+			marker := signalMsg(results[i].id, `"marker"`)
+			for {
+				msg := peers[i].next()
+				if string(msg) == marker {
+					return
+				}
+				onFrame(msg)
+			}
+		}
+		counts := make([][]int, rooms)
+		for i := range peers {
+			readUntilMarker(i, func(msg []byte) {
+				var np struct{ NewPeer PeerID }
+				if err := json.Unmarshal(msg, &np); err != nil || np.NewPeer == "" {
+					t.Fatalf("peer %d got %s, want only NewPeer", i, msg)
+				}
+				if roomOf[np.NewPeer] != results[i].room {
+					t.Fatalf("peer in room %d told of a peer in room %d", results[i].room, roomOf[np.NewPeer])
+				}
+				results[i].newPeers = append(results[i].newPeers, np.NewPeer)
+			})
+			counts[results[i].room] = append(counts[results[i].room], len(results[i].newPeers))
+		}
+		for room, c := range counts {
+			slices.Sort(c)
+			if !slices.Equal(c, []int{0, 1, 2, 3}) {
+				t.Errorf("room %d: NewPeer counts %v, want [0 1 2 3]", room, c)
+			}
+		}
+		// A shared registry counts groups at its heartbeat.
+		eventually(t, fmt.Sprintf("%d groups", rooms), func() bool { return ts.servers[0].reg.Groups() == rooms })
+		// Each peer offers to the peers it heard of, as matchbox clients do; the
+		// earlier joiners' offers reach every peer, and nothing else does.
+		for i, r := range results {
+			for _, to := range r.newPeers {
+				peers[i].signal(to, `"offer"`)
+			}
+		}
+		eventually(t, "offers relayed", func() bool {
+			return ts.sum(func(m *Metrics) int64 { return m.SignalsRelayed.Load() }) == rooms*size+rooms*6
+		})
+		ts.settled(t)
+		for i, r := range results {
+			offers := 0
+			readUntilMarker(i, func(msg []byte) {
+				var sig struct{ Signal struct{ Sender PeerID } }
+				if err := json.Unmarshal(msg, &sig); err != nil || roomOf[sig.Signal.Sender] != r.room {
+					t.Fatalf("peer in room %d got %s", r.room, msg)
+				}
+				offers++
+			})
+			if want := size - 1 - len(r.newPeers); offers != want {
+				t.Errorf("peer %d got %d offers, want %d", i, offers, want)
 			}
 		}
 	})
-	if t.Failed() {
-		return
-	}
-	roomOf := map[PeerID]int{}
-	for _, r := range results {
-		roomOf[r.id] = r.room
-	}
-	// Joins are counted after their NewPeers are queued, and a signal to
-	// oneself queues behind them: reading up to it reads every NewPeer.
-	eventually(t, "all joins announced", func() bool { return ts.Metrics().Joins.Load() == rooms*size })
-	readUntilMarker := func(i int, onFrame func(msg []byte)) {
-		peers[i].signal(results[i].id, `"marker"`)
-		marker := signalMsg(results[i].id, `"marker"`)
-		for {
-			msg := peers[i].next()
-			if string(msg) == marker {
-				return
-			}
-			onFrame(msg)
-		}
-	}
-	counts := make([][]int, rooms)
-	for i := range peers {
-		readUntilMarker(i, func(msg []byte) {
-			var np struct{ NewPeer PeerID }
-			if err := json.Unmarshal(msg, &np); err != nil || np.NewPeer == "" {
-				t.Fatalf("peer %d got %s, want only NewPeer", i, msg)
-			}
-			if roomOf[np.NewPeer] != results[i].room {
-				t.Fatalf("peer in room %d told of a peer in room %d", results[i].room, roomOf[np.NewPeer])
-			}
-			results[i].newPeers = append(results[i].newPeers, np.NewPeer)
-		})
-		counts[results[i].room] = append(counts[results[i].room], len(results[i].newPeers))
-	}
-	for room, c := range counts {
-		slices.Sort(c)
-		if !slices.Equal(c, []int{0, 1, 2, 3}) {
-			t.Errorf("room %d: NewPeer counts %v, want [0 1 2 3]", room, c)
-		}
-	}
-	if ts.reg.Groups() != rooms {
-		t.Errorf("groups = %d, want %d", ts.reg.Groups(), rooms)
-	}
-	// Each peer offers to the peers it heard of, as matchbox clients do; the
-	// earlier joiners' offers reach every peer, and nothing else does.
-	for i, r := range results {
-		for _, to := range r.newPeers {
-			peers[i].signal(to, `"offer"`)
-		}
-	}
-	eventually(t, "offers relayed", func() bool { return ts.Metrics().SignalsRelayed.Load() == rooms*size+rooms*6 })
-	for i, r := range results {
-		offers := 0
-		readUntilMarker(i, func(msg []byte) {
-			var sig struct{ Signal struct{ Sender PeerID } }
-			if err := json.Unmarshal(msg, &sig); err != nil || roomOf[sig.Signal.Sender] != r.room {
-				t.Fatalf("peer in room %d got %s", r.room, msg)
-			}
-			offers++
-		})
-		if want := size - 1 - len(r.newPeers); offers != want {
-			t.Errorf("peer %d got %d offers, want %d", i, offers, want)
-		}
-	}
 }
 
 func get(t testing.TB, url string) string {

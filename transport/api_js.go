@@ -19,3 +19,9 @@ func newAPI(_ Config, _ transport.Net) *webrtc.API {
 // connection, so duplicate connections after a signalling reconnection are
 // not recognised there.
 func newCertificate() ([]webrtc.Certificate, error) { return nil, nil }
+
+// onChannelClose calls f when dc closes. In the browser a detached channel's
+// reader is not woken by the close (pion's wasm detach only forwards
+// messages), so without this a peer that leaves is noticed only when the
+// browser's ICE gives up on it, seconds later.
+func onChannelClose(dc *webrtc.DataChannel, f func()) { dc.OnClose(f) }

@@ -59,6 +59,18 @@ type Config struct {
 	// tests and for several peers on one machine without a network. Real
 	// peers on different machines must leave it false.
 	LoopbackOnly bool
+	// ICEFromServer makes Join fetch ICE servers (STUN, and TURN with
+	// short-lived credentials) from the signalling server's GET /ice, next
+	// to the room URL (ws://host/room gives http://host/ice), within Join's
+	// context, and use them before ICEServers. A server that does not offer
+	// /ice adds none. The credentials are minted for this join and last as
+	// long as the server says (an hour by default): a socket that must meet
+	// new peers later than that should join again.
+	ICEFromServer bool
+	// RelayOnly restricts ICE to relayed (TURN) candidates, the
+	// ICETransportPolicy "relay": peers never learn each other's addresses,
+	// and tests can prove a TURN path works.
+	RelayOnly bool
 
 	// ICEDisconnectedTimeout, ICEFailedTimeout and ICEKeepAliveInterval tune
 	// how fast a silent peer is noticed. A peer whose process dies without
@@ -142,6 +154,9 @@ func (c Config) webrtcConfiguration() webrtc.Configuration {
 			is.Credential = s.Credential
 		}
 		wc.ICEServers = append(wc.ICEServers, is)
+	}
+	if c.RelayOnly {
+		wc.ICETransportPolicy = webrtc.ICETransportPolicyRelay
 	}
 	return wc
 }

@@ -78,6 +78,7 @@ func (s *Socket) newPeer(id PeerID, offerer bool) (*peer, error) {
 		}
 		l := &link{p: p, ch: ch, dc: dc}
 		dc.OnOpen(func() { s.linkOpened(l) })
+		onChannelClose(dc, func() { s.dropPeer(p, fmt.Sprintf("channel %d closed", i)) })
 		p.links = append(p.links, l)
 	}
 	pc.OnICECandidate(p.localCandidate)

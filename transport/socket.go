@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -102,6 +103,9 @@ func join(ctx context.Context, roomURL string, cfg Config, nw transport.Net) (*S
 	if err != nil {
 		return nil, err
 	}
+	if cfg, err = cfg.withServerICE(ctx, u); err != nil {
+		return nil, err
+	}
 	certs, err := newCertificate()
 	if err != nil {
 		return nil, fmt.Errorf("transport: DTLS certificate: %w", err)
@@ -169,6 +173,21 @@ func (s *Socket) Peers() []PeerID {
 	return slices.Sorted(maps.Keys(*s.connected.Load()))
 }
 
+// Connecting returns how many peers the signalling server has introduced
+// whose channels are not all open yet: with Peers, what a game shows while a
+// match forms ("connecting 1 of 3 players").
+func (s *Socket) Connecting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, p := range s.peers {
+		if p.state == peerConnecting {
+			n++
+		}
+	}
+	return n
+}
+
 // PeerEvents returns the peer events since the previous call, oldest first.
 func (s *Socket) PeerEvents() []PeerEvent {
 	s.mu.Lock()
@@ -210,11 +229,13 @@ func (s *Socket) Close(ctx context.Context) error {
 	}
 	s.closed = true
 	peers := slices.Collect(maps.Values(s.peers))
-	for _, p := range peers {
+	detached := make([][]io.Closer, len(peers))
+	for i, p := range peers {
 		p.state = peerClosed
 		if p.timer != nil {
 			p.timer.Stop()
 		}
+		detached[i] = p.detached()
 	}
 	s.peers = nil
 	s.connected.Store(&map[PeerID]*peer{})
@@ -223,8 +244,8 @@ func (s *Socket) Close(ctx context.Context) error {
 
 	s.cancel()
 	var closing sync.WaitGroup
-	for _, p := range peers {
-		closing.Go(func() { _ = p.pc.Close() })
+	for i, p := range peers {
+		closing.Go(func() { closeAll(detached[i]); _ = p.pc.Close() })
 	}
 	done := make(chan struct{})
 	go func() {
@@ -278,13 +299,37 @@ func (s *Socket) publishLocked(ev PeerEvent) {
 	}
 }
 
-// closePeerConnection closes pc on a goroutine the socket waits for: pion
-// may call back into the socket while closing. The caller holds s.mu.
-func (s *Socket) closePeerConnection(pc *webrtc.PeerConnection) {
+// closePeerConnection closes pc and its detached channels on a goroutine
+// the socket waits for: pion may call back into the socket while closing.
+// The caller holds s.mu.
+func (s *Socket) closePeerConnection(pc *webrtc.PeerConnection, detached []io.Closer) {
 	if s.closed {
 		return // Close closes every peer it took from s.peers
 	}
-	s.wg.Go(func() { _ = pc.Close() })
+	s.wg.Go(func() {
+		closeAll(detached)
+		_ = pc.Close()
+	})
+}
+
+// detached returns the peer's open detached channels. Closing the peer
+// connection ends their readers natively, but in the browser (pion's wasm
+// build) only closing the detached channel itself does, so both are closed.
+// The caller holds s.mu.
+func (p *peer) detached() []io.Closer {
+	var out []io.Closer
+	for _, l := range p.links {
+		if l.rw != nil {
+			out = append(out, l.rw)
+		}
+	}
+	return out
+}
+
+func closeAll(cs []io.Closer) {
+	for _, c := range cs {
+		_ = c.Close()
+	}
 }
 
 // linkOpened detaches a channel that just opened and starts its reader. The
@@ -336,7 +381,7 @@ func (s *Socket) dropPeer(p *peer, reason string) {
 			delete(s.aliases, alias)
 		}
 	}
-	s.closePeerConnection(p.pc)
+	s.closePeerConnection(p.pc, p.detached())
 	if wasConnected {
 		s.log.Info("peer disconnected", "peer", p.id, "reason", reason)
 		s.publishLocked(PeerEvent{Peer: p.id, State: PeerDisconnected})

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,7 @@ func main() {
 type options struct {
 	server, room string
 	next         int
+	token        string // room token for a server run with -auth-secret
 	echo         bool
 	channels     []transport.ChannelConfig
 	loopback     bool
@@ -53,6 +55,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.server, "server", "ws://127.0.0.1:3536", "signalling server URL")
 	fs.StringVar(&o.room, "room", "", "room to join (required)")
 	fs.IntVar(&o.next, "next", 0, "join the next group of N peers (0: the open room)")
+	fs.StringVar(&o.token, "token", os.Getenv("MESHCAT_TOKEN"), "room token, for a server run with -auth-secret (default $MESHCAT_TOKEN)")
 	fs.BoolVar(&o.echo, "echo", false, "send every packet back to its sender on the same channel")
 	channels := fs.String("channels", "unreliable", "comma-separated channel list: unreliable, reliable")
 	fs.BoolVar(&o.loopback, "loopback", false, "WebRTC over 127.0.0.1 only (tests, one machine)")
@@ -78,11 +81,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// roomURL joins the server URL and the room, with next if set.
+// roomURL joins the server URL and the room, with next and the token if
+// set. The token stays in the URL, so the transport's reconnects send it too.
 func (o options) roomURL() string {
 	u := strings.TrimSuffix(o.server, "/") + "/" + url.PathEscape(o.room)
+	q := url.Values{}
 	if o.next > 0 {
-		u += fmt.Sprintf("?next=%d", o.next)
+		q.Set("next", strconv.Itoa(o.next))
+	}
+	if o.token != "" {
+		q.Set("token", o.token)
+	}
+	if len(q) > 0 {
+		u += "?" + q.Encode()
 	}
 	return u
 }

@@ -67,6 +67,10 @@ func TestFlags(t *testing.T) {
 	if got := o.roomURL(); got != "ws://h:1/a%20b?next=3" {
 		t.Fatalf("room URL %q", got)
 	}
+	o.token = "eyJ.x-y_z"
+	if got := o.roomURL(); got != "ws://h:1/a%20b?next=3&token=eyJ.x-y_z" {
+		t.Fatalf("room URL with token %q", got)
+	}
 	if len(o.channels) != 2 || o.channels[1] != transport.Reliable() {
 		t.Fatalf("channels %+v", o.channels)
 	}

@@ -23,11 +23,19 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/web"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stderr); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "token" { // signalserver token -room NAME -ttl 1h
+		err = tokenCommand(os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	} else {
+		err = run(context.Background(), os.Args[1:], os.Getenv, os.Stderr)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "signalserver:", err)
 		os.Exit(1)
 	}
@@ -41,6 +49,10 @@ type options struct {
 	logFormat       string
 	origins         string
 	shutdownTimeout time.Duration
+	web, noWeb      bool // serve the box game's page (-no-web wins)
+	authSecret      string
+	authSecretFile  string
+	turn            turnOptions // -turn, -stun and GET /ice (turn.go)
 }
 
 // run parses args (with environment twins read through getenv), serves until
@@ -55,6 +67,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	cfg.Logger = logger
+	if cfg.Redis.URL != "" {
+		redis.SetLogger(signalserver.RedisLogger(logger)) // the client's own messages, such as failed dials
+	}
+	cfg.Web = webPage(opts, logger)
+	turnSrv, err := opts.turn.start(ctx, &cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopTURN(turnSrv, opts.shutdownTimeout, logger)
 	srv, err := signalserver.New(cfg)
 	if err != nil {
 		return err
@@ -103,6 +124,19 @@ func serve(ctx context.Context, srv *signalserver.Server, ln net.Listener, opts 
 	return err
 }
 
+// webPage is the handler of plain GETs: the box game's page embedded at
+// build time, unless -no-web (or -web=false) turned it off.
+func webPage(opts options, logger *slog.Logger) http.Handler {
+	if !opts.web || opts.noWeb {
+		return nil
+	}
+	h, ok := web.BoxGame()
+	if !ok {
+		logger.Warn("built without the box game's web page (run make web, then build again); GET / says so")
+	}
+	return h
+}
+
 func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (signalserver.Config, options, error) {
 	var cfg signalserver.Config
 	var opts options
@@ -125,12 +159,21 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (si
 	fs.StringVar(&cfg.RealIPHeader, "real-ip-header", "", "header a trusted reverse proxy sets to the client address (e.g. X-Real-IP); empty: use the TCP peer")
 	fs.IntVar(&cfg.MaxPeersPerRoom, "max-peers-per-room", signalserver.DefaultMaxPeersPerRoom, "peers per room without next, and the largest next")
 	fs.IntVar(&cfg.MaxRoomIDBytes, "max-room-id-bytes", signalserver.DefaultMaxRoomIDBytes, "longest room id, in bytes")
+	fs.StringVar(&cfg.Redis.URL, "redis", "", "redis://host:6379/0: share rooms with every instance using this Redis (several instances behind a load balancer); empty: rooms in memory")
+	fs.StringVar(&cfg.Redis.Prefix, "redis-prefix", signalserver.DefaultRedisPrefix, "prefix of every Redis key, so that deployments can share one Redis")
+	fs.DurationVar(&cfg.Redis.Heartbeat, "redis-heartbeat", signalserver.DefaultRedisHeartbeat, "how often an instance refreshes its presence in Redis")
+	fs.DurationVar(&cfg.Redis.PresenceTTL, "redis-presence-ttl", signalserver.DefaultRedisPresenceTTL, "an instance silent this long is presumed dead: its peers are removed (PeerLeft within this plus -redis-heartbeat)")
+	fs.StringVar(&opts.authSecret, "auth-secret", "", "HS256 secret: joins need ?token= (mint with: signalserver token -room NAME); empty: no authentication")
+	fs.StringVar(&opts.authSecretFile, "auth-secret-file", "", "file holding the -auth-secret (trailing newline ignored)")
 	fs.StringVar(&opts.origins, "allowed-origins", "", "comma-separated Origin values allowed to connect; empty: any")
 	fs.StringVar(&opts.tlsCert, "tls-cert", "", "TLS certificate file (PEM); with -tls-key serves wss://")
 	fs.StringVar(&opts.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.StringVar(&opts.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&opts.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&opts.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown may take")
+	fs.BoolVar(&opts.web, "web", true, "serve the box game's web page on plain GET / and /<room>")
+	fs.BoolVar(&opts.noWeb, "no-web", false, "do not serve the web page: plain GETs answer 426, as matchbox_server's do")
+	opts.turn.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return cfg, opts, err
 	}
@@ -162,6 +205,14 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (si
 	}
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
 		return cfg, opts, errors.New("-tls-cert and -tls-key go together")
+	}
+	secret, err := loadSecret(opts.authSecret, opts.authSecretFile)
+	if err != nil {
+		return cfg, opts, err
+	}
+	cfg.AuthSecret = secret
+	if err := opts.turn.apply(&cfg); err != nil {
+		return cfg, opts, err
 	}
 	if opts.origins != "" {
 		for _, o := range strings.Split(opts.origins, ",") {

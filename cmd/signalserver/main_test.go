@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/rollbox/rollbox/internal/syncbuf"
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/web"
 	"go.uber.org/goleak"
 )
 
@@ -121,5 +124,44 @@ func TestServeAndShutdownOnSIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `"msg":"shutting down"`) {
 		t.Fatalf("logs lack the shutdown line:\n%s", logs.String())
+	}
+}
+
+// TestWebFlags: the box game's page is served by default (as embedded by
+// make web, or the page saying to run it) and -no-web or -web=false, or
+// their environment twins, turn it off.
+func TestWebFlags(t *testing.T) {
+	var logs syncbuf.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		on   bool
+	}{
+		{nil, nil, true},
+		{[]string{"-no-web"}, nil, false},
+		{[]string{"-web=false"}, nil, false},
+		{nil, map[string]string{"SIGNALSERVER_NO_WEB": "true"}, false},
+	} {
+		_, opts, err := parseFlags(tc.args, env(tc.env), io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := webPage(opts, logger)
+		if (h != nil) != tc.on {
+			t.Errorf("%q %v: page served %v, want %v", tc.args, tc.env, h != nil, tc.on)
+			continue
+		}
+		if h == nil {
+			continue
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest("GET", "/myroom", nil))
+		if ct := w.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" || w.Code != 200 && w.Code != 404 {
+			t.Errorf("GET /myroom: %d %q", w.Code, ct)
+		}
+		if _, built := web.BoxGame(); !built && !strings.Contains(w.Body.String(), "make web") {
+			t.Errorf("without make web: %q", w.Body.String())
+		}
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"image/color"
 	"io"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
 	"github.com/hajimehoshi/ebiten/v2/ebitenutil"
@@ -21,13 +23,27 @@ var errFinished = errors.New("finished")
 
 // game is the Ebiten side: Update drives the match once per tick, Draw
 // shows it. Everything that must agree across peers lives in sim and
-// rollback; nothing here feeds back into the simulation but the keyboard.
+// rollback; nothing here feeds back into the simulation but the input.
 type game struct {
 	ctx     context.Context // ends the loop on SIGINT/SIGTERM
 	o       options
 	connect chan connectResult // the match, once the room is full
 	nm      *netMatch
 	err     error
+	// input reads the local player's buttons: the keyboard, or a bot.
+	input func() sim.Input
+	// progress, when not nil, hears each phase once, from Update (the web
+	// page shows it outside the canvas too).
+	progress progressFunc
+	// drawn, when not nil, is called after each Draw with whether the match
+	// is on screen (the web page times its start-up with it).
+	drawn func(playing bool)
+
+	mu     sync.Mutex // guards status, written by the connecting goroutine
+	status string     // what connect is doing, until the match starts
+	phase  phase      // the last phase passed to progress
+
+	reachedAt time.Time // when -frames was confirmed
 
 	overlay bool
 	// rollbacks per second, sampled once a second
@@ -46,20 +62,28 @@ func runWindow(ctx context.Context, o options, stderr io.Writer) (result, error)
 	if os.Getenv("DISPLAY") == "" && os.Getenv("WAYLAND_DISPLAY") == "" {
 		return result{}, errors.New("no display (DISPLAY is unset): use -headless, or run under a desktop or Xvfb")
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	g := &game{ctx: ctx, o: o, connect: make(chan connectResult, 1), overlay: true}
-	go func() {
-		nm, err := connect(ctx, o, stderr)
-		g.connect <- connectResult{nm, err}
-	}()
 	ebiten.SetWindowTitle(fmt.Sprintf("rollbox boxes: %s (%d players)", o.room, o.players))
 	ebiten.SetWindowSize(sim.Width/sim.One, sim.Height/sim.One)
-	ebiten.SetTPS(fps)
 	if o.windowPos != "" {
 		x, y, _ := o.windowPosition() // checked by parseFlags
 		ebiten.SetWindowPosition(x, y)
 	}
+	return playGame(ctx, &game{o: o, input: keyboardInput}, stderr)
+}
+
+// playGame connects and runs g (o, input and the hooks set) until the game
+// ends, the context ends, or -frames is confirmed. The desktop window and
+// the web page share it.
+func playGame(ctx context.Context, g *game, stderr io.Writer) (result, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g.ctx, g.connect, g.overlay = ctx, make(chan connectResult, 1), true
+	g.status = fmt.Sprintf("joining %s on %s", g.o.room, g.o.server)
+	go func() {
+		nm, err := connect(ctx, g.o, stderr, g.setStatus)
+		g.connect <- connectResult{nm, err}
+	}()
+	ebiten.SetTPS(fps)
 	err := ebiten.RunGameWithOptions(g, &ebiten.RunGameOptions{InitUnfocused: false})
 	cancel()
 	if g.nm == nil { // still connecting: collect the socket so it closes
@@ -77,6 +101,26 @@ func runWindow(ctx context.Context, o options, stderr io.Writer) (result, error)
 		err = nil
 	}
 	return res, errors.Join(err, g.err)
+}
+
+// setStatus is connect's progressFunc: it keeps the text for Draw and the
+// phase for Update to report.
+func (g *game) setStatus(p phase, text string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.status = text
+	if p != phaseSynchronizing { // Update reports that one from the session
+		g.report(p, text)
+	}
+}
+
+// report passes a phase to the progress hook once. Callers hold g.mu or run
+// on Update's goroutine after connecting has ended.
+func (g *game) report(p phase, text string) {
+	if g.progress != nil && p != g.phase {
+		g.phase = p
+		g.progress(p, text)
+	}
 }
 
 // Update implements ebiten.Game.
@@ -100,15 +144,27 @@ func (g *game) Update() error {
 			return nil
 		}
 	}
-	if err := g.nm.tick(keyboardInput); err != nil {
+	if err := g.nm.tick(g.input); err != nil {
 		g.err = err
 		return errFinished
 	}
+	g.mu.Lock()
+	if g.nm.synchronized {
+		g.report(phasePlaying, fmt.Sprintf("playing as player %d", g.nm.local+1))
+	} else {
+		g.report(phaseSynchronizing, "synchronizing with the other players")
+	}
+	g.mu.Unlock()
 	if g.nm.ticks%fps == 0 {
 		g.rps = g.nm.rollbacks - g.lastSample
 		g.lastSample = g.nm.rollbacks
 	}
-	if g.nm.reached && g.nm.allAcked() {
+	// Once done, keep playing until the peers have acknowledged all our
+	// inputs (or lingerMax), or they may stop short of the target frame.
+	if g.nm.reached && g.reachedAt.IsZero() {
+		g.reachedAt = time.Now()
+	}
+	if g.nm.reached && (g.nm.allAcked() || time.Since(g.reachedAt) > lingerMax) {
 		return errFinished
 	}
 	return nil
@@ -153,8 +209,14 @@ var (
 // Draw implements ebiten.Game.
 func (g *game) Draw(screen *ebiten.Image) {
 	screen.Fill(background)
+	if g.drawn != nil {
+		defer func() { g.drawn(g.nm != nil) }()
+	}
 	if g.nm == nil {
-		ebitenutil.DebugPrintAt(screen, fmt.Sprintf("joining %s on %s\nwaiting for %d players...", g.o.room, g.o.server, g.o.players), 16, 16)
+		g.mu.Lock()
+		status := g.status
+		g.mu.Unlock()
+		ebitenutil.DebugPrintAt(screen, fmt.Sprintf("room %s, %d players\n%s...", g.o.room, g.o.players, status), 16, 16)
 		return
 	}
 	w := &g.nm.world

@@ -28,7 +28,7 @@ const lingerMax = 3 * time.Second
 func runHeadless(ctx context.Context, o options, stderr io.Writer) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, joinTimeout+time.Duration(o.frames)*time.Second/15+lingerMax)
 	defer cancel()
-	nm, err := connect(ctx, o, stderr)
+	nm, err := connect(ctx, o, stderr, nil)
 	if err != nil {
 		return result{}, err
 	}

@@ -10,6 +10,9 @@
 // the game prints one JSON line with the checksum of confirmed frame N and
 // exits: 0 when healthy, 3 when a desync was detected, 1 on any other
 // failure (with a one-line reason on stderr).
+//
+// Built with GOOS=js GOARCH=wasm (make web), the game runs in a web page
+// that the signalling server serves: see web.go.
 package main
 
 import (
@@ -18,10 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/rollbox/rollbox/examples/boxgame/sim"
 	"github.com/rollbox/rollbox/transport"
@@ -53,13 +53,6 @@ type options struct {
 	turnUser      string
 	turnPass      string
 	windowPos     string
-}
-
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
 }
 
 // run plays one match as the flags say and returns the exit status.

@@ -61,14 +61,35 @@ type netMatch struct {
 	maxPing      time.Duration
 }
 
+// phase is a step of forming a match, as the game shows it. (The web page
+// adds "loading", "finished" and "failed" of its own.)
+type phase string
+
+const (
+	phaseJoining       phase = "joining"       // dialling the signalling server
+	phaseWaiting       phase = "waiting"       // in the room, fewer than -players there
+	phaseConnecting    phase = "connecting"    // everyone is there; WebRTC connecting
+	phaseSynchronizing phase = "synchronizing" // the session's handshake
+	phasePlaying       phase = "playing"
+)
+
+// progressFunc hears how forming a match goes; it may be called from any
+// goroutine.
+type progressFunc func(p phase, text string)
+
 // connect joins <room>?next=<players>, waits for the full mesh and builds the
 // session. Player handles follow the sorted peer ids, so every peer agrees
-// on who is who without another message.
-func connect(ctx context.Context, o options, stderr io.Writer) (*netMatch, error) {
+// on who is who without another message. progress, when not nil, hears each
+// step.
+func connect(ctx context.Context, o options, stderr io.Writer, progress progressFunc) (*netMatch, error) {
+	if progress == nil {
+		progress = func(phase, string) {}
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	roomURL := fmt.Sprintf("%s/%s?next=%d", strings.TrimSuffix(o.server, "/"), url.PathEscape(o.room), o.players)
 	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
+	progress(phaseJoining, fmt.Sprintf("joining room %q on %s", o.room, o.server))
 	sock, err := transport.Join(jctx, roomURL, transport.Config{
 		ICEServers:   o.iceServers(),
 		LoopbackOnly: o.loopback,
@@ -77,7 +98,7 @@ func connect(ctx context.Context, o options, stderr io.Writer) (*netMatch, error
 	if err != nil {
 		return nil, fmt.Errorf("join %s: %w", roomURL, err)
 	}
-	peers, err := sock.WaitForPeers(jctx, o.players-1)
+	peers, err := waitForPeers(jctx, sock, o.players, progress)
 	if err != nil {
 		_ = sock.Close(context.Background())
 		return nil, fmt.Errorf("waiting for %d players in %s: %w", o.players, roomURL, err)
@@ -87,7 +108,33 @@ func connect(ctx context.Context, o options, stderr io.Writer) (*netMatch, error
 		_ = sock.Close(context.Background())
 		return nil, err
 	}
+	progress(phaseSynchronizing, "synchronizing with the other players")
 	return nm, nil
+}
+
+// waitForPeers waits until the other players-1 peers are connected, telling
+// progress how many are in the room and how many connected meanwhile.
+func waitForPeers(ctx context.Context, sock *transport.Socket, players int, progress progressFunc) ([]transport.PeerID, error) {
+	// Polled: the counts change a few times per match, and a tenth of a
+	// second is quick enough for a progress line.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		connected := len(sock.Peers())
+		if connected >= players-1 {
+			return sock.WaitForPeers(ctx, players-1)
+		}
+		if here := 1 + connected + sock.Connecting(); here < players {
+			progress(phaseWaiting, fmt.Sprintf("waiting for players: %d of %d here", here, players))
+		} else {
+			progress(phaseConnecting, fmt.Sprintf("connecting to the other players: %d of %d connected", connected, players-1))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 func newNetMatch(sock *transport.Socket, peers []transport.PeerID, o options, logger *slog.Logger) (*netMatch, error) {
@@ -153,6 +200,15 @@ func parseNetsim(s string) (simnet.Link, error) {
 func (nm *netMatch) tick(input func() sim.Input) error {
 	nm.ticks++
 	nm.session.PollRemoteClients()
+	// A peer that left the mesh will never acknowledge anything: allAcked
+	// must not wait for the session to notice its silence (seconds).
+	for _, ev := range nm.sock.PeerEvents() {
+		for i := range nm.remotes {
+			if ev.State == transport.PeerDisconnected && nm.remotes[i].id == ev.Peer {
+				nm.remotes[i].disconnected = true
+			}
+		}
+	}
 	if err := nm.handleEvents(); err != nil {
 		return err
 	}

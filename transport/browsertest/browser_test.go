@@ -9,7 +9,8 @@
 // Tests must not send off the machine, and pion in loopback-only mode
 // (meshcat -loopback) offers only 127.0.0.1, so the test re-runs its own
 // binary in a fresh network namespace where lo is the only interface, and a
-// fresh PID namespace so that no process outlives it. Linux only; it needs
+// fresh PID namespace so that no process outlives it (see internal/chromium,
+// which the box game's browser tests share). Linux only; it needs
 // root or unprivileged user namespaces, the Debian packages chromium and
 // util-linux (unshare), and the Go toolchain to build meshcat. `make test`
 // installs the packages.
@@ -25,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rollbox/rollbox/internal/chromium"
 	"go.uber.org/goleak"
 )
 
@@ -65,21 +67,10 @@ func TestBrowserInterop(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), childTimeout)
 	defer cancel()
-	// A new PID namespace whose init is the child test: when it exits, or
-	// when unshare is killed (--kill-child), the kernel kills every process
-	// left in it, Chromium's helpers included. --mount-proc gives Chromium a
-	// /proc that matches its PIDs.
-	args := []string{"--net", "--pid", "--fork", "--kill-child", "--mount-proc", self,
-		"-test.run=" + flagValue("test.run", "^TestBrowserInterop$"),
-		"-test.v", "-test.count=1", "-test.timeout=" + (childTimeout - 5*time.Second).String()}
-	if os.Geteuid() != 0 {
-		// Without root, a user namespace grants what the network namespace
-		// needs, where the kernel allows unprivileged user namespaces.
-		args = append([]string{"--map-root-user"}, args...)
-	}
-	cmd := exec.CommandContext(ctx, "unshare", args...)
+	cmd := chromium.LoopbackOnlyCommand(ctx, self,
+		"-test.run="+flagValue("test.run", "^TestBrowserInterop$"),
+		"-test.v", "-test.count=1", "-test.timeout="+(childTimeout-5*time.Second).String())
 	cmd.Env = append(os.Environ(), childEnv+"="+meshcat)
-	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
 	t.Logf("in a network namespace: %s\n%s", cmd, out)
 	if err != nil {

@@ -4,10 +4,8 @@ package browsertest
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"embed"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,17 +15,15 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
+	"github.com/rollbox/rollbox/internal/chromium"
+	"github.com/rollbox/rollbox/internal/syncbuf"
 	"github.com/rollbox/rollbox/signalserver"
 )
 
@@ -43,24 +39,10 @@ const minUnreliable = 0.9
 
 const scenarioTimeout = 20 * time.Second
 
-// chromiumFlags run Chromium without a display, sandbox, GPU or background
-// traffic. Chromium does not enumerate lo, so it never signals a candidate
-// here: pion learns its address (127.0.0.1) as peer-reflexive from its ICE
-// checks. --allow-loopback-in-peer-connection lets Chromium use pion's
-// 127.0.0.1 candidates at all, and without mDNS hiding any host address
-// Chromium signals is an IP that pion, which skips mDNS in loopback-only
-// mode, can use.
-var chromiumFlags = []string{
-	"--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-	"--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
-	"--disable-background-networking", "--disable-component-update", "--disable-sync",
-	"--no-first-run", "--no-default-browser-check", "--disable-crash-reporter",
-}
-
 // runInNamespace is the test proper, run by the copy of the test binary that
 // TestBrowserInterop starts in a network namespace.
 func runInNamespace(t *testing.T, meshcat string) {
-	if err := bringLoopbackUp(); err != nil {
+	if err := chromium.BringLoopbackUp(); err != nil {
 		t.Fatalf("bringing lo up: %v", err)
 	}
 	h := newHarness(t, meshcat)
@@ -73,35 +55,6 @@ func runInNamespace(t *testing.T, meshcat string) {
 			t.Run(order+"/"+gather, func(t *testing.T) { h.scenario(t, browserFirst, gather) })
 		}
 	}
-}
-
-// bringLoopbackUp does `ip link set lo up`: a new network namespace starts
-// with lo down.
-func bringLoopbackUp() error {
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return err
-	}
-	defer syscall.Close(fd)
-	// struct ifreq: the interface name in 16 bytes, then a union whose
-	// member ifr_flags is a short. 40 bytes is its size on 64-bit Linux.
-	var ifr [40]byte
-	copy(ifr[:], "lo")
-	ioctl := func(req uintptr) error {
-		if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), req, uintptr(unsafe.Pointer(&ifr[0]))); errno != 0 {
-			return errno
-		}
-		return nil
-	}
-	if err := ioctl(syscall.SIOCGIFFLAGS); err != nil {
-		return fmt.Errorf("SIOCGIFFLAGS: %w", err)
-	}
-	flags := binary.NativeEndian.Uint16(ifr[16:]) | syscall.IFF_UP
-	binary.NativeEndian.PutUint16(ifr[16:], flags)
-	if err := ioctl(syscall.SIOCSIFFLAGS); err != nil {
-		return fmt.Errorf("SIOCSIFFLAGS: %w", err)
-	}
-	return nil
 }
 
 // harness is what the scenarios share: the signalling server, the server of
@@ -393,50 +346,16 @@ func (r *reader) next(ctx context.Context, typ string) event {
 // of its processes, when the test ends.
 func startChromium(t *testing.T, url string) {
 	t.Helper()
-	dir := t.TempDir()
-	logFile, err := os.Create(filepath.Join(dir, "chromium.log"))
+	b, err := chromium.Start(chromium.Options{Dir: t.TempDir(), URL: url})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logFile.Close()
-	// Chromium runs as the init of a PID namespace of its own: some of its
-	// helpers (crashpad) start sessions of their own, out of reach of a
-	// process group, but when the namespace's init dies the kernel kills
-	// and reaps everything in it.
-	args := append([]string{"--pid", "--fork", "--kill-child", "--mount-proc", "chromium"}, chromiumFlags...)
-	args = append(args, "--user-data-dir="+filepath.Join(dir, "profile"), url)
-	cmd := exec.Command("unshare", args...)
-	// Chromium's output goes to a file, so no goroutine copies it and no
-	// helper process can hold a pipe open.
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// unshare and the namespace's init in a process group, so that one
-	// signal reaches both.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting chromium: %v", err)
-	}
-	pgid := cmd.Process.Pid
 	t.Cleanup(func() {
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		// The namespace's init, orphaned by unshare's death, is reparented
-		// to this process (the init of the test's own PID namespace) and
-		// has to be reaped here. Once it is, all of Chromium is gone and
-		// the profile directory can be removed.
-		for deadline := time.Now().Add(5 * time.Second); syscall.Kill(-pgid, 0) == nil; {
-			var status syscall.WaitStatus
-			if pid, _ := syscall.Wait4(-pgid, &status, syscall.WNOHANG, nil); pid > 0 {
-				continue
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("chromium outlived SIGKILL")
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
 		if t.Failed() {
-			out, _ := os.ReadFile(logFile.Name())
-			t.Logf("chromium output (without D-Bus complaints):\n%s", tail(withoutDBus(out), 4000))
+			t.Logf("chromium output (without D-Bus complaints):\n%s", b.Log(4000))
+		}
+		if err := b.Close(); err != nil {
+			t.Error(err)
 		}
 	})
 }
@@ -446,7 +365,7 @@ type meshcatProc struct {
 	t              *testing.T
 	cmd            *exec.Cmd
 	done           chan error
-	stdout, stderr syncBuffer
+	stdout, stderr syncbuf.Buffer
 	id             string
 }
 
@@ -530,41 +449,4 @@ func (mc *meshcatProc) interrupt(ctx context.Context) {
 	case <-ctx.Done():
 		mc.t.Fatalf("meshcat did not exit after an interrupt: %v", ctx.Err())
 	}
-}
-
-// syncBuffer is a bytes.Buffer that a process writes while the test reads.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// withoutDBus drops the lines in which Chromium complains that there is no
-// D-Bus, which is expected here and would hide the rest.
-func withoutDBus(out []byte) []byte {
-	var b bytes.Buffer
-	for line := range bytes.Lines(out) {
-		if !bytes.Contains(line, []byte("dbus")) {
-			b.Write(line)
-		}
-	}
-	return b.Bytes()
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
 }

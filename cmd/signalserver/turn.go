@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rollbox/rollbox/signalserver"
+)
+
+// turnOptions are the flags of the embedded TURN server and of GET /ice.
+type turnOptions struct {
+	enabled    bool
+	port       int
+	listenIP   string
+	publicIP   string
+	realm      string
+	secret     string
+	secretFile string
+	ttl        time.Duration
+	stun       string
+	urls       string
+}
+
+func (o *turnOptions) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.enabled, "turn", false, "run a TURN server (UDP and TCP) in this process; GET /ice hands out short-lived credentials for it")
+	fs.IntVar(&o.port, "turn-port", 3478, "UDP and TCP port of the TURN server")
+	fs.StringVar(&o.listenIP, "turn-listen-ip", "0.0.0.0", "local address the TURN server listens on and relays from")
+	fs.StringVar(&o.publicIP, "turn-public-ip", "", "IP address clients reach the TURN server at (the public one behind 1:1 NAT); required with -turn")
+	fs.StringVar(&o.realm, "turn-realm", "rollbox", "TURN realm")
+	fs.StringVar(&o.secret, "turn-secret", "", "shared secret TURN credentials are derived from (coturn's static-auth-secret); required with -turn")
+	fs.StringVar(&o.secretFile, "turn-secret-file", "", "file holding the -turn-secret (trailing newline ignored)")
+	fs.DurationVar(&o.ttl, "turn-ttl", signalserver.DefaultTURNTTL, "how long the TURN credentials from GET /ice stay valid")
+	fs.StringVar(&o.urls, "turn-url", "", "comma-separated turn: URLs of an external TURN server (coturn with use-auth-secret) sharing -turn-secret, that GET /ice lists with fresh credentials")
+	fs.StringVar(&o.stun, "stun", "", "comma-separated STUN URLs that GET /ice also lists (e.g. stun:stun.example.org:3478)")
+}
+
+// apply validates the options and puts the STUN servers and an external
+// TURN server in cfg.ICE; the embedded TURN server starts in start.
+func (o *turnOptions) apply(cfg *signalserver.Config) error {
+	for _, u := range strings.Split(o.stun, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			if !strings.HasPrefix(u, "stun:") && !strings.HasPrefix(u, "stuns:") {
+				return fmt.Errorf("-stun %q: want stun:host[:port]", u)
+			}
+			cfg.ICE.STUN = append(cfg.ICE.STUN, u)
+		}
+	}
+	for _, u := range strings.Split(o.urls, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			if !strings.HasPrefix(u, "turn:") && !strings.HasPrefix(u, "turns:") {
+				return fmt.Errorf("-turn-url %q: want turn:host[:port][?transport=udp|tcp]", u)
+			}
+			cfg.ICE.TURNURLs = append(cfg.ICE.TURNURLs, u)
+		}
+	}
+	if !o.enabled && len(cfg.ICE.TURNURLs) == 0 {
+		return nil
+	}
+	if o.ttl <= 0 {
+		return fmt.Errorf("-turn-ttl must be positive, got %v", o.ttl)
+	}
+	if err := o.loadSecret(); err != nil {
+		return err
+	}
+	cfg.ICE.TURNSecret, cfg.ICE.TURNTTL = []byte(o.secret), o.ttl
+	if !o.enabled {
+		return nil
+	}
+	if o.port < 0 || o.port > 65535 {
+		return fmt.Errorf("-turn-port %d: out of range", o.port)
+	}
+	if net.ParseIP(o.listenIP) == nil {
+		return fmt.Errorf("-turn-listen-ip %q: not an IP address", o.listenIP)
+	}
+	if ip := net.ParseIP(o.publicIP); ip == nil || ip.IsUnspecified() {
+		return fmt.Errorf("-turn needs -turn-public-ip, the address clients reach it at (got %q)", o.publicIP)
+	}
+	return nil
+}
+
+// loadSecret reads -turn-secret-file into secret, and checks there is one.
+func (o *turnOptions) loadSecret() error {
+	switch {
+	case o.secret != "" && o.secretFile != "":
+		return errors.New("-turn-secret and -turn-secret-file exclude each other")
+	case o.secretFile != "":
+		b, err := os.ReadFile(o.secretFile)
+		if err != nil {
+			return fmt.Errorf("-turn-secret-file: %w", err)
+		}
+		o.secret = string(bytes.TrimRight(b, "\r\n"))
+		if o.secret == "" {
+			return fmt.Errorf("-turn-secret-file %s is empty", o.secretFile)
+		}
+	case o.secret == "":
+		return errors.New("-turn and -turn-url need -turn-secret or -turn-secret-file")
+	}
+	return nil
+}
+
+// start starts the TURN server when -turn is given (nil otherwise) and
+// offers it on GET /ice.
+func (o *turnOptions) start(ctx context.Context, cfg *signalserver.Config, logger *slog.Logger) (*signalserver.TURNServer, error) {
+	if !o.enabled {
+		return nil, nil
+	}
+	t, err := signalserver.StartTURN(ctx, signalserver.TURNConfig{
+		Listen:   net.JoinHostPort(o.listenIP, strconv.Itoa(o.port)),
+		PublicIP: net.ParseIP(o.publicIP),
+		Realm:    o.realm,
+		Secret:   []byte(o.secret),
+		TTL:      o.ttl,
+		Logger:   logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.ICE.TURN = t
+	return t, nil
+}
+
+// stopTURN shuts t down (if running) within timeout; a failure is logged,
+// as the process is exiting anyway.
+func stopTURN(t *signalserver.TURNServer, timeout time.Duration, logger *slog.Logger) {
+	if t == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := t.Shutdown(ctx); err != nil {
+		logger.Warn("TURN shutdown", "err", err)
+	}
+}

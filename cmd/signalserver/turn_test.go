@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rollbox/rollbox/signalserver"
+)
+
+func TestTURNFlags(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "turn-secret")
+	if err := os.WriteFile(secretFile, []byte("from a file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, opts, err := parseFlags([]string{"-turn", "-turn-port", "5349", "-stun", "stun:a.example:3478, stun:b.example"}, env(map[string]string{
+		"SIGNALSERVER_TURN_PUBLIC_IP":   "203.0.113.7",
+		"SIGNALSERVER_TURN_SECRET_FILE": secretFile,
+		"SIGNALSERVER_TURN_TTL":         "10m",
+		"SIGNALSERVER_TURN_PORT":        "1", // the flag wins
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts.turn
+	if !o.enabled || o.port != 5349 || o.publicIP != "203.0.113.7" || o.secret != "from a file" || o.ttl != 10*time.Minute || o.realm != "rollbox" || o.listenIP != "0.0.0.0" {
+		t.Fatalf("turn options %+v", o)
+	}
+	cfg, _, err := parseFlags([]string{"-stun", "stun:a.example:3478, stun:b.example"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(cfg.ICE.STUN, " ") != "stun:a.example:3478 stun:b.example" || cfg.ICE.TURN != nil {
+		t.Fatalf("ICE %+v", cfg.ICE)
+	}
+	cfg, _, err = parseFlags([]string{"-turn-url", "turn:coturn.example:3478?transport=udp,turns:coturn.example:5349", "-turn-ttl", "2h"},
+		env(map[string]string{"SIGNALSERVER_TURN_SECRET": "coturn's static-auth-secret"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.ICE.TURNURLs) != 2 || string(cfg.ICE.TURNSecret) != "coturn's static-auth-secret" || cfg.ICE.TURNTTL != 2*time.Hour || cfg.ICE.TURN != nil {
+		t.Fatalf("external TURN %+v", cfg.ICE)
+	}
+	_, opts, err = parseFlags(nil, env(nil), io.Discard)
+	if err != nil || opts.turn.enabled || opts.turn.port != 3478 || opts.turn.ttl != time.Hour {
+		t.Fatalf("defaults %+v, %v", opts.turn, err)
+	}
+
+	for _, args := range [][]string{
+		{"-turn", "-turn-secret", "s"},                               // no public IP
+		{"-turn", "-turn-public-ip", "0.0.0.0", "-turn-secret", "s"}, // not reachable
+		{"-turn", "-turn-public-ip", "192.0.2.1"},                    // no secret
+		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-secret-file", secretFile},
+		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-ttl", "-1s"},
+		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-port", "70000"},
+		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-listen-ip", "eth0"},
+		{"-stun", "turn:a.example"},
+		{"-turn-url", "turn:a.example"}, // no secret
+		{"-turn-url", "stun:a.example", "-turn-secret", "s"},
+	} {
+		if _, _, err := parseFlags(args, env(nil), io.Discard); err == nil {
+			t.Errorf("%q accepted", args)
+		}
+	}
+}
+
+// TestTURNCommand runs the command's TURN server and signalling server on
+// loopback: GET /ice offers it with credentials it accepts.
+func TestTURNCommand(t *testing.T) {
+	cfg, opts, err := parseFlags([]string{"-no-web", "-log-level", "warn", "-turn", "-turn-port", "0", "-turn-listen-ip", "127.0.0.1",
+		"-turn-public-ip", "127.0.0.1", "-turn-secret", "s3cret", "-turn-ttl", "5m"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger, _ := newLogger(opts.logLevel, opts.logFormat, io.Discard)
+	cfg.Logger = logger
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	turnSrv, err := opts.turn.start(ctx, &cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopTURN(turnSrv, time.Second, logger)
+	srv, err := signalserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, srv, ln, opts, logger) }()
+
+	resp, err := http.Get("http://" + ln.Addr().String() + "/ice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var servers []signalserver.ICEServer
+	err = json.NewDecoder(resp.Body).Decode(&servers)
+	resp.Body.Close()
+	if err != nil || len(servers) != 1 {
+		t.Fatalf("GET /ice: %+v, %v", servers, err)
+	}
+	s := servers[0]
+	if !strings.HasPrefix(s.URLs[0], "turn:127.0.0.1:") || s.URLs[0] == "turn:127.0.0.1:0?transport=udp" {
+		t.Fatalf("TURN URLs %q", s.URLs)
+	}
+	if err := signalserver.VerifyTURNCredential([]byte("s3cret"), s.Username, s.Credential, time.Now()); err != nil {
+		t.Fatalf("credential from /ice: %v", err)
+	}
+	if err := signalserver.VerifyTURNCredential([]byte("s3cret"), s.Username, s.Credential, time.Now().Add(6*time.Minute)); err == nil {
+		t.Fatal("credential outlives -turn-ttl 5m")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+}

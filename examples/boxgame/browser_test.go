@@ -1,0 +1,323 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rollbox/rollbox/examples/boxgame/sim"
+	"github.com/rollbox/rollbox/internal/chromium"
+	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/signaltest"
+	"github.com/rollbox/rollbox/signalserver/web"
+)
+
+// The browser tests play the box game in headless Chromium, loaded from the
+// signalling server as a player would (GET /<room>), against a native
+// headless peer and against another page. Tests must not send off the
+// machine, so TestBrowser re-runs this test binary in a network namespace
+// where lo is the only interface (see internal/chromium).
+
+// browserChildEnv holds the directory of the built page (scripts/web.sh) in
+// the copy of the test binary that runs inside the namespace; its presence
+// marks that copy.
+const browserChildEnv = "BOXGAME_BROWSER_WEB"
+
+// webScreenshotEnv, when set to a path, makes TestBrowser save its mid-game
+// screenshot there (how docs/boxgame-web.png is made).
+const webScreenshotEnv = "BOXGAME_WEB_SCREENSHOT"
+
+const (
+	webBuildTimeout  = 5 * time.Minute
+	browserTimeout   = 3 * time.Minute // the whole namespace run, about 45 s
+	browserMatchTime = 60 * time.Second
+	// The page is 640x480, the arena at one pixel per unit, as the native
+	// window and its screenshot.
+	pageWidth, pageHeight = sim.Width / sim.One, sim.Height / sim.One
+)
+
+// TestBrowser builds the web page and plays three 600-frame matches in
+// Chromium: page against native peer with either joining first, and page
+// against page, where one is played through the keyboard after a click.
+func TestBrowser(t *testing.T) {
+	if dir := os.Getenv(browserChildEnv); dir != "" {
+		runBrowserTests(t, dir)
+		return
+	}
+	// A missing tool is a failure, not a skip: make test installs them.
+	for _, tool := range []string{"chromium", "unshare", "ip", "gzip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing (make test installs it from APT_PACKAGES): %v", tool, err)
+		}
+	}
+	dir := t.TempDir()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), webBuildTimeout)
+	defer cancel()
+	// The script make web runs, so that the page under test is built from
+	// the sources under test. go test puts its own toolchain first in PATH.
+	build := exec.CommandContext(ctx, filepath.Join("..", "..", "scripts", "web.sh"), dir)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("scripts/web.sh: %v\n%s", err, out)
+	}
+	t.Logf("web build in %v", time.Since(start).Round(time.Millisecond))
+
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(t.Context(), browserTimeout)
+	defer cancel()
+	cmd := chromium.LoopbackOnlyCommand(ctx, self, "-test.run=^TestBrowser$", "-test.v", "-test.count=1",
+		"-test.timeout="+(browserTimeout-5*time.Second).String())
+	cmd.Env = append(os.Environ(), browserChildEnv+"="+dir)
+	if path := os.Getenv(webScreenshotEnv); path != "" {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Env = append(cmd.Env, webScreenshotEnv+"="+abs)
+	}
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a network namespace: %s\n%s", cmd, out)
+	if err != nil {
+		t.Fatalf("browser tests failed (output above): %v", err)
+	}
+}
+
+// browserHarness is what the browser scenarios share.
+type browserHarness struct {
+	srv     *signaltest.Server
+	browser *chromium.Browser
+}
+
+// runBrowserTests is the test proper, in the namespace.
+func runBrowserTests(t *testing.T, dir string) {
+	if err := chromium.BringLoopbackUp(); err != nil {
+		t.Fatalf("bringing lo up: %v", err)
+	}
+	page, err := web.Handler(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &browserHarness{srv: signaltest.Start(t, signalserver.Config{Web: page})}
+	h.browser, err = chromium.Start(chromium.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chromium output:\n%s", h.browser.Log(20000))
+		}
+		if err := h.browser.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("page-first", func(t *testing.T) { h.againstNative(t, true) })
+	t.Run("native-first", func(t *testing.T) { h.againstNative(t, false) })
+	// Two pages need an address that is not loopback (see AddPrivateLink);
+	// the page and the native peer above played with lo alone.
+	if err := chromium.AddPrivateLink(); err != nil {
+		t.Fatalf("two pages need a non-loopback interface: %v", err)
+	}
+	t.Run("two-pages", h.twoPages)
+}
+
+// pageReport is what the page's rollbox.done promise resolves to.
+type pageReport struct {
+	Result  *result `json:"result"`
+	Error   *string `json:"error"`
+	Timings struct {
+		WasmReady       float64 `json:"wasmReady"`
+		FirstFrame      float64 `json:"firstFrame"`
+		FirstMatchFrame float64 `json:"firstMatchFrame"`
+	} `json:"timings"`
+}
+
+// open loads the game's page for room with the query's options.
+func (h *browserHarness) open(t *testing.T, ctx context.Context, room string, query url.Values) *chromium.Page {
+	t.Helper()
+	u := h.srv.HTTP.URL + "/" + url.PathEscape(room) + "?" + query.Encode()
+	p, err := h.browser.NewPage(ctx, u, pageWidth, pageHeight)
+	if err != nil {
+		t.Fatalf("opening %s: %v", u, err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	return p
+}
+
+// waitFor waits until the JavaScript condition holds in the page.
+func waitFor(t *testing.T, ctx context.Context, p *chromium.Page, cond string) {
+	t.Helper()
+	// Polled in the page, so that one call waits; an exception (rollbox not
+	// defined yet, while the page loads) counts as false.
+	expr := `new Promise((resolve) => {
+		const check = () => {
+			let ok = false;
+			try { ok = (` + cond + `); } catch (e) {}
+			ok ? resolve(true) : setTimeout(check, 20);
+		};
+		check();
+	})`
+	if err := p.Evaluate(ctx, expr, nil); err != nil {
+		var state any
+		_ = p.Evaluate(context.Background(), `({phase: rollbox.phase, text: rollbox.text, error: rollbox.error})`, &state)
+		t.Fatalf("waiting for %s: %v (page: %v)", cond, err, state)
+	}
+}
+
+// finishPage waits for the page's result.
+func finishPage(t *testing.T, ctx context.Context, p *chromium.Page) pageReport {
+	t.Helper()
+	waitFor(t, ctx, p, `window.rollbox`)
+	var rep pageReport
+	if err := p.Evaluate(ctx, `rollbox.done`, &rep); err != nil {
+		t.Fatalf("waiting for the page's result: %v", err)
+	}
+	if rep.Error != nil || rep.Result == nil {
+		t.Fatalf("the page failed: error %v, result %+v", deref(rep.Error), rep.Result)
+	}
+	return rep
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+func (h *browserHarness) waitJoins(t *testing.T, ctx context.Context, n int64) {
+	t.Helper()
+	for h.srv.Metrics().Joins.Load() < n {
+		if ctx.Err() != nil {
+			t.Fatalf("%d joins, want %d: %v", h.srv.Metrics().Joins.Load(), n, ctx.Err())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func botQuery(seed int) url.Values {
+	return url.Values{"players": {"2"}, "bot": {"1"}, "loopback": {""}, "frames": {"600"}, "seed": {fmt.Sprint(seed)}}
+}
+
+// againstNative plays the page (a bot) against a native headless boxgame,
+// the page joining first (it makes the offer: the peer already in a room
+// offers to the newcomer) or second (it answers), and checks that both
+// agree at frame 600. The page-first match also checks a
+// screenshot taken mid-game.
+func (h *browserHarness) againstNative(t *testing.T, pageFirst bool) {
+	ctx, cancel := context.WithTimeout(t.Context(), browserMatchTime)
+	defer cancel()
+	room := "web-" + strings.ReplaceAll(t.Name(), "/", "-")
+	joins := h.srv.Metrics().Joins.Load()
+	startNative := func() (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+		return startPeer(t, "-server", h.srv.URL(), "-room", room, "-players", "2",
+			"-headless", "-loopback", "-seed", "2", "-frames", "600")
+	}
+	var cmd *exec.Cmd
+	var stdout, stderr *bytes.Buffer
+	if !pageFirst {
+		cmd, stdout, stderr = startNative()
+		h.waitJoins(t, ctx, joins+1)
+	}
+	loaded := time.Now()
+	p := h.open(t, ctx, room, botQuery(1))
+	if pageFirst {
+		h.waitJoins(t, ctx, joins+1)
+		cmd, stdout, stderr = startNative()
+	}
+	waitFor(t, ctx, p, `rollbox.phase === "playing"`)
+	playing := time.Since(loaded)
+	if pageFirst {
+		// Mid-game: about frame 120 of 600.
+		time.Sleep(2 * time.Second)
+		checkScreenshot(t, ctx, p)
+	}
+	native := finish(t, cmd, stdout, stderr)
+	rep := finishPage(t, ctx, p)
+	agree(t, []peerRun{{code: exitOK, result: *rep.Result}, native}, 600)
+	t.Logf("page and native peer agree at frame 600: checksum %s; page: wasm ready %.0f ms, first frame %.0f ms, first match frame %.0f ms after navigation; playing %v after opening the page",
+		rep.Result.Checksum, rep.Timings.WasmReady, rep.Timings.FirstFrame, rep.Timings.FirstMatchFrame, playing.Round(time.Millisecond))
+}
+
+// twoPages plays a page against a page. The second is played through the
+// keyboard: after the game has lost the focus, one click on the page (on
+// the status line, not the canvas) must give it back, so that holding D
+// moves the player right.
+func (h *browserHarness) twoPages(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), browserMatchTime)
+	defer cancel()
+	room := "web-two-pages"
+	bot := h.open(t, ctx, room, botQuery(1))
+	q := botQuery(0)
+	q.Del("bot")
+	q.Del("seed")
+	human := h.open(t, ctx, room, q)
+	waitFor(t, ctx, human, `rollbox.phase === "playing"`)
+	waitFor(t, ctx, human, `(document.activeElement.blur(), document.activeElement.tagName !== "CANVAS")`)
+	if err := human.Click(ctx, pageWidth/2, pageHeight-8); err != nil {
+		t.Fatal(err)
+	}
+	if err := human.Key(ctx, true, "d", "KeyD", 68); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, human, fmt.Sprintf(`rollbox.input === %d`, sim.Right))
+	if err := human.Key(ctx, false, "d", "KeyD", 68); err != nil {
+		t.Fatal(err)
+	}
+	a, b := finishPage(t, ctx, bot), finishPage(t, ctx, human)
+	agree(t, []peerRun{{code: exitOK, result: *a.Result}, {code: exitOK, result: *b.Result}}, 600)
+	t.Logf("two pages agree at frame 600: checksum %s", a.Result.Checksum)
+}
+
+// checkScreenshot takes a screenshot of the page and checks that it shows
+// both players' boxes; it saves it where webScreenshotEnv says.
+func checkScreenshot(t *testing.T, ctx context.Context, p *chromium.Page) {
+	t.Helper()
+	var shot []byte
+	var img image.Image
+	var got []color.RGBA
+	// The boxes may overlap at one moment, as in the native window test:
+	// try a few frames.
+	for range 20 {
+		var err error
+		if shot, err = p.Screenshot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if img, err = png.Decode(bytes.NewReader(shot)); err != nil {
+			t.Fatal(err)
+		}
+		rgba := image.NewRGBA(img.Bounds())
+		draw.Draw(rgba, rgba.Bounds(), img, img.Bounds().Min, draw.Src)
+		if got = boxColours(rgba); len(got) == 2 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(got) != 2 {
+		t.Errorf("the screenshot shows %d box colours %v, want 2", len(got), got)
+	}
+	if b := img.Bounds(); b.Dx() != pageWidth || b.Dy() != pageHeight {
+		t.Errorf("screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), pageWidth, pageHeight)
+	}
+	if path := os.Getenv(webScreenshotEnv); path != "" {
+		if err := os.WriteFile(path, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot saved to %s", path)
+	}
+}

@@ -1,0 +1,180 @@
+package signalserver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"sync/atomic"
+)
+
+// Bus carries frames to peers connected to other server instances: the
+// second seam next to Registry. A Registry shared by several instances says
+// who must hear of what; the Bus gets the frames there. Without a Bus, a
+// server delivers only to the peers connected to it, which is all of them
+// when it is alone.
+//
+// A Bus must keep the order of the frames one caller publishes to one peer
+// (the server publishes a peer's signals from that peer's reader goroutine,
+// one after another) and deliver each exactly once.
+type Bus interface {
+	// Publish sends frame to each listed peer connected to another instance
+	// and returns how many of them were found.
+	Publish(ctx context.Context, to []PeerID, frame []byte) (int, error)
+	// Run hands deliver the frames published to this instance's peers, in
+	// order, until ctx ends. It calls lost when every peer connected here has
+	// been dropped from the shared registry (this instance was presumed dead,
+	// for example after losing its connection for too long): the server then
+	// disconnects them so that they join again.
+	Run(ctx context.Context, deliver func(to PeerID, frame []byte), lost func()) error
+}
+
+// HealthChecker is implemented by a Registry that depends on an outside
+// service. While Health returns an error, /health answers 503 with it and
+// joins are refused before the upgrade.
+type HealthChecker interface {
+	Health() error
+}
+
+// busCounters are the metrics of the cross-instance path; they are zero on a
+// server without a Bus.
+type busCounters struct {
+	published atomic.Int64 // frames handed to the bus for peers elsewhere
+	received  atomic.Int64 // frames the bus delivered to this instance
+	lost      atomic.Int64 // times this instance's registration was lost
+}
+
+// startBus runs the bus until stopBus. The goroutine is the only consumer of
+// frames for this instance's peers, so their order is the bus's order.
+func (s *Server) startBus() {
+	if s.bus == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.busStop = cancel
+	s.busDone = make(chan struct{})
+	go func() {
+		defer close(s.busDone)
+		err := s.bus.Run(ctx, s.deliverFromBus, s.registrationLost)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("bus stopped", "err", err)
+		}
+	}()
+}
+
+// stopBus stops the bus goroutine and closes what the server owns.
+func (s *Server) stopBus() error {
+	if s.busStop != nil {
+		s.busStop()
+		<-s.busDone
+	}
+	if s.owned != nil {
+		return s.owned.Close()
+	}
+	return nil
+}
+
+func (s *Server) deliverFromBus(to PeerID, frame []byte) {
+	s.bc.received.Add(1)
+	s.mu.RLock()
+	c := s.clients[to]
+	s.mu.RUnlock()
+	if c != nil {
+		s.enqueue(c, frame)
+	}
+}
+
+// registrationLost disconnects every local peer: the shared registry no
+// longer lists them (their room-mates were told PeerLeft), so they must join
+// again to be seen. Status 1012 (service restart) tells clients to retry.
+func (s *Server) registrationLost() {
+	s.bc.lost.Add(1)
+	s.mu.RLock()
+	clients := make([]*client, 0, len(s.clients))
+	for _, c := range s.clients {
+		clients = append(clients, c)
+	}
+	s.mu.RUnlock()
+	s.log.Warn("registration in the shared registry lost; disconnecting local peers", "peers", len(clients))
+	for _, c := range clients {
+		s.kick(c, disconnectRegistryLost, websocket1012, "signalling state lost; join again")
+	}
+}
+
+// websocket1012 is the close status "service restart" (RFC 6455 registry),
+// which gorilla has no constant for.
+const websocket1012 = 1012
+
+// deliver queues frame to every listed peer: directly to those connected
+// here, through the bus to the others.
+func (s *Server) deliver(ctx context.Context, to []PeerID, frame []byte) {
+	var remote []PeerID
+	for _, id := range to {
+		s.mu.RLock()
+		c := s.clients[id]
+		s.mu.RUnlock()
+		switch {
+		case c != nil:
+			s.enqueue(c, frame)
+		case s.bus != nil:
+			remote = append(remote, id)
+		}
+	}
+	if len(remote) == 0 {
+		return
+	}
+	n, err := s.bus.Publish(ctx, remote, frame)
+	s.bc.published.Add(int64(n))
+	if err != nil {
+		s.metrics.dropped[dropBus].Add(int64(len(remote)))
+		s.log.Warn("bus publish failed", "peers", len(remote), "err", err)
+	}
+}
+
+// relayRemote forwards a signal to a receiver that is not connected here.
+func (s *Server) relayRemote(ctx context.Context, c *client, msg ClientMessage) (drop, error) {
+	ok, err := s.reg.CanSignal(ctx, c.id, msg.Receiver)
+	if err != nil {
+		return dropBus, err
+	}
+	if !ok {
+		return dropForeignReceiver, nil
+	}
+	n, err := s.bus.Publish(ctx, []PeerID{msg.Receiver}, signalFrame(c.id, msg.Data))
+	s.bc.published.Add(int64(n))
+	switch {
+	case err != nil:
+		return dropBus, err
+	case n == 0:
+		return dropUnknownReceiver, nil
+	}
+	return dropCount, nil
+}
+
+// registryHealth returns why the registry cannot take joins, or nil.
+func (s *Server) registryHealth() error {
+	if h, ok := s.reg.(HealthChecker); ok {
+		return h.Health()
+	}
+	return nil
+}
+
+// writeBusMetrics appends the cross-instance metrics to a /metrics answer.
+func (s *Server) writeBusMetrics(w io.Writer) {
+	healthy := int64(1)
+	if s.registryHealth() != nil {
+		healthy = 0
+	}
+	fmt.Fprintf(w, "# HELP signalserver_registry_healthy 1 when the room registry takes joins (always 1 without Redis).\n# TYPE signalserver_registry_healthy gauge\nsignalserver_registry_healthy %d\n", healthy)
+	fmt.Fprintf(w, "# HELP signalserver_bus_published_total Frames sent to peers on other instances.\n# TYPE signalserver_bus_published_total counter\nsignalserver_bus_published_total %d\n", s.bc.published.Load())
+	fmt.Fprintf(w, "# HELP signalserver_bus_received_total Frames received from other instances.\n# TYPE signalserver_bus_received_total counter\nsignalserver_bus_received_total %d\n", s.bc.received.Load())
+	fmt.Fprintf(w, "# HELP signalserver_registration_lost_total Times this instance was presumed dead by the shared registry and dropped its peers.\n# TYPE signalserver_registration_lost_total counter\nsignalserver_registration_lost_total %d\n", s.bc.lost.Load())
+	if r, ok := s.reg.(*Redis); ok {
+		fmt.Fprintf(w, "# HELP signalserver_reaped_peers_total Peers of dead instances removed by this instance.\n# TYPE signalserver_reaped_peers_total counter\nsignalserver_reaped_peers_total %d\n", r.reaped.Load())
+	}
+}
+
+// serveUnhealthy answers /health when the registry is down.
+func serveUnhealthy(w http.ResponseWriter, err error) {
+	http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+}

@@ -1,0 +1,650 @@
+package signalserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Defaults for the zero fields of RedisConfig.
+const (
+	DefaultRedisHeartbeat   = time.Second
+	DefaultRedisPresenceTTL = 5 * time.Second
+	DefaultRedisPrefix      = "rollbox:"
+	DefaultRedisInboxLen    = 10000
+	DefaultRedisOpTimeout   = 2 * time.Second
+)
+
+// RedisConfig shares a server's rooms with every other instance that uses
+// the same Redis (one server or a primary; not Redis Cluster: the scripts
+// touch keys they compute).
+//
+// Each instance keeps a presence key alive with a heartbeat. An instance that
+// stops (killed, partitioned) lets it expire; another instance then removes
+// its peers and tells their rooms PeerLeft. So PeerLeft for the peers of a
+// dead instance arrives within PresenceTTL + Heartbeat (plus one Redis round
+// trip per peer), 6 s with the defaults.
+type RedisConfig struct {
+	// URL is redis://[user:password@]host:port/db (or rediss:// for TLS).
+	// Empty: no Redis; the server keeps its rooms in memory.
+	URL string
+	// Prefix starts every key, so that deployments can share one Redis.
+	Prefix string
+	// Heartbeat is how often the instance refreshes its presence, looks for
+	// dead instances and checks Redis's health.
+	Heartbeat time.Duration
+	// PresenceTTL is how long presence outlives the last heartbeat. It must
+	// exceed 2×Heartbeat so that one slow beat does not kill the instance.
+	PresenceTTL time.Duration
+	// InboxLen caps the frames waiting in Redis for one instance (a stream
+	// trimmed to about this length): an instance that stops reading cannot
+	// fill Redis's memory.
+	InboxLen int64
+	// OpTimeout bounds each Redis command, so that joins and signals fail
+	// instead of hanging while Redis is unreachable.
+	OpTimeout time.Duration
+}
+
+func (c RedisConfig) withDefaults() (RedisConfig, error) {
+	setDefault(&c.Prefix, DefaultRedisPrefix)
+	setDefault(&c.Heartbeat, DefaultRedisHeartbeat)
+	setDefault(&c.PresenceTTL, DefaultRedisPresenceTTL)
+	setDefault(&c.InboxLen, DefaultRedisInboxLen)
+	setDefault(&c.OpTimeout, DefaultRedisOpTimeout)
+	if c.PresenceTTL <= 2*c.Heartbeat {
+		return c, fmt.Errorf("Redis.PresenceTTL (%v) must exceed twice Redis.Heartbeat (%v)", c.PresenceTTL, c.Heartbeat)
+	}
+	if c.Heartbeat <= 0 || c.InboxLen <= 0 || c.OpTimeout <= 0 {
+		return c, errors.New("Redis.Heartbeat, Redis.InboxLen and Redis.OpTimeout must be positive")
+	}
+	return c, nil
+}
+
+// Redis is a Registry and a Bus backed by Redis. Rooms and next groups live
+// in Redis and change only inside Lua scripts, which Redis runs one at a
+// time: concurrent joins on different instances never put a peer in two
+// groups or a group over its size. Frames for a peer on another instance go
+// to that instance's inbox, a Redis stream it reads in order from the last
+// entry it saw, so a reconnect to Redis neither loses nor repeats a frame.
+//
+// Keys, under the prefix: peer:<id> (hash: group, instance, open key),
+// group:<gid> (list of members in join order), open:<next>:<room> (the gid a
+// joiner of that pool enters), ngroups, gidseq, instances (set),
+// alive:<inst> (presence, with expiry), peers:<inst> (set), inbox:<inst>
+// (stream), reap:<inst> (lock of the instance removing a dead one).
+type Redis struct {
+	cfg      RedisConfig
+	opts     *redis.Options
+	rdb      *redis.Client
+	topology Topology
+	maxPeers int
+	log      *slog.Logger
+
+	inst     atomic.Pointer[string] // this instance's id; nil until registered
+	health   atomic.Pointer[error]  // nil when healthy
+	groups   atomic.Int64           // cached for Groups, refreshed each heartbeat
+	lastRead atomic.Pointer[string] // last inbox entry read, for trimming
+	reaped   atomic.Int64
+
+	closeOnce sync.Once
+}
+
+var errNotRegistered = errors.New("redis: instance not registered yet")
+
+// newRedis connects lazily: a Redis that is down at start leaves the server
+// unhealthy until it answers, as it would later on.
+func newRedis(cfg RedisConfig, topology Topology, maxPeers int, log *slog.Logger) (*Redis, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	opts, err := redis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: %w", err)
+	}
+	// A retried command may have run already: a second XADD would deliver a
+	// frame twice, so commands are never retried; callers see the error.
+	opts.MaxRetries = -1
+	// One dial attempt: while Redis is down, a join fails at once rather
+	// than after the pool's retries.
+	opts.DialerRetries = 1
+	opts.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	opts.DialTimeout = min(cfg.OpTimeout, time.Second)
+	opts.ReadTimeout = cfg.OpTimeout
+	opts.WriteTimeout = cfg.OpTimeout
+	opts.ContextTimeoutEnabled = true
+	opts.DisableIdentity = true // CLIENT SETINFO is noise in older servers' logs
+	if topology == nil {
+		topology = FullMesh{}
+	}
+	r := &Redis{
+		cfg:      cfg,
+		opts:     opts,
+		rdb:      redis.NewClient(opts),
+		topology: topology,
+		maxPeers: maxPeers,
+		log:      log.With("component", "redis"),
+	}
+	r.setHealth(errNotRegistered)
+	return r, nil
+}
+
+func (r *Redis) key(parts ...string) string {
+	k := r.cfg.Prefix
+	for _, p := range parts {
+		k += p
+	}
+	return k
+}
+
+func openKey(key RoomKey) string { return "open:" + strconv.Itoa(key.Next) + ":" + key.ID }
+
+func (r *Redis) instance() (string, error) {
+	if p := r.inst.Load(); p != nil {
+		return *p, nil
+	}
+	return "", errNotRegistered
+}
+
+func (r *Redis) setHealth(err error) {
+	if err == nil {
+		r.health.Store(nil)
+		return
+	}
+	r.health.Store(&err)
+}
+
+// Health implements HealthChecker.
+func (r *Redis) Health() error {
+	if p := r.health.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (r *Redis) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.cfg.OpTimeout)
+}
+
+// joinScript adds a peer to its pool's open group. Returns {1, members...}
+// on success (the members before the peer), {0} when the group is full, {2}
+// when the peer already joined.
+var joinScript = redis.NewScript(`
+local openk, peerk, instpeers, ngroups, gidseq = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local peer, inst, nxt, maxp, gprefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+if redis.call('EXISTS', peerk) == 1 then return {2} end
+local gid = redis.call('GET', openk)
+if not gid then
+  gid = tostring(redis.call('INCR', gidseq))
+  redis.call('SET', openk, gid)
+  redis.call('INCR', ngroups)
+end
+local gkey = gprefix .. gid
+local members = redis.call('LRANGE', gkey, 0, -1)
+if maxp > 0 and #members >= maxp then return {0} end
+redis.call('RPUSH', gkey, peer)
+redis.call('HSET', peerk, 'g', gid, 'i', inst, 'o', openk)
+redis.call('SADD', instpeers, peer)
+if nxt > 0 and #members + 1 >= nxt then redis.call('DEL', openk) end
+local out = {1}
+for _, m in ipairs(members) do out[#out + 1] = m end
+return out
+`)
+
+// leaveScript removes a peer and returns the remaining members of its group.
+var leaveScript = redis.NewScript(`
+local peerk, peer, prefix = KEYS[1], ARGV[1], ARGV[2]
+local h = redis.call('HMGET', peerk, 'g', 'i', 'o')
+if not h[1] then return {} end
+redis.call('DEL', peerk)
+redis.call('SREM', prefix .. 'peers:' .. h[2], peer)
+local gkey = prefix .. 'group:' .. h[1]
+redis.call('LREM', gkey, 1, peer)
+local rest = redis.call('LRANGE', gkey, 0, -1)
+if #rest == 0 then
+  redis.call('DEL', gkey)
+  redis.call('DECR', prefix .. 'ngroups')
+  if redis.call('GET', h[3]) == h[1] then redis.call('DEL', h[3]) end
+end
+return rest
+`)
+
+// sameGroupScript returns the group both peers are in, or false.
+var sameGroupScript = redis.NewScript(`
+local a = redis.call('HGET', KEYS[1], 'g')
+if not a or a ~= redis.call('HGET', KEYS[2], 'g') then return false end
+return a
+`)
+
+// sizeScript returns how many peers are in a pool's open group.
+var sizeScript = redis.NewScript(`
+local gid = redis.call('GET', KEYS[1])
+if not gid then return 0 end
+return redis.call('LLEN', ARGV[1] .. gid)
+`)
+
+// publishScript appends a frame to the inbox of each listed peer's instance
+// and returns how many peers it found.
+var publishScript = redis.NewScript(`
+local prefix, frame, maxlen = ARGV[1], ARGV[2], ARGV[3]
+local n = 0
+for i = 4, #ARGV do
+  local inst = redis.call('HGET', prefix .. 'peer:' .. ARGV[i], 'i')
+  if inst then
+    redis.call('XADD', prefix .. 'inbox:' .. inst, 'MAXLEN', '~', maxlen, '*', 't', ARGV[i], 'f', frame)
+    n = n + 1
+  end
+end
+return n
+`)
+
+// heartbeatScript registers an instance (ARGV[3] == "1") or refreshes its
+// presence. A refresh of an expired presence fails (returns 0): the instance
+// may have been reaped already, so it must not come back under the same id.
+var heartbeatScript = redis.NewScript(`
+local alive, instances, inbox = KEYS[1], KEYS[2], KEYS[3]
+local ttl, id, register = ARGV[1], ARGV[2], ARGV[3]
+if register == '1' then
+  redis.call('SET', alive, '1', 'PX', ttl)
+  redis.call('SADD', instances, id)
+  return 1
+end
+if redis.call('PEXPIRE', alive, ttl) == 0 then return 0 end
+if redis.call('EXISTS', inbox) == 1 then redis.call('PEXPIRE', inbox, ttl * 20) end
+return 1
+`)
+
+// deadScript lists registered instances whose presence has expired.
+var deadScript = redis.NewScript(`
+local dead = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. 'alive:' .. id) == 0 then dead[#dead + 1] = id end
+end
+return dead
+`)
+
+// forgetScript removes a dead instance once all its peers are gone.
+var forgetScript = redis.NewScript(`
+local instances, peers, inbox, lock, id = KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1]
+if redis.call('SCARD', peers) > 0 then return 0 end
+redis.call('SREM', instances, id)
+redis.call('DEL', inbox, lock)
+return 1
+`)
+
+// Join implements Registry.
+func (r *Redis) Join(ctx context.Context, key RoomKey, peer PeerID) ([]PeerID, error) {
+	inst, err := r.instance()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := r.opCtx(ctx)
+	defer cancel()
+	res, err := joinScript.Run(ctx, r.rdb,
+		[]string{r.key(openKey(key)), r.key("peer:", string(peer)), r.key("peers:", inst), r.key("ngroups"), r.key("gidseq")},
+		string(peer), inst, key.Next, r.maxPeers, r.key("group:")).Slice()
+	if err != nil {
+		return nil, r.failed(err)
+	}
+	status, _ := res[0].(int64)
+	switch status {
+	case 0:
+		return nil, ErrRoomFull
+	case 2:
+		return nil, errors.New("peer already joined")
+	}
+	members := peerIDs(res[1:])
+	return r.topology.Announce(members, peer), nil
+}
+
+// Leave implements Registry.
+func (r *Redis) Leave(ctx context.Context, peer PeerID) ([]PeerID, error) {
+	ctx, cancel := r.opCtx(ctx)
+	defer cancel()
+	res, err := leaveScript.Run(ctx, r.rdb, []string{r.key("peer:", string(peer))}, string(peer), r.cfg.Prefix).Slice()
+	if err != nil {
+		return nil, r.failed(err)
+	}
+	if len(res) == 0 {
+		return nil, nil
+	}
+	return r.topology.Depart(peerIDs(res), peer), nil
+}
+
+// CanSignal implements Registry.
+func (r *Redis) CanSignal(ctx context.Context, sender, receiver PeerID) (bool, error) {
+	ctx, cancel := r.opCtx(ctx)
+	defer cancel()
+	gid, err := sameGroupScript.Run(ctx, r.rdb, []string{r.key("peer:", string(sender)), r.key("peer:", string(receiver))}).Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return false, nil
+	case err != nil:
+		return false, r.failed(err)
+	}
+	if _, full := r.topology.(FullMesh); full {
+		return true, nil
+	}
+	members, err := r.rdb.LRange(ctx, r.key("group:", gid), 0, -1).Result()
+	if err != nil {
+		return false, r.failed(err)
+	}
+	ids := make([]PeerID, len(members))
+	for i, m := range members {
+		ids[i] = PeerID(m)
+	}
+	return r.topology.MaySignal(ids, sender, receiver), nil
+}
+
+// Size implements Registry.
+func (r *Redis) Size(ctx context.Context, key RoomKey) (int, error) {
+	ctx, cancel := r.opCtx(ctx)
+	defer cancel()
+	n, err := sizeScript.Run(ctx, r.rdb, []string{r.key(openKey(key))}, r.key("group:")).Int()
+	if err != nil {
+		return 0, r.failed(err)
+	}
+	return n, nil
+}
+
+// Groups implements Registry. It counts the groups of every instance, as
+// Redis told at the last heartbeat, so that a metrics scrape never waits.
+func (r *Redis) Groups() int { return int(r.groups.Load()) }
+
+// Publish implements Bus.
+func (r *Redis) Publish(ctx context.Context, to []PeerID, frame []byte) (int, error) {
+	args := make([]any, 0, 3+len(to))
+	args = append(args, r.cfg.Prefix, frame, r.cfg.InboxLen)
+	for _, id := range to {
+		args = append(args, string(id))
+	}
+	ctx, cancel := r.opCtx(ctx)
+	defer cancel()
+	n, err := publishScript.Run(ctx, r.rdb, nil, args...).Int()
+	if err != nil {
+		return 0, r.failed(err)
+	}
+	return n, nil
+}
+
+// failed marks Redis unhealthy after a connection-level failure, so that
+// joins are refused before the next heartbeat notices.
+func (r *Redis) failed(err error) error {
+	var rerr redis.Error
+	if !errors.As(err, &rerr) && !errors.Is(err, context.Canceled) {
+		r.setHealth(fmt.Errorf("redis unreachable: %w", err))
+	}
+	return err
+}
+
+func peerIDs(vals []any) []PeerID {
+	ids := make([]PeerID, 0, len(vals))
+	for _, v := range vals {
+		if s, ok := v.(string); ok {
+			ids = append(ids, PeerID(s))
+		}
+	}
+	return ids
+}
+
+// Run implements Bus: it keeps this instance registered, removes dead
+// instances' peers, and reads this instance's inbox.
+func (r *Redis) Run(ctx context.Context, deliver func(PeerID, []byte), lost func()) error {
+	var wg sync.WaitGroup
+	registered := make(chan struct{}, 1)
+	wg.Go(func() { r.heartbeatLoop(ctx, deliver, lost, registered) })
+	wg.Go(func() { r.inboxLoop(ctx, deliver, registered) })
+	wg.Wait()
+	return nil
+}
+
+func (r *Redis) heartbeatLoop(ctx context.Context, deliver func(PeerID, []byte), lost func(), registered chan<- struct{}) {
+	tick := time.NewTicker(r.cfg.Heartbeat)
+	defer tick.Stop()
+	for {
+		r.beat(ctx, deliver, lost, registered)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// beat is one heartbeat: register or refresh, then housekeeping.
+func (r *Redis) beat(ctx context.Context, deliver func(PeerID, []byte), lost func(), registered chan<- struct{}) {
+	inst, err := r.instance()
+	if err != nil {
+		if err := r.register(ctx); err != nil {
+			r.setHealth(fmt.Errorf("redis unreachable: %w", err))
+			return
+		}
+		select {
+		case registered <- struct{}{}:
+		default:
+		}
+		inst, _ = r.instance()
+	} else {
+		bctx, cancel := r.opCtx(ctx)
+		ok, err := heartbeatScript.Run(bctx, r.rdb,
+			[]string{r.key("alive:", inst), r.key("instances"), r.key("inbox:", inst)},
+			r.cfg.PresenceTTL.Milliseconds(), inst, "0").Int()
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				r.setHealth(fmt.Errorf("redis unreachable: %w", err))
+			}
+			return
+		}
+		if ok == 0 {
+			// Presumed dead: come back under a new id, and drop the peers
+			// the others were told have left.
+			// Drop the old peers before registering again, so that no peer
+			// joined under the new id is among them.
+			r.log.Warn("presence expired; registering again", "old_instance", inst)
+			r.inst.Store(nil)
+			lost()
+			if err := r.register(ctx); err != nil {
+				r.setHealth(fmt.Errorf("redis unreachable: %w", err))
+				return
+			}
+			select {
+			case registered <- struct{}{}:
+			default:
+			}
+			return
+		}
+	}
+	r.setHealth(nil)
+	hctx, cancel := r.opCtx(ctx)
+	defer cancel()
+	if n, err := r.rdb.Get(hctx, r.key("ngroups")).Int64(); err == nil || errors.Is(err, redis.Nil) {
+		r.groups.Store(n)
+	}
+	if last := r.lastRead.Load(); last != nil {
+		// Entries up to the last one read have been delivered.
+		_ = r.rdb.XTrimMinID(hctx, r.key("inbox:", inst), *last).Err()
+	}
+	r.reapDead(hctx, inst)
+}
+
+func (r *Redis) register(ctx context.Context) error {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	ctx, cancel := r.opCtx(ctx)
+	defer cancel()
+	err := heartbeatScript.Run(ctx, r.rdb,
+		[]string{r.key("alive:", id), r.key("instances"), r.key("inbox:", id)},
+		r.cfg.PresenceTTL.Milliseconds(), id, "1").Err()
+	if err != nil {
+		return err
+	}
+	r.inst.Store(&id)
+	r.lastRead.Store(nil)
+	r.log.Info("registered in Redis", "instance", id)
+	return nil
+}
+
+// reapDead removes the peers of instances whose presence expired and tells
+// their rooms PeerLeft. A lock per dead instance makes one live instance do
+// it; if that one dies midway, the lock expires and another finishes.
+func (r *Redis) reapDead(ctx context.Context, self string) {
+	dead, err := deadScript.Run(ctx, r.rdb, []string{r.key("instances")}, r.cfg.Prefix).StringSlice()
+	if err != nil {
+		return
+	}
+	for _, id := range dead {
+		if id == self {
+			continue
+		}
+		lock := r.key("reap:", id)
+		got, err := r.rdb.SetNX(ctx, lock, self, 4*r.cfg.PresenceTTL).Result()
+		if err != nil || !got {
+			continue
+		}
+		peers, err := r.rdb.SMembers(ctx, r.key("peers:", id)).Result()
+		if err != nil {
+			continue
+		}
+		for _, p := range peers {
+			left, err := r.Leave(ctx, PeerID(p))
+			if err != nil {
+				break
+			}
+			r.reaped.Add(1)
+			if len(left) > 0 {
+				r.notifyLeft(ctx, left, PeerID(p))
+			}
+		}
+		_ = forgetScript.Run(ctx, r.rdb,
+			[]string{r.key("instances"), r.key("peers:", id), r.key("inbox:", id), lock}, id).Err()
+		if len(peers) > 0 {
+			r.log.Info("removed a dead instance", "instance", id, "peers", len(peers))
+		}
+	}
+}
+
+// notifyLeft publishes PeerLeft(gone) to peers wherever they are: the inbox
+// carries it to this instance's own peers too, behind the frames before it.
+func (r *Redis) notifyLeft(ctx context.Context, to []PeerID, gone PeerID) {
+	if _, err := r.Publish(ctx, to, peerLeftFrame(gone)); err != nil {
+		r.log.Warn("PeerLeft for a dead instance's peer not published", "err", err)
+	}
+}
+
+// inboxLoop reads this instance's inbox in order. It uses a connection of its
+// own: a blocked read would hold a pooled one, and closing this client is
+// what interrupts the read when ctx ends.
+func (r *Redis) inboxLoop(ctx context.Context, deliver func(PeerID, []byte), registered <-chan struct{}) {
+	opts := *r.opts
+	opts.PoolSize = 1
+	opts.ReadTimeout = r.cfg.OpTimeout
+	rc := redis.NewClient(&opts)
+	stop := context.AfterFunc(ctx, func() { _ = rc.Close() })
+	defer func() {
+		if stop() {
+			_ = rc.Close()
+		}
+	}()
+	var inst, last string
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		cur, err := r.instance()
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-registered:
+			}
+			continue
+		}
+		if cur != inst {
+			inst, last = cur, "0-0" // a new id has a new, empty inbox
+		}
+		streams, err := rc.XRead(ctx, &redis.XReadArgs{
+			Streams: []string{r.key("inbox:", inst), last},
+			Count:   512,
+			Block:   time.Second,
+		}).Result()
+		if err != nil {
+			if errors.Is(err, redis.Nil) {
+				continue // nothing within the block time
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second)
+			continue
+		}
+		backoff = 50 * time.Millisecond
+		for _, st := range streams {
+			for _, m := range st.Messages {
+				last = m.ID
+				to, _ := m.Values["t"].(string)
+				frame, _ := m.Values["f"].(string)
+				if to != "" && frame != "" {
+					deliver(PeerID(to), []byte(frame))
+				}
+			}
+		}
+		read := last // the loop changes last; the heartbeat reads the copy
+		r.lastRead.Store(&read)
+	}
+}
+
+// RedisLogger adapts logger to the interface of redis.SetLogger, so that a
+// program can send the Redis client's own messages (failed dials) to its log.
+func RedisLogger(logger *slog.Logger) interface {
+	Printf(ctx context.Context, format string, v ...any)
+} {
+	return redisLogger{logger}
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
+}
+
+// Close deregisters this instance and closes the connections to Redis.
+// After a clean shutdown its peers have left already; any that have not
+// (a shutdown that timed out) are removed by another instance, which sees
+// the presence gone at its next heartbeat.
+func (r *Redis) Close() error {
+	var err error
+	r.closeOnce.Do(func() {
+		if inst, ierr := r.instance(); ierr == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), r.cfg.OpTimeout)
+			err = r.rdb.Del(ctx, r.key("alive:", inst)).Err()
+			if err == nil {
+				err = forgetScript.Run(ctx, r.rdb,
+					[]string{r.key("instances"), r.key("peers:", inst), r.key("inbox:", inst), r.key("reap:", inst)}, inst).Err()
+			}
+			cancel()
+		}
+		err = errors.Join(err, r.rdb.Close())
+	})
+	return err
+}
+
+// abandon closes the connections without deregistering: what a killed
+// process leaves behind. Tests use it.
+func (r *Redis) abandon() {
+	r.closeOnce.Do(func() { _ = r.rdb.Close() })
+}

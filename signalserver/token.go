@@ -1,0 +1,76 @@
+package signalserver
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// RoomClaims are the claims of a room token: a JWT signed with HS256 that
+// lets its bearer join one room until it expires. Browsers cannot set
+// headers on a WebSocket, so the token rides in the query: /room?token=...
+type RoomClaims struct {
+	// Room is the room id the token opens (percent-decoded, as the server
+	// compares it with the path).
+	Room string `json:"room"`
+	// MaxNext, when above zero, requires ?next= between 1 and MaxNext: the
+	// token holder may only form groups of at most that size.
+	MaxNext int `json:"max_next,omitempty"`
+	jwt.RegisteredClaims
+}
+
+// MintToken returns a token for room valid for ttl from now, signed with
+// secret. maxNext 0 allows any join to the room.
+func MintToken(secret []byte, room string, ttl time.Duration, maxNext int, now time.Time) (string, error) {
+	if len(secret) == 0 {
+		return "", errors.New("signalserver: empty token secret")
+	}
+	if ttl <= 0 {
+		return "", fmt.Errorf("signalserver: token lifetime must be positive, got %v", ttl)
+	}
+	claims := RoomClaims{
+		Room:    room,
+		MaxNext: maxNext,
+		RegisteredClaims: jwt.RegisteredClaims{
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+}
+
+// checkToken returns why r may not join key, or "" when it may (or when
+// authentication is off). The reason is one line for the 401 answer.
+func (s *Server) checkToken(r *http.Request, key RoomKey) string {
+	if len(s.cfg.AuthSecret) == 0 {
+		return ""
+	}
+	raw := r.URL.Query().Get("token")
+	if raw == "" {
+		return "token required: join with ?token="
+	}
+	var claims RoomClaims
+	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return s.cfg.AuthSecret, nil },
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), // never "none", never a public-key alg
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(5*time.Second), // clock skew between the minting host and this one
+	)
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "token expired"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "token signature invalid"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "token has no expiry"
+	case err != nil:
+		return "token invalid"
+	case claims.Room != key.ID:
+		return "token is for another room"
+	case claims.MaxNext > 0 && (key.Next < 1 || key.Next > claims.MaxNext):
+		return fmt.Sprintf("token requires next between 1 and %d", claims.MaxNext)
+	}
+	return ""
+}

@@ -1,0 +1,373 @@
+package signalserver
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1" //nolint:gosec // the TURN REST API scheme is HMAC-SHA1; coturn expects it
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/logging"
+	"github.com/pion/turn/v5"
+)
+
+// DefaultTURNTTL is how long minted TURN credentials stay valid.
+const DefaultTURNTTL = time.Hour
+
+// Errors of VerifyTURNCredential.
+var (
+	ErrTURNCredentialExpired = errors.New("signalserver: TURN credential expired")
+	ErrTURNCredentialInvalid = errors.New("signalserver: TURN credential invalid")
+)
+
+// MintTURNCredential returns a TURN username and password valid until expiry,
+// per the TURN REST API scheme (draft-uberti-behave-turn-rest): the username
+// is "<expiry unix seconds>:<id>" and the password is
+// base64(HMAC-SHA1(secret, username)). Any TURN server that shares secret
+// accepts it: the embedded one, or coturn with use-auth-secret and
+// static-auth-secret. The server never stores it: it recomputes the HMAC.
+func MintTURNCredential(secret []byte, id string, expiry time.Time) (username, password string) {
+	username = strconv.FormatInt(expiry.Unix(), 10)
+	if id != "" {
+		username += ":" + id
+	}
+	return username, turnPassword(secret, username)
+}
+
+// VerifyTURNCredential checks a username and password made by
+// MintTURNCredential with secret: ErrTURNCredentialExpired if its expiry is
+// before now, ErrTURNCredentialInvalid if it is malformed or its HMAC does not
+// match.
+func VerifyTURNCredential(secret []byte, username, password string, now time.Time) error {
+	expiry, err := turnExpiry(username)
+	if err != nil {
+		return err
+	}
+	if !hmac.Equal([]byte(password), []byte(turnPassword(secret, username))) {
+		return fmt.Errorf("%w: wrong password", ErrTURNCredentialInvalid)
+	}
+	if now.After(expiry) {
+		return ErrTURNCredentialExpired
+	}
+	return nil
+}
+
+func turnPassword(secret []byte, username string) string {
+	mac := hmac.New(sha1.New, secret)
+	mac.Write([]byte(username))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// turnExpiry parses the expiry of a "<expiry>[:<id>]" username, as coturn
+// does (it also accepts a bare timestamp).
+func turnExpiry(username string) (time.Time, error) {
+	ts, _, _ := strings.Cut(username, ":")
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || sec <= 0 {
+		return time.Time{}, fmt.Errorf("%w: username %q is not <expiry>:<id>", ErrTURNCredentialInvalid, username)
+	}
+	return time.Unix(sec, 0), nil
+}
+
+// TURNConfig configures an embedded TURN server.
+type TURNConfig struct {
+	// Listen is the host:port of the UDP and TCP listeners, such as
+	// "0.0.0.0:3478". With port 0 one free port is chosen for both.
+	Listen string
+	// PublicIP is the address clients reach the server at: relay addresses
+	// carry it and URLs name it. Behind 1:1 NAT (a cloud VM) it is the
+	// public address, not the interface's. Default: Listen's host, which
+	// must then be a specific address.
+	PublicIP net.IP
+	// RelayBind is the local address relay sockets bind to. Default:
+	// Listen's host.
+	RelayBind string
+	// Realm is the TURN realm. Default "rollbox".
+	Realm string
+	// Secret is the shared secret credentials are derived from; required.
+	Secret []byte
+	// TTL is how long minted credentials stay valid. Default DefaultTURNTTL.
+	TTL time.Duration
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// TURNMetrics counts what the TURN server does. Safe for concurrent use.
+type TURNMetrics struct {
+	Allocations      atomic.Int64 // live allocations (gauge)
+	AllocationsTotal atomic.Int64
+	AuthExpired      atomic.Int64 // requests with an expired username
+	AuthInvalid      atomic.Int64 // malformed usernames and wrong passwords (bad MESSAGE-INTEGRITY)
+}
+
+// TURNServer is a running embedded TURN server (pion/turn) with UDP and TCP
+// listeners on one port, accepting credentials from MintTURNCredential.
+type TURNServer struct {
+	cfg     TURNConfig
+	srv     *turn.Server
+	udp     net.PacketConn
+	tcp     *trackingListener
+	metrics TURNMetrics
+}
+
+// StartTURN starts a TURN server with cfg. ctx bounds only the start; stop
+// the server with Shutdown.
+func StartTURN(ctx context.Context, cfg TURNConfig) (*TURNServer, error) {
+	if len(cfg.Secret) == 0 {
+		return nil, errors.New("signalserver: TURN needs a secret")
+	}
+	host, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("signalserver: TURN listen address: %w", err)
+	}
+	if cfg.PublicIP == nil {
+		cfg.PublicIP = net.ParseIP(host)
+		if cfg.PublicIP == nil || cfg.PublicIP.IsUnspecified() {
+			return nil, fmt.Errorf("signalserver: TURN listens on %q: give its public IP", cfg.Listen)
+		}
+	}
+	if cfg.RelayBind == "" {
+		cfg.RelayBind = host
+		if cfg.RelayBind == "" {
+			cfg.RelayBind = "0.0.0.0"
+		}
+	}
+	if cfg.Realm == "" {
+		cfg.Realm = "rollbox"
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultTURNTTL
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	udp, tcp, err := listenUDPAndTCP(ctx, host, port)
+	if err != nil {
+		return nil, fmt.Errorf("signalserver: TURN: %w", err)
+	}
+	t := &TURNServer{cfg: cfg, udp: udp, tcp: &trackingListener{Listener: tcp, conns: map[net.Conn]struct{}{}}}
+	relay := func() turn.RelayAddressGenerator {
+		return &turn.RelayAddressGeneratorStatic{RelayAddress: cfg.PublicIP, Address: cfg.RelayBind}
+	}
+	log := cfg.Logger.With("component", "turn")
+	t.srv, err = turn.NewServer(turn.ServerConfig{
+		Realm:             cfg.Realm,
+		AuthHandler:       t.authenticate,
+		EventHandler:      t.events(log),
+		LoggerFactory:     slogFactory{log},
+		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: relay()}},
+		ListenerConfigs:   []turn.ListenerConfig{{Listener: t.tcp, RelayAddressGenerator: relay()}},
+	})
+	if err != nil {
+		_ = udp.Close()
+		_ = tcp.Close()
+		return nil, fmt.Errorf("signalserver: TURN: %w", err)
+	}
+	log.Info("TURN server listening", "udp", udp.LocalAddr().String(), "tcp", tcp.Addr().String(), "public_ip", cfg.PublicIP.String(), "realm", cfg.Realm)
+	return t, nil
+}
+
+// listenUDPAndTCP listens on the same port with both protocols. With port 0
+// the UDP port is chosen first and TCP takes the same number, retried a few
+// times in case another program holds that TCP port.
+func listenUDPAndTCP(ctx context.Context, host, port string) (net.PacketConn, net.Listener, error) {
+	var lc net.ListenConfig
+	for attempt := 0; ; attempt++ {
+		udp, err := lc.ListenPacket(ctx, "udp", net.JoinHostPort(host, port))
+		if err != nil {
+			return nil, nil, err
+		}
+		udpPort := strconv.Itoa(udp.LocalAddr().(*net.UDPAddr).Port)
+		tcp, err := lc.Listen(ctx, "tcp", net.JoinHostPort(host, udpPort))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		_ = udp.Close()
+		if port != "0" || attempt == 10 {
+			return nil, nil, err
+		}
+	}
+}
+
+// Addr returns the UDP address the server listens on; TCP uses the same port.
+func (t *TURNServer) Addr() *net.UDPAddr { return t.udp.LocalAddr().(*net.UDPAddr) }
+
+// URLs returns the server's turn: URLs for UDP and TCP, at its public IP.
+func (t *TURNServer) URLs() []string {
+	hostPort := net.JoinHostPort(t.cfg.PublicIP.String(), strconv.Itoa(t.Addr().Port))
+	return []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}
+}
+
+// Mint returns credentials for this server valid for its TTL, under a random
+// id (which the server logs as the user).
+func (t *TURNServer) Mint() (username, password string, expiry time.Time) {
+	expiry = time.Now().Add(t.cfg.TTL).Truncate(time.Second)
+	username, password = MintTURNCredential(t.cfg.Secret, randomTURNID(), expiry)
+	return username, password, expiry
+}
+
+// randomTURNID names one minted credential in TURN logs without saying who
+// got it.
+func randomTURNID() string {
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	return hex.EncodeToString(id[:])
+}
+
+// Metrics returns the server's live counters.
+func (t *TURNServer) Metrics() *TURNMetrics { return &t.metrics }
+
+// Shutdown closes the listeners, every allocation and every TCP
+// connection, and waits for the TCP connections to end or ctx to end.
+func (t *TURNServer) Shutdown(ctx context.Context) error {
+	err := t.srv.Close() // closes the UDP conn and the TCP listener
+	if errors.Is(err, net.ErrClosed) {
+		err = nil
+	}
+	// pion/turn leaves accepted TCP connections open until their client
+	// closes them; a shutdown must not wait for clients.
+	return errors.Join(err, t.tcp.closeAll(ctx))
+}
+
+// authenticate is pion's AuthHandler: it returns the long-term key of a
+// username that has not expired. pion then checks the request's
+// MESSAGE-INTEGRITY against that key, which fails for a forged password.
+func (t *TURNServer) authenticate(ra *turn.RequestAttributes) (string, []byte, bool) {
+	expiry, err := turnExpiry(ra.Username)
+	if err != nil {
+		t.metrics.AuthInvalid.Add(1)
+		return "", nil, false
+	}
+	if time.Now().After(expiry) {
+		t.metrics.AuthExpired.Add(1)
+		return "", nil, false
+	}
+	_, id, _ := strings.Cut(ra.Username, ":")
+	return id, turn.GenerateAuthKey(ra.Username, ra.Realm, turnPassword(t.cfg.Secret, ra.Username)), true
+}
+
+func (t *TURNServer) events(log *slog.Logger) turn.EventHandler {
+	return turn.EventHandler{
+		OnAuth: func(src, _ net.Addr, _, username, _, method string, verdict bool) {
+			if !verdict {
+				t.metrics.AuthInvalid.Add(1)
+				log.Debug("TURN request with a wrong password", "remote", src.String(), "username", username, "method", method)
+			}
+		},
+		OnAllocationCreated: func(src, _ net.Addr, protocol, userID, _ string, relay net.Addr, _ int) {
+			t.metrics.Allocations.Add(1)
+			t.metrics.AllocationsTotal.Add(1)
+			log.Debug("TURN allocation created", "remote", src.String(), "protocol", protocol, "user", userID, "relay", relay.String())
+		},
+		OnAllocationDeleted: func(src, _ net.Addr, protocol, userID, _ string) {
+			t.metrics.Allocations.Add(-1)
+			log.Debug("TURN allocation deleted", "remote", src.String(), "protocol", protocol, "user", userID)
+		},
+	}
+}
+
+// writePrometheus writes the TURN metrics in the Prometheus text format.
+func (m *TURNMetrics) writePrometheus(w io.Writer) {
+	fmt.Fprintf(w, "# HELP signalserver_turn_allocations Live TURN allocations.\n# TYPE signalserver_turn_allocations gauge\nsignalserver_turn_allocations %d\n", m.Allocations.Load())
+	fmt.Fprintf(w, "# HELP signalserver_turn_allocations_total TURN allocations created.\n# TYPE signalserver_turn_allocations_total counter\nsignalserver_turn_allocations_total %d\n", m.AllocationsTotal.Load())
+	fmt.Fprintf(w, "# HELP signalserver_turn_auth_failures_total TURN requests refused for their credentials, by reason.\n# TYPE signalserver_turn_auth_failures_total counter\n")
+	fmt.Fprintf(w, "signalserver_turn_auth_failures_total{reason=\"expired\"} %d\n", m.AuthExpired.Load())
+	fmt.Fprintf(w, "signalserver_turn_auth_failures_total{reason=\"invalid\"} %d\n", m.AuthInvalid.Load())
+}
+
+// trackingListener remembers the connections it accepted so that Shutdown
+// can close them.
+type trackingListener struct {
+	net.Listener
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.conns[tc] = struct{}{}
+	l.wg.Add(1)
+	return tc, nil
+}
+
+func (l *trackingListener) closeAll(ctx context.Context) error {
+	l.mu.Lock()
+	l.closed = true
+	conns := make([]net.Conn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	done := make(chan struct{})
+	go func() { l.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("signalserver: TURN shutdown: %w", ctx.Err())
+	}
+}
+
+type trackedConn struct {
+	net.Conn
+	l    *trackingListener
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+		c.l.wg.Done()
+	})
+	return err
+}
+
+// slogFactory routes pion's leveled logs to slog. pion's errors about single
+// requests (a client with a stale nonce, say) are debug noise for a server.
+type slogFactory struct{ log *slog.Logger }
+
+func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
+	return slogLeveled{f.log.With("scope", scope)}
+}
+
+type slogLeveled struct{ log *slog.Logger }
+
+func (l slogLeveled) Trace(msg string)                  {}
+func (l slogLeveled) Tracef(format string, args ...any) {}
+func (l slogLeveled) Debug(msg string)                  { l.log.Debug(msg) }
+func (l slogLeveled) Debugf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l slogLeveled) Info(msg string)                   { l.log.Info(msg) }
+func (l slogLeveled) Infof(format string, args ...any)  { l.log.Info(fmt.Sprintf(format, args...)) }
+func (l slogLeveled) Warn(msg string)                   { l.log.Warn(msg) }
+func (l slogLeveled) Warnf(format string, args ...any)  { l.log.Warn(fmt.Sprintf(format, args...)) }
+func (l slogLeveled) Error(msg string)                  { l.log.Debug(msg) }
+func (l slogLeveled) Errorf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
