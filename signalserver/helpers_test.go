@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,22 @@ func (p *peer) next() []byte {
 }
 
 // expect reads the next frame and compares it with want.
+// expectAll reads len(wants) frames and compares them with wants in any
+// order: announcements of different peers made on different instances may
+// interleave (the order kept is per sender).
+func (p *peer) expectAll(wants ...string) {
+	p.t.Helper()
+	got := make([]string, len(wants))
+	for i := range got {
+		got[i] = string(p.next())
+	}
+	slices.Sort(got)
+	sorted := slices.Sorted(slices.Values(wants))
+	if !slices.Equal(got, sorted) {
+		p.t.Fatalf("got %q, want %q in any order", got, sorted)
+	}
+}
+
 func (p *peer) expect(want string) {
 	p.t.Helper()
 	if got := string(p.next()); got != want {

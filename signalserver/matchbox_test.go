@@ -110,8 +110,7 @@ func TestMatchboxMatchSameIDDifferentNext(t *testing.T) {
 		e := ts.dial(t, "/scope_1?next=3")
 		// a+c, and b+d+e.
 		a.expect(newPeerMsg(c.id))
-		b.expect(newPeerMsg(d.id))
-		b.expect(newPeerMsg(e.id))
+		b.expectAll(newPeerMsg(d.id), newPeerMsg(e.id))
 		d.expect(newPeerMsg(e.id))
 		for _, p := range []*peer{a, b, c, d, e} {
 			p.expectSilence(quiet)

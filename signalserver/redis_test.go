@@ -150,8 +150,7 @@ func TestRedisInstanceKilledPeerLeft(t *testing.T) {
 	a := c.dial(t, "/k")
 	b := c.dial(t, "/k") // on the instance that dies
 	x := c.dial(t, "/k")
-	a.expect(newPeerMsg(b.id))
-	a.expect(newPeerMsg(x.id))
+	a.expectAll(newPeerMsg(b.id), newPeerMsg(x.id))
 	b.expect(newPeerMsg(x.id))
 
 	start := time.Now()

@@ -113,8 +113,7 @@ func TestPeerLeftInsideCompletedNextGroup(t *testing.T) {
 		b := ts.dial(t, "/g?next=3")
 		c := ts.dial(t, "/g?next=3")
 		d := ts.dial(t, "/g?next=3") // starts the next group
-		a.expect(newPeerMsg(b.id))
-		a.expect(newPeerMsg(c.id))
+		a.expectAll(newPeerMsg(b.id), newPeerMsg(c.id))
 		b.expect(newPeerMsg(c.id))
 		b.conn.Close()
 		a.expect(peerLeftMsg(b.id))
@@ -133,8 +132,7 @@ func TestWaitingPeerThatLeavesFreesItsSlot(t *testing.T) {
 		c := ts.dial(t, "/w?next=3")
 		d := ts.dial(t, "/w?next=3") // completes a+c+d: b's slot was freed
 		e := ts.dial(t, "/w?next=3") // first of a new group
-		a.expect(newPeerMsg(c.id))
-		a.expect(newPeerMsg(d.id))
+		a.expectAll(newPeerMsg(c.id), newPeerMsg(d.id))
 		c.expect(newPeerMsg(d.id))
 		e.expectSilence(quiet)
 		a.expectSilence(quiet)
