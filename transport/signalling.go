@@ -73,12 +73,12 @@ func (s *signalling) dial(ctx context.Context) (*websocket.Conn, PeerID, error) 
 	conn.SetReadLimit(signalReadLimit)
 	_, data, err := conn.Read(ctx)
 	if err != nil {
-		conn.CloseNow()
+		_ = conn.CloseNow()
 		return nil, "", fmt.Errorf("transport: waiting for IdAssigned: %w", err)
 	}
 	var msg serverMessage
 	if err := json.Unmarshal(data, &msg); err != nil || msg.IDAssigned == nil || *msg.IDAssigned == "" {
-		conn.CloseNow()
+		_ = conn.CloseNow()
 		return nil, "", fmt.Errorf("transport: first frame from the signalling server is not IdAssigned: %.100q", data)
 	}
 	return conn, *msg.IDAssigned, nil
@@ -183,7 +183,7 @@ func (s *signalling) write(ctx context.Context, conn *websocket.Conn) error {
 		}
 		if err := conn.Write(ctx, websocket.MessageText, frame); err != nil {
 			if ctx.Err() == nil {
-				conn.CloseNow() // unblock the reader
+				_ = conn.CloseNow() // unblock the reader
 			}
 			return err
 		}
@@ -200,7 +200,7 @@ func closeConn(ctx context.Context, conn *websocket.Conn) {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		conn.CloseNow()
+		_ = conn.CloseNow()
 		<-done
 	}
 }

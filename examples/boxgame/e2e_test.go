@@ -190,3 +190,24 @@ func TestEndToEndPeerKilled(t *testing.T) {
 		}
 	}
 }
+
+// TestEndToEndRoomToken: against a server that requires room tokens, peers
+// with -token play; a peer without one is refused with the server's reason.
+func TestEndToEndRoomToken(t *testing.T) {
+	t.Parallel()
+	secret := []byte("test secret")
+	srv := signaltest.Start(t, signalserver.Config{AuthSecret: secret})
+	token, err := signalserver.MintToken(secret, t.Name(), time.Hour, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := playMatch(t, srv.URL(), 2, []string{"-frames", "120", "-token", token}, nil)
+	agree(t, runs, 120)
+
+	cmd, stdout, stderr := startPeer(t, "-server", srv.URL(), "-room", t.Name(), "-players", "2",
+		"-headless", "-loopback", "-frames", "120")
+	r := finish(t, cmd, stdout, stderr)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "401") {
+		t.Fatalf("without a token: exit %d, stderr %q; want exit 1 with the 401 refusal", r.code, r.stderr)
+	}
+}

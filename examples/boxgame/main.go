@@ -53,6 +53,7 @@ type options struct {
 	turnUser      string
 	turnPass      string
 	windowPos     string
+	token         string
 }
 
 // run plays one match as the flags say and returns the exit status.
@@ -108,6 +109,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.ice, "ice", "", "comma-separated STUN/TURN URLs, e.g. stun:stun.example.org:3478,turn:turn.example.org:3478")
 	fs.StringVar(&o.turnUser, "turn-user", "", "TURN username")
 	fs.StringVar(&o.turnPass, "turn-pass", "", "TURN password")
+	fs.StringVar(&o.token, "token", "", "room token, for a signalling server started with -auth-secret (see signalserver token)")
 	fs.StringVar(&o.windowPos, "window-pos", "", "where to open the window, as X,Y in screen pixels (default: where the desktop puts it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -87,13 +87,19 @@ func connect(ctx context.Context, o options, stderr io.Writer, progress progress
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	roomURL := fmt.Sprintf("%s/%s?next=%d", strings.TrimSuffix(o.server, "/"), url.PathEscape(o.room), o.players)
+	if o.token != "" {
+		roomURL += "&token=" + url.QueryEscape(o.token)
+	}
 	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
 	progress(phaseJoining, fmt.Sprintf("joining room %q on %s", o.room, o.server))
 	sock, err := transport.Join(jctx, roomURL, transport.Config{
-		ICEServers:   o.iceServers(),
-		LoopbackOnly: o.loopback,
-		Logger:       logger,
+		ICEServers: o.iceServers(),
+		// The server's /ice hands out STUN and short-lived TURN credentials
+		// when it has them; a server without (matchbox_server) offers none.
+		ICEFromServer: true,
+		LoopbackOnly:  o.loopback,
+		Logger:        logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("join %s: %w", roomURL, err)
