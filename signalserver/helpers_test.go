@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
+	"github.com/rollbox/rollbox/internal/redistest"
 	"go.uber.org/goleak"
 )
 
@@ -221,7 +222,7 @@ func eventually(t testing.TB, what string, cond func() bool) {
 // consecutive peers of a room sit on different instances.
 type testCluster struct {
 	servers []*testServer
-	redis   *redisServer // nil for the in-memory backend
+	redis   *redistest.Server // nil for the in-memory backend
 	turn    int
 }
 

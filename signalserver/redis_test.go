@@ -1,21 +1,18 @@
 package signalserver
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rollbox/rollbox/internal/redistest"
 )
 
 // Presence settings of the Redis-backed test instances: the bound on
@@ -25,101 +22,14 @@ const (
 	testTTL       = time.Second
 )
 
-// redisServer is a real redis-server on a loopback port, started for one
-// test without persistence, never the system service.
-type redisServer struct {
-	t      testing.TB
-	port   int
-	dir    string
-	cmd    *exec.Cmd
-	output *bytes.Buffer
-	exited chan struct{}
-}
-
-func startRedis(t testing.TB) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server not found (make deps installs the Debian package redis-server): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	rs := &redisServer{t: t, port: port, dir: t.TempDir()}
-	rs.start()
-	t.Cleanup(rs.stop)
-	return rs
-}
-
-func (rs *redisServer) url() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", rs.port) }
-
-// start runs redis-server and waits until it answers PING.
-func (rs *redisServer) start() {
-	rs.t.Helper()
-	rs.output = &bytes.Buffer{}
-	rs.cmd = exec.Command("redis-server",
-		"--port", strconv.Itoa(rs.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", rs.dir, "--loglevel", "warning")
-	rs.cmd.Stdout, rs.cmd.Stderr = rs.output, rs.output
-	if err := rs.cmd.Start(); err != nil {
-		rs.t.Fatal(err)
-	}
-	rs.exited = make(chan struct{})
-	go func(cmd *exec.Cmd, exited chan struct{}) {
-		_ = cmd.Wait()
-		close(exited)
-	}(rs.cmd, rs.exited)
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if rs.ping() {
-			return
-		}
-		select {
-		case <-rs.exited:
-			rs.t.Fatalf("redis-server exited: %s", rs.output)
-		default:
-		}
-		if time.Now().After(deadline) {
-			rs.t.Fatalf("redis-server did not answer: %s", rs.output)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (rs *redisServer) ping() bool {
-	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", rs.port), time.Second)
-	if err != nil {
-		return false
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(time.Second))
-	if _, err := io.WriteString(conn, "PING\r\n"); err != nil {
-		return false
-	}
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	return err == nil && line == "+PONG\r\n"
-}
-
-// stop kills redis-server: it loses everything, as a crashed one does.
-func (rs *redisServer) stop() {
-	if rs.cmd == nil {
-		return
-	}
-	_ = rs.cmd.Process.Kill()
-	<-rs.exited
-	rs.cmd = nil
-}
-
 // startRedisCluster starts redis-server and n instances sharing it.
 func startRedisCluster(t testing.TB, cfg Config, n int) *testCluster {
 	t.Helper()
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	c := &testCluster{redis: rs}
 	for range n {
 		ic := cfg
-		ic.Redis = RedisConfig{URL: rs.url(), Heartbeat: testHeartbeat, PresenceTTL: testTTL}
+		ic.Redis = RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: testTTL}
 		c.servers = append(c.servers, startServer(t, ic))
 	}
 	for i, ts := range c.servers {
@@ -185,7 +95,7 @@ func TestRedisDownUnhealthyThenRecovers(t *testing.T) {
 	b := c.dial(t, "/d")
 	a.expect(newPeerMsg(b.id))
 
-	c.redis.stop()
+	c.redis.Stop()
 	health := c.servers[0].http.URL + "/health"
 	eventually(t, "unhealthy", func() bool {
 		resp, err := http.Get(health)
@@ -209,7 +119,7 @@ func TestRedisDownUnhealthyThenRecovers(t *testing.T) {
 		t.Fatal("metrics do not show the registry unhealthy")
 	}
 
-	c.redis.start()
+	c.redis.Start()
 	for i, ts := range c.servers {
 		eventually(t, fmt.Sprintf("instance %d healthy", i), func() bool { return ts.registryHealth() == nil })
 	}
@@ -234,7 +144,7 @@ func TestRedisDownUnhealthyThenRecovers(t *testing.T) {
 // exactly one group of exactly four, and each joiner was announced to
 // exactly the members before it.
 func TestRedisConcurrentNextJoinsFormExactGroups(t *testing.T) {
-	rs := startRedis(t)
+	rs := redistest.Start(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	var running sync.WaitGroup
@@ -247,7 +157,7 @@ func TestRedisConcurrentNextJoinsFormExactGroups(t *testing.T) {
 		}
 	}()
 	for range 3 {
-		r, err := newRedis(RedisConfig{URL: rs.url(), Heartbeat: testHeartbeat, PresenceTTL: testTTL}, nil, 64, log)
+		r, err := newRedis(RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: testTTL}, nil, 64, log)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,12 +3,7 @@
 package transport
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
 	"slices"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,31 +20,8 @@ func (s *Socket) currentSignallingID() PeerID {
 // keep talking, reconnect, are not introduced to each other twice, and a peer
 // joining afterwards meshes with them through the new server.
 func TestSignallingReconnectKeepsPeersTalking(t *testing.T) {
-	newServer := func() *signalserver.Server {
-		srv, err := signalserver.New(signalserver.Config{JoinsPerSecondPerIP: -1, MaxConnsPerIP: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return srv
-	}
-	var current atomic.Pointer[signalserver.Server]
-	current.Store(newServer())
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		current.Load().ServeHTTP(w, r)
-	}))
-	shutdown := func(srv *signalserver.Server) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}
-	// Registered first, so it runs after the sockets have closed.
-	t.Cleanup(func() {
-		shutdown(current.Load())
-		hs.Close()
-	})
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/reconnect"
+	rs := startRestartable(t, signalserver.Config{})
+	url := rs.url("reconnect")
 	cfg := testConfig(t)
 
 	ctx := testContext(t, 30*time.Second)
@@ -66,7 +38,7 @@ func TestSignallingReconnectKeepsPeersTalking(t *testing.T) {
 	a.PeerEvents()
 	b.PeerEvents()
 
-	shutdown(current.Swap(newServer()))
+	rs.restart()
 
 	for _, s := range []*Socket{a, b} {
 		for s.currentSignallingID() == s.ID() {

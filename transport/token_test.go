@@ -3,11 +3,6 @@
 package transport
 
 import (
-	"context"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,30 +14,8 @@ import (
 // demands a token, takes the socket back.
 func TestRoomTokenInURLSurvivesReconnect(t *testing.T) {
 	secret := []byte("transport test secret")
-	newServer := func() *signalserver.Server {
-		srv, err := signalserver.New(signalserver.Config{JoinsPerSecondPerIP: -1, MaxConnsPerIP: -1, AuthSecret: secret, Logger: testLogger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return srv
-	}
-	var current atomic.Pointer[signalserver.Server]
-	current.Store(newServer())
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		current.Load().ServeHTTP(w, r)
-	}))
-	shutdown := func(srv *signalserver.Server) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	}
-	t.Cleanup(func() {
-		shutdown(current.Load())
-		hs.Close()
-	})
-	room := "ws" + strings.TrimPrefix(hs.URL, "http") + "/locked"
+	rs := startRestartable(t, signalserver.Config{AuthSecret: secret, Logger: testLogger(t)})
+	room := rs.url("locked")
 	ctx := testContext(t, 20*time.Second)
 
 	if s, err := Join(ctx, room, testConfig(t)); err == nil {
@@ -59,7 +32,7 @@ func TestRoomTokenInURLSurvivesReconnect(t *testing.T) {
 	}
 	t.Cleanup(func() { closeSocket(t, s) })
 
-	shutdown(current.Swap(newServer()))
+	rs.restart()
 	for s.currentSignallingID() == s.ID() {
 		select {
 		case <-ctx.Done():
@@ -67,7 +40,7 @@ func TestRoomTokenInURLSurvivesReconnect(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	if n := current.Load().Metrics().Refused("auth"); n != 0 {
+	if n := rs.server().Metrics().Refused("auth"); n != 0 {
 		t.Fatalf("the reconnect was refused %d times for its token", n)
 	}
 }

@@ -3,16 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/rollbox/rollbox/internal/redistest"
 	"github.com/rollbox/rollbox/signalserver"
 )
 
@@ -20,35 +18,7 @@ import (
 // -redis (one through its environment twin) against a real redis-server on
 // a loopback port: a peer on each meets the other and they exchange a signal.
 func TestRedisFlagSharesRoomsAcrossInstances(t *testing.T) {
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Fatalf("redis-server not found (make deps installs the Debian package redis-server): %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	redis := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir(), "--loglevel", "warning")
-	if err := redis.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = redis.Process.Kill()
-		_ = redis.Wait()
-	}()
-	url := fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("redis-server does not listen")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	url := redistest.Start(t).URL()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
