@@ -705,8 +705,11 @@ func (s *P2PSession[S, I, A]) Events() []Event[A] { return s.events.drain() }
 func (s *P2PSession[S, I, A]) CurrentFrame() Frame { return s.sync.currentFrame }
 
 // ConfirmedFrame returns the newest frame with every connected player's input
-// known; states up to it never change any more.
-func (s *P2PSession[S, I, A]) ConfirmedFrame() Frame { return s.confirmedFrame() }
+// known; states up to it never change any more. It is never past
+// CurrentFrame, even when remote inputs have arrived for later frames.
+func (s *P2PSession[S, I, A]) ConfirmedFrame() Frame {
+	return min(s.confirmedFrame(), s.sync.currentFrame)
+}
 
 // FramesAhead estimates how many frames this session runs ahead of the peers
 // (the basis of wait recommendations).
