@@ -144,3 +144,44 @@ func TestMidGameDisconnect(t *testing.T) {
 		t.Fatal("too few frames agreed")
 	}
 }
+
+// TestPeerDyingUnevenly: a peer's last inputs reach one peer for several
+// frames after its link to another broke, then it dies. The two survivors
+// heard it up to different frames; they must settle on the earlier one, the
+// one that heard more rolling back past its prediction window, and agree.
+func TestPeerDyingUnevenly(t *testing.T) {
+	for _, gap := range []int{2, 5, 8} {
+		t.Run(fmt.Sprintf("gap=%d", gap), func(t *testing.T) {
+			net := newTestNet(uint64(90 + gap))
+			net.latency = 20 * time.Millisecond
+			peers := newMesh(t, net, 3, nil)
+			syncMesh(t, net, peers)
+			in := func(p *testPeer) uint32 { return uint32(p.sess.CurrentFrame()/3) + uint32(p.handle) }
+			for range 200 {
+				tick(t, peers, in)
+				net.advance(time.Second / 60)
+			}
+			gone := peers[2]
+			net.cut[[2]string{gone.addr, peers[0].addr}] = true
+			for range gap {
+				tick(t, peers, in)
+				net.advance(time.Second / 60)
+			}
+			net.blocked[gone.addr] = true
+			gone.sess = nil
+			for range 400 {
+				tick(t, peers, in)
+				net.advance(time.Second / 60)
+			}
+			for _, p := range peers[:2] {
+				// 600 ticks less the disconnect timeout's stall (2 s).
+				if p.game.gs.Frame < 450 {
+					t.Errorf("%s stopped at frame %d", p.addr, p.game.gs.Frame)
+				}
+			}
+			if agree(t, peers) < 450 {
+				t.Fatal("too few frames agreed")
+			}
+		})
+	}
+}

@@ -17,7 +17,8 @@ type syncLayer[S any, I comparable] struct {
 	lastSavedFrame     Frame
 	// states holds the saved state of frame f in slot f % len(states): the
 	// prediction window plus the current frame plus one spare slot so a
-	// confirmed frame's checksum survives until desync detection reads it.
+	// confirmed frame's checksum survives until desync detection reads it,
+	// and as many again for disconnects (see newSyncLayer).
 	states []StateCell[S]
 	queues []inputQueue[I]
 }
@@ -28,8 +29,12 @@ func newSyncLayer[S any, I comparable](numPlayers, maxPrediction int, predictor 
 		maxPrediction:      maxPrediction,
 		lastConfirmedFrame: NullFrame,
 		lastSavedFrame:     NullFrame,
-		states:             make([]StateCell[S], maxPrediction+2),
-		queues:             make([]inputQueue[I], numPlayers),
+		// The prediction window needs maxPrediction+2 states. The second
+		// window is for disconnects: peers that heard a dying peer's last
+		// inputs up to different frames settle on the earliest one, and the
+		// peer that heard more must roll back past its own window to it.
+		states: make([]StateCell[S], 2*maxPrediction+2),
+		queues: make([]inputQueue[I], numPlayers),
 	}
 	for i := range l.states {
 		l.states[i].frame = NullFrame
@@ -146,9 +151,12 @@ func (l *syncLayer[S, I]) setLastConfirmedFrame(f Frame, sparseSaving bool) {
 		f = inc
 	}
 	l.lastConfirmedFrame = f
-	if f > 0 {
+	// Keep one more prediction window of confirmed inputs (and, in
+	// newSyncLayer, of states): a disconnect agreed on later may move a
+	// player's last frame back before frames this peer already confirmed.
+	if keep := f - 1 - Frame(l.maxPrediction+1); keep > 0 {
 		for i := range l.queues {
-			l.queues[i].discardConfirmedFrames(f - 1)
+			l.queues[i].discardConfirmedFrames(keep)
 		}
 	}
 }

@@ -21,7 +21,9 @@ type testNet struct {
 	inboxes map[string]*testSocket
 	// blocked cuts every packet from or to an address (a peer that left).
 	blocked map[string]bool
-	sent    int
+	// cut drops the packets of one direction, [2]string{from, to}.
+	cut  map[[2]string]bool
+	sent int
 	// sentTypes and lostTypes count the packets sent and lost, by packet
 	// type (byte 1).
 	sentTypes, lostTypes [256]int
@@ -47,6 +49,7 @@ func newTestNet(seed uint64) *testNet {
 		rng:     rand.New(rand.NewPCG(seed, seed^0x5851f42d4c957f2d)),
 		inboxes: map[string]*testSocket{},
 		blocked: map[string]bool{},
+		cut:     map[[2]string]bool{},
 	}
 }
 
@@ -75,7 +78,7 @@ func (s *testSocket) Send(to string, packet []byte) error {
 		n.sentTypes[packet[1]]++
 	}
 	dst, ok := n.inboxes[to]
-	if !ok || n.blocked[to] || n.blocked[s.addr] {
+	if !ok || n.blocked[to] || n.blocked[s.addr] || n.cut[[2]string{s.addr, to}] {
 		return nil
 	}
 	copies := 1
