@@ -167,15 +167,21 @@ func (c *Config[I, A]) validateTimeouts() error {
 	return nil
 }
 
-// validateP2P checks a configuration for NewP2PSession.
-func (c *Config[I, A]) validateP2P() error {
+// validateNetworked checks what P2P and spectator sessions share: the
+// common options, the input codec and the timeouts.
+func (c *Config[I, A]) validateNetworked() error {
 	if err := c.validateCommon(); err != nil {
 		return err
 	}
 	if err := c.validateCodec(); err != nil {
 		return err
 	}
-	if err := c.validateTimeouts(); err != nil {
+	return c.validateTimeouts()
+}
+
+// validateP2P checks a configuration for NewP2PSession.
+func (c *Config[I, A]) validateP2P() error {
+	if err := c.validateNetworked(); err != nil {
 		return err
 	}
 	if c.SparseSaving && c.MaxPrediction == 0 {
@@ -224,14 +230,8 @@ func (c *Config[I, A]) validateP2P() error {
 	return nil
 }
 
-// validateSyncTest checks a configuration for NewSyncTestSession.
-func (c *Config[I, A]) validateSyncTest() error {
-	if err := c.validateCommon(); err != nil {
-		return err
-	}
-	if c.SparseSaving {
-		return invalidf("SparseSaving cannot be used in a sync test")
-	}
+// validateCheckDistance checks the sync test's check distance.
+func (c *Config[I, A]) validateCheckDistance() error {
 	if c.CheckDistance < 0 {
 		return invalidf("CheckDistance %d is negative", c.CheckDistance)
 	}
@@ -242,15 +242,20 @@ func (c *Config[I, A]) validateSyncTest() error {
 	return nil
 }
 
-// validateSpectator checks a configuration for NewSpectatorSession.
-func (c *Config[I, A]) validateSpectator() error {
+// validateSyncTest checks a configuration for NewSyncTestSession.
+func (c *Config[I, A]) validateSyncTest() error {
 	if err := c.validateCommon(); err != nil {
 		return err
 	}
-	if err := c.validateCodec(); err != nil {
-		return err
+	if c.SparseSaving {
+		return invalidf("SparseSaving cannot be used in a sync test")
 	}
-	if err := c.validateTimeouts(); err != nil {
+	return c.validateCheckDistance()
+}
+
+// validateSpectator checks a configuration for NewSpectatorSession.
+func (c *Config[I, A]) validateSpectator() error {
+	if err := c.validateNetworked(); err != nil {
 		return err
 	}
 	if c.MaxFramesBehind < 1 || c.MaxFramesBehind >= SpectatorBufferSize {

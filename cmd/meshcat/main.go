@@ -15,10 +15,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -81,22 +79,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// roomURL joins the server URL and the room, with next and the token if
-// set. The token stays in the URL, so the transport's reconnects send it too.
-func (o options) roomURL() string {
-	u := strings.TrimSuffix(o.server, "/") + "/" + url.PathEscape(o.room)
-	q := url.Values{}
-	if o.next > 0 {
-		q.Set("next", strconv.Itoa(o.next))
-	}
-	if o.token != "" {
-		q.Set("token", o.token)
-	}
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	return u
-}
+// roomURL is the room to join, with next and the token if set.
+func (o options) roomURL() string { return transport.RoomURL(o.server, o.room, o.next, o.token) }
 
 // stdinQueue bounds lines read ahead of the mesh.
 const stdinQueue = 64

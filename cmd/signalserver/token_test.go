@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/gorilla/websocket"
-	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/signaltest"
 )
 
 // TestTokenSubcommandMintsWhatTheServerAccepts: a server configured with
@@ -32,15 +31,7 @@ func TestTokenSubcommandMintsWhatTheServerAccepts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Logger, _ = newLogger("error", "text", io.Discard)
-	srv, err := signalserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	defer hs.Close()
-	defer srv.Shutdown(t.Context())
-	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/lobby"
+	url := signaltest.Start(t, cfg).Room("lobby")
 	conn, _, err := websocket.DefaultDialer.Dial(url+"?token="+token, nil)
 	if err != nil {
 		t.Fatalf("join with the minted token: %v", err)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -86,10 +85,7 @@ func connect(ctx context.Context, o options, stderr io.Writer, progress progress
 		progress = func(phase, string) {}
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	roomURL := fmt.Sprintf("%s/%s?next=%d", strings.TrimSuffix(o.server, "/"), url.PathEscape(o.room), o.players)
-	if o.token != "" {
-		roomURL += "&token=" + url.QueryEscape(o.token)
-	}
+	roomURL := transport.RoomURL(o.server, o.room, o.players, o.token)
 	jctx, cancel := context.WithTimeout(ctx, joinTimeout)
 	defer cancel()
 	progress(phaseJoining, fmt.Sprintf("joining room %q on %s", o.room, o.server))
