@@ -292,12 +292,15 @@ func (s *Server) serveClient(c *client) {
 		return
 	}
 	s.metrics.Peers.Add(1)
-	defer func() {
+	// gone does the bookkeeping of a departure before the room hears of it,
+	// so anyone told PeerLeft already sees the metrics that explain it.
+	gone := func() {
 		s.mu.Lock()
 		delete(s.clients, c.id)
 		s.mu.Unlock()
 		s.metrics.Peers.Add(-1)
-	}()
+		s.metrics.disconnects[c.reason()].Add(1)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	announce, err := s.reg.Join(ctx, c.key, c.id)
@@ -310,7 +313,7 @@ func (s *Server) serveClient(c *client) {
 			log.Warn("join failed", "err", err)
 			s.kick(c, disconnectRegistry, websocket.CloseInternalServerErr, "room registry unavailable")
 		}
-		s.metrics.disconnects[c.reason()].Add(1)
+		gone()
 		return
 	}
 	s.broadcast(announce, newPeerFrame(c.id))
@@ -328,8 +331,8 @@ func (s *Server) serveClient(c *client) {
 	if err != nil {
 		log.Warn("leave failed", "err", err)
 	}
+	gone()
 	s.broadcast(left, peerLeftFrame(c.id))
-	s.metrics.disconnects[c.reason()].Add(1)
 	log.Debug("peer left", "reason", disconnectNames[c.reason()], "told", len(left))
 }
 
