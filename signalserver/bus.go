@@ -21,12 +21,24 @@ type Bus interface {
 	// Publish sends frame to each listed peer connected to another instance
 	// and returns how many of them were found.
 	Publish(ctx context.Context, to []PeerID, frame []byte) (int, error)
-	// Run hands deliver the frames published to this instance's peers, in
-	// order, until ctx ends. It calls lost when every peer connected here has
-	// been dropped from the shared registry (this instance was presumed dead,
-	// for example after losing its connection for too long): the server then
-	// disconnects them so that they join again.
-	Run(ctx context.Context, deliver func(to PeerID, frame []byte), lost func()) error
+	// Run hands ev.Deliver the frames published to this instance's peers,
+	// in order, until ctx ends, and reports to ev what else happens.
+	Run(ctx context.Context, ev BusEvents) error
+}
+
+// BusEvents is what a running Bus tells the server.
+type BusEvents struct {
+	// Deliver hands over a frame for a peer connected to this instance.
+	Deliver func(to PeerID, frame []byte)
+	// RegistrationLost: every peer connected here has been dropped from the
+	// shared registry (this instance was presumed dead, for example after
+	// losing its connection for too long). The server disconnects them so
+	// that they join again.
+	RegistrationLost func()
+	// FramesLost: n frames for this instance were discarded before it read
+	// them, because it fell further behind than the bus holds. The peers
+	// whose signals they were may have to negotiate again.
+	FramesLost func(n int)
 }
 
 // HealthChecker is implemented by a Registry that depends on an outside
@@ -39,9 +51,10 @@ type HealthChecker interface {
 // busCounters are the metrics of the cross-instance path; they are zero on a
 // server without a Bus.
 type busCounters struct {
-	published atomic.Int64 // frames handed to the bus for peers elsewhere
-	received  atomic.Int64 // frames the bus delivered to this instance
-	lost      atomic.Int64 // times this instance's registration was lost
+	published  atomic.Int64 // frames handed to the bus for peers elsewhere
+	received   atomic.Int64 // frames the bus delivered to this instance
+	lost       atomic.Int64 // times this instance's registration was lost
+	lostFrames atomic.Int64 // frames for this instance discarded unread
 }
 
 // startBus runs the bus until stopBus. The goroutine is the only consumer of
@@ -55,7 +68,11 @@ func (s *Server) startBus() {
 	s.busDone = make(chan struct{})
 	go func() {
 		defer close(s.busDone)
-		err := s.bus.Run(ctx, s.deliverFromBus, s.registrationLost)
+		err := s.bus.Run(ctx, BusEvents{
+			Deliver:          s.deliverFromBus,
+			RegistrationLost: s.registrationLost,
+			FramesLost:       s.busFramesLost,
+		})
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("bus stopped", "err", err)
 		}
@@ -82,6 +99,13 @@ func (s *Server) deliverFromBus(to PeerID, frame []byte) {
 	if c != nil {
 		s.enqueue(c, frame)
 	}
+}
+
+// busFramesLost counts frames lost on the way from other instances: the
+// senders' WebRTC negotiation stalls, so an operator must hear of it.
+func (s *Server) busFramesLost(n int) {
+	s.bc.lostFrames.Add(int64(n))
+	s.log.Warn("frames from other instances were discarded unread: this instance fell too far behind", "frames", n)
 }
 
 // registrationLost disconnects every local peer: the shared registry no
@@ -169,6 +193,7 @@ func (s *Server) writeBusMetrics(w io.Writer) {
 	fmt.Fprintf(w, "# HELP signalserver_bus_published_total Frames sent to peers on other instances.\n# TYPE signalserver_bus_published_total counter\nsignalserver_bus_published_total %d\n", s.bc.published.Load())
 	fmt.Fprintf(w, "# HELP signalserver_bus_received_total Frames received from other instances.\n# TYPE signalserver_bus_received_total counter\nsignalserver_bus_received_total %d\n", s.bc.received.Load())
 	fmt.Fprintf(w, "# HELP signalserver_registration_lost_total Times this instance was presumed dead by the shared registry and dropped its peers.\n# TYPE signalserver_registration_lost_total counter\nsignalserver_registration_lost_total %d\n", s.bc.lost.Load())
+	fmt.Fprintf(w, "# HELP signalserver_bus_lost_frames_total Frames for this instance's peers discarded unread because it fell too far behind.\n# TYPE signalserver_bus_lost_frames_total counter\nsignalserver_bus_lost_frames_total %d\n", s.bc.lostFrames.Load())
 	if r, ok := s.reg.(*Redis); ok {
 		fmt.Fprintf(w, "# HELP signalserver_reaped_peers_total Peers of dead instances removed by this instance.\n# TYPE signalserver_reaped_peers_total counter\nsignalserver_reaped_peers_total %d\n", r.reaped.Load())
 	}

@@ -234,14 +234,18 @@ return redis.call('LLEN', ARGV[1] .. gid)
 `)
 
 // publishScript appends a frame to the inbox of each listed peer's instance
-// and returns how many peers it found.
+// and returns how many peers it found. Each entry carries the inbox's next
+// sequence number (kept at inbox:<inst>:n): the stream is trimmed to a
+// length, and a gap in the numbers is how the reader learns it lost some.
 var publishScript = redis.NewScript(`
 local prefix, frame, maxlen = ARGV[1], ARGV[2], ARGV[3]
 local n = 0
 for i = 4, #ARGV do
   local inst = redis.call('HGET', prefix .. 'peer:' .. ARGV[i], 'i')
   if inst then
-    redis.call('XADD', prefix .. 'inbox:' .. inst, 'MAXLEN', '~', maxlen, '*', 't', ARGV[i], 'f', frame)
+    local inbox = prefix .. 'inbox:' .. inst
+    local seq = redis.call('INCR', inbox .. ':n')
+    redis.call('XADD', inbox, 'MAXLEN', '~', maxlen, '*', 't', ARGV[i], 'f', frame, 'n', seq)
     n = n + 1
   end
 end
@@ -261,6 +265,7 @@ if register == '1' then
 end
 if redis.call('PEXPIRE', alive, ttl) == 0 then return 0 end
 if redis.call('EXISTS', inbox) == 1 then redis.call('PEXPIRE', inbox, ttl * 20) end
+redis.call('PEXPIRE', inbox .. ':n', ttl * 20)
 return 1
 `)
 
@@ -278,7 +283,7 @@ var forgetScript = redis.NewScript(`
 local instances, peers, inbox, lock, id = KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1]
 if redis.call('SCARD', peers) > 0 then return 0 end
 redis.call('SREM', instances, id)
-redis.call('DEL', inbox, lock)
+redis.call('DEL', inbox, inbox .. ':n', lock)
 return 1
 `)
 
@@ -399,20 +404,20 @@ func peerIDs(vals []any) []PeerID {
 
 // Run implements Bus: it keeps this instance registered, removes dead
 // instances' peers, and reads this instance's inbox.
-func (r *Redis) Run(ctx context.Context, deliver func(PeerID, []byte), lost func()) error {
+func (r *Redis) Run(ctx context.Context, ev BusEvents) error {
 	var wg sync.WaitGroup
 	registered := make(chan struct{}, 1)
-	wg.Go(func() { r.heartbeatLoop(ctx, deliver, lost, registered) })
-	wg.Go(func() { r.inboxLoop(ctx, deliver, registered) })
+	wg.Go(func() { r.heartbeatLoop(ctx, ev.RegistrationLost, registered) })
+	wg.Go(func() { r.inboxLoop(ctx, ev, registered) })
 	wg.Wait()
 	return nil
 }
 
-func (r *Redis) heartbeatLoop(ctx context.Context, deliver func(PeerID, []byte), lost func(), registered chan<- struct{}) {
+func (r *Redis) heartbeatLoop(ctx context.Context, lost func(), registered chan<- struct{}) {
 	tick := time.NewTicker(r.cfg.Heartbeat)
 	defer tick.Stop()
 	for {
-		r.beat(ctx, deliver, lost, registered)
+		r.beat(ctx, lost, registered)
 		select {
 		case <-ctx.Done():
 			return
@@ -422,7 +427,7 @@ func (r *Redis) heartbeatLoop(ctx context.Context, deliver func(PeerID, []byte),
 }
 
 // beat is one heartbeat: register or refresh, then housekeeping.
-func (r *Redis) beat(ctx context.Context, deliver func(PeerID, []byte), lost func(), registered chan<- struct{}) {
+func (r *Redis) beat(ctx context.Context, lost func(), registered chan<- struct{}) {
 	inst, err := r.instance()
 	if err != nil {
 		if err := r.register(ctx); err != nil {
@@ -546,7 +551,7 @@ func (r *Redis) notifyLeft(ctx context.Context, to []PeerID, gone PeerID) {
 // inboxLoop reads this instance's inbox in order. It uses a connection of its
 // own: a blocked read would hold a pooled one, and closing this client is
 // what interrupts the read when ctx ends.
-func (r *Redis) inboxLoop(ctx context.Context, deliver func(PeerID, []byte), registered <-chan struct{}) {
+func (r *Redis) inboxLoop(ctx context.Context, ev BusEvents, registered <-chan struct{}) {
 	opts := *r.opts
 	opts.PoolSize = 1
 	opts.ReadTimeout = r.cfg.OpTimeout
@@ -558,6 +563,7 @@ func (r *Redis) inboxLoop(ctx context.Context, deliver func(PeerID, []byte), reg
 		}
 	}()
 	var inst, last string
+	var next int64 // the sequence number the next entry should carry
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		cur, err := r.instance()
@@ -570,7 +576,7 @@ func (r *Redis) inboxLoop(ctx context.Context, deliver func(PeerID, []byte), reg
 			continue
 		}
 		if cur != inst {
-			inst, last = cur, "0-0" // a new id has a new, empty inbox
+			inst, last, next = cur, "0-0", 1 // a new id has a new, empty inbox
 		}
 		streams, err := rc.XRead(ctx, &redis.XReadArgs{
 			Streams: []string{r.key("inbox:", inst), last},
@@ -596,10 +602,20 @@ func (r *Redis) inboxLoop(ctx context.Context, deliver func(PeerID, []byte), reg
 		for _, st := range streams {
 			for _, m := range st.Messages {
 				last = m.ID
+				n, _ := m.Values["n"].(string)
+				if seq, err := strconv.ParseInt(n, 10, 64); err == nil {
+					// A number past the expected one means the stream was
+					// trimmed before the entries between were read; one
+					// below it means the counter expired and started over.
+					if seq > next && ev.FramesLost != nil {
+						ev.FramesLost(int(seq - next))
+					}
+					next = seq + 1
+				}
 				to, _ := m.Values["t"].(string)
 				frame, _ := m.Values["f"].(string)
 				if to != "" && frame != "" {
-					deliver(PeerID(to), []byte(frame))
+					ev.Deliver(PeerID(to), []byte(frame))
 				}
 			}
 		}

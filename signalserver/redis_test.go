@@ -161,7 +161,7 @@ func TestRedisConcurrentNextJoinsFormExactGroups(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		running.Go(func() { _ = r.Run(ctx, func(PeerID, []byte) {}, func() {}) })
+		running.Go(func() { _ = r.Run(ctx, BusEvents{Deliver: func(PeerID, []byte) {}, RegistrationLost: func() {}}) })
 		eventually(t, "registered", func() bool { return r.Health() == nil })
 		regs = append(regs, r)
 	}
@@ -241,6 +241,77 @@ func TestRedisConfigChecked(t *testing.T) {
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%+v accepted", cfg.Redis)
+		}
+	}
+}
+
+// TestRedisInboxOverflowCounted: an instance that falls further behind than
+// its inbox holds loses the oldest frames, and says exactly how many; what
+// it does read still arrives in order.
+func TestRedisInboxOverflowCounted(t *testing.T) {
+	rs := redistest.Start(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	r, err := newRedis(RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: testTTL, InboxLen: 10}, nil, 64, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var running sync.WaitGroup
+	defer func() {
+		cancel()
+		running.Wait()
+	}()
+	// Registered but not yet reading: everything published waits in Redis.
+	if err := r.register(ctx); err != nil {
+		t.Fatal(err)
+	}
+	peer := NewPeerID()
+	if _, err := r.Join(ctx, RoomKey{ID: "o"}, peer); err != nil {
+		t.Fatal(err)
+	}
+	const sent = 500
+	for i := range sent {
+		if n, err := r.Publish(ctx, []PeerID{peer}, fmt.Appendf(nil, "%d", i)); err != nil || n != 1 {
+			t.Fatalf("publish %d: %d %v", i, n, err)
+		}
+	}
+	var mu sync.Mutex
+	var got []int
+	lost := 0
+	running.Go(func() {
+		_ = r.Run(ctx, BusEvents{
+			Deliver: func(to PeerID, frame []byte) {
+				var i int
+				if _, err := fmt.Sscan(string(frame), &i); err != nil || to != peer {
+					t.Errorf("delivered %q to %s", frame, to)
+				}
+				mu.Lock()
+				got = append(got, i)
+				mu.Unlock()
+			},
+			RegistrationLost: func() { t.Error("registration lost") },
+			FramesLost: func(n int) {
+				mu.Lock()
+				lost += n
+				mu.Unlock()
+			},
+		})
+	})
+	eventually(t, "every frame delivered or counted lost", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got)+lost == sent
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if lost == 0 {
+		t.Fatalf("%d frames into an inbox of 10 lost none", sent)
+	}
+	// The survivors are the newest frames, in order.
+	for k, i := range got {
+		if i != lost+k {
+			t.Fatalf("frame %d of the survivors is %d, want %d (lost %d)", k, i, lost+k, lost)
 		}
 	}
 }
