@@ -31,7 +31,8 @@ type Config struct {
 	// SendQueue is how many frames may wait for one client. A client whose
 	// queue is full is disconnected so that it never slows its room.
 	SendQueue int
-	// PingInterval is how often the server pings each client.
+	// PingInterval is how long a client may stay quiet before the server
+	// pings it (and how often it pings while the client stays quiet).
 	PingInterval time.Duration
 	// ReadTimeout closes a client from which nothing (not even a pong) has
 	// arrived for this long: it reaps half-open TCP connections.

@@ -73,6 +73,15 @@ func (s *Server) serveICE(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
 		w.Header().Add("Vary", "Origin")
 	}
+	// TURN credentials let their holder relay traffic through this host:
+	// with room tokens on, they go only to holders of a valid token (for
+	// any room), which the transport passes on from its room URL.
+	if len(s.cfg.AuthSecret) > 0 {
+		if _, reason := s.parseToken(r); reason != "" {
+			http.Error(w, "signalserver: "+reason, http.StatusUnauthorized)
+			return
+		}
+	}
 	body, err := json.Marshal(s.cfg.ICE.ICEServers())
 	if err != nil { // cannot happen: strings only
 		http.Error(w, "signalserver: "+err.Error(), http.StatusInternalServerError)

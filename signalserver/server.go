@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -34,6 +35,7 @@ type Server struct {
 	limits   *ipLimits
 	upgrader websocket.Upgrader
 	metrics  Metrics
+	epoch    time.Time // the clock clients' last-heard times count from
 
 	bus     Bus                // nil: local delivery only
 	bc      busCounters        // see bus.go
@@ -60,6 +62,7 @@ func New(cfg Config) (*Server, error) {
 		limits:  newIPLimits(cfg),
 		clients: make(map[PeerID]*client),
 		bus:     cfg.Bus,
+		epoch:   time.Now(),
 	}
 	if r, ok := cfg.Registry.(*Redis); ok && cfg.Redis.URL != "" {
 		s.owned = r
@@ -340,9 +343,14 @@ func (s *Server) serveClient(c *client) {
 func (s *Server) readLoop(c *client, log *slog.Logger) disconnect {
 	conn := c.conn
 	conn.SetReadLimit(s.cfg.MaxFrameBytes)
-	extend := func() { _ = conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout)) }
-	extend()
-	conn.SetPongHandler(func(string) error { extend(); return nil })
+	// The read deadline is not pushed on every frame (that costs a timer
+	// update per signal): the ping timer moves it to ReadTimeout after the
+	// last frame heard, and it fires at least every PingInterval, which is
+	// shorter.
+	heard := func() { c.heard.Store(int64(time.Since(s.epoch))) }
+	heard()
+	_ = conn.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	conn.SetPongHandler(func(string) error { heard(); return nil })
 	for {
 		typ, frame, err := conn.ReadMessage()
 		if err != nil {
@@ -358,7 +366,7 @@ func (s *Server) readLoop(c *client, log *slog.Logger) disconnect {
 				return disconnectClosed
 			}
 		}
-		extend()
+		heard()
 		s.metrics.BytesIn.Add(int64(len(frame)))
 		if typ != websocket.TextMessage {
 			s.dropped(log, dropBinary, nil)
@@ -444,17 +452,26 @@ func (s *Server) enqueue(c *client, frame []byte) bool {
 	return true
 }
 
-// pingDue asks the writer for a ping; the ping timer calls it.
+// pingDue runs on the ping timer. It moves the read deadline to ReadTimeout
+// after the client was last heard, and asks the writer for a ping only if
+// the client has been quiet for PingInterval: a client that sends (matchbox
+// clients send KeepAlive every 10 s) has shown it is alive, and pinging it
+// anyway would cost a write and a read per connection per interval.
 func (s *Server) pingDue(c *client) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.kicked {
-		c.mu.Unlock()
 		return // and the timer stays stopped
+	}
+	heard := s.epoch.Add(time.Duration(c.heard.Load()))
+	_ = c.conn.SetReadDeadline(heard.Add(s.cfg.ReadTimeout))
+	if quiet := time.Since(heard); quiet < s.cfg.PingInterval {
+		c.ping.Reset(s.cfg.PingInterval - quiet)
+		return
 	}
 	c.ping.Reset(s.cfg.PingInterval)
 	c.pingDue = true
 	s.startWriter(c)
-	c.mu.Unlock()
 }
 
 // release lets the writer start once the client has joined.
@@ -541,6 +558,7 @@ type client struct {
 	readDone chan struct{} // closed when the reader has stopped
 	closed   chan struct{} // closed when the writer has closed the connection
 	ping     *time.Timer
+	heard    atomic.Int64 // when a frame or pong last arrived, as time since Server.epoch
 
 	mu       sync.Mutex
 	queue    [][]byte // frames to write, in order; grows on demand

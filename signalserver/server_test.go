@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -340,6 +341,53 @@ func TestHalfOpenConnectionReaped(t *testing.T) {
 	if got := ts.Metrics().Peers.Load(); got != 1 {
 		t.Fatalf("peers = %d, want 1", got)
 	}
+}
+
+// TestPingsOnlyQuietClients: a client that keeps sending is not pinged (its
+// frames show it is alive) and is not reaped either; once it goes quiet it
+// is pinged, and answering keeps it connected past ReadTimeout.
+func TestPingsOnlyQuietClients(t *testing.T) {
+	const interval = 200 * time.Millisecond
+	ts := startServer(t, Config{PingInterval: interval, ReadTimeout: 5 * interval})
+	a := ts.dial(t, "/r")
+	var pings atomic.Int32
+	a.conn.SetPingHandler(func(data string) error {
+		pings.Add(1)
+		return a.conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	})
+	readErr := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := a.conn.ReadMessage(); err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	// Busy for longer than ReadTimeout: a KeepAlive every 10 ms. Pinging
+	// regardless would send about 7 pings; a descheduled test goroutine may
+	// earn one.
+	for end := time.Now().Add(7 * interval); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		a.sendText(`"KeepAlive"`)
+	}
+	if n := pings.Load(); n > 1 {
+		t.Fatalf("a client sending every 10 ms got %d pings", n)
+	}
+	busy := pings.Load()
+	time.Sleep(7 * interval) // quiet, but answering pings
+	if n := pings.Load() - busy; n < 2 {
+		t.Fatalf("a quiet client got %d pings in %v, want several", n, 7*interval)
+	}
+	select {
+	case err := <-readErr:
+		t.Fatalf("client disconnected: %v", err)
+	default:
+	}
+	if n := ts.Metrics().Disconnects("timeout"); n != 0 {
+		t.Fatalf("timeout disconnects = %d, want 0", n)
+	}
+	a.conn.Close()
+	<-readErr
 }
 
 func TestPerIPConnectionLimit(t *testing.T) {

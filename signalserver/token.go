@@ -48,11 +48,26 @@ func (s *Server) checkToken(r *http.Request, key RoomKey) string {
 	if len(s.cfg.AuthSecret) == 0 {
 		return ""
 	}
+	claims, reason := s.parseToken(r)
+	switch {
+	case reason != "":
+		return reason
+	case claims.Room != key.ID:
+		return "token is for another room"
+	case claims.MaxNext > 0 && (key.Next < 1 || key.Next > claims.MaxNext):
+		return fmt.Sprintf("token requires next between 1 and %d", claims.MaxNext)
+	}
+	return ""
+}
+
+// parseToken checks the signature and expiry of r's ?token= and returns its
+// claims, or why it is no good.
+func (s *Server) parseToken(r *http.Request) (RoomClaims, string) {
+	var claims RoomClaims
 	raw := r.URL.Query().Get("token")
 	if raw == "" {
-		return "token required: join with ?token="
+		return claims, "token required: join with ?token="
 	}
-	var claims RoomClaims
 	_, err := jwt.ParseWithClaims(raw, &claims, func(*jwt.Token) (any, error) { return s.cfg.AuthSecret, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}), // never "none", never a public-key alg
 		jwt.WithExpirationRequired(),
@@ -60,17 +75,13 @@ func (s *Server) checkToken(r *http.Request, key RoomKey) string {
 	)
 	switch {
 	case errors.Is(err, jwt.ErrTokenExpired):
-		return "token expired"
+		return claims, "token expired"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return "token signature invalid"
+		return claims, "token signature invalid"
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return "token has no expiry"
+		return claims, "token has no expiry"
 	case err != nil:
-		return "token invalid"
-	case claims.Room != key.ID:
-		return "token is for another room"
-	case claims.MaxNext > 0 && (key.Next < 1 || key.Next > claims.MaxNext):
-		return fmt.Sprintf("token requires next between 1 and %d", claims.MaxNext)
+		return claims, "token invalid"
 	}
-	return ""
+	return claims, ""
 }

@@ -232,6 +232,39 @@ func TestICEEndpointWithoutServers(t *testing.T) {
 	}
 }
 
+// TestICEEndpointNeedsTokenWithAuth: with room tokens on, TURN credentials
+// (a relay through this host) go only to holders of a valid token, for any
+// room.
+func TestICEEndpointNeedsTokenWithAuth(t *testing.T) {
+	secret := []byte("test secret of a decent length!!")
+	ts := startServer(t, unlimited(Config{AuthSecret: secret, ICE: ICEConfig{STUN: []string{"stun:stun.example.org:3478"}}}))
+	base := "http" + strings.TrimPrefix(ts.url, "ws") + "/ice"
+	valid, err := MintToken(secret, "any room", time.Hour, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		query  string
+		status int
+		body   string
+	}{
+		{"", http.StatusUnauthorized, "signalserver: token required: join with ?token=\n"},
+		{"?token=" + expired(t, secret, time.Now()), http.StatusUnauthorized, "signalserver: token expired\n"},
+		{"?token=" + valid[:len(valid)-2] + "AA", http.StatusUnauthorized, "signalserver: token signature invalid\n"},
+		{"?token=" + valid, http.StatusOK, `[{"urls":["stun:stun.example.org:3478"]}]` + "\n"},
+	} {
+		resp, err := http.Get(base + tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || string(body) != tc.body {
+			t.Errorf("GET /ice%.30s: %d %q, want %d %q", tc.query, resp.StatusCode, body, tc.status, tc.body)
+		}
+	}
+}
+
 func TestICEServersForExternalTURN(t *testing.T) {
 	cfg := ICEConfig{TURNURLs: []string{"turn:coturn.example:3478"}, TURNSecret: []byte("coturn secret"), TURNTTL: 10 * time.Minute}
 	servers := cfg.ICEServers()

@@ -16,11 +16,16 @@ const maxICEBody = 64 << 10
 // iceURL returns the URL of the ICE server list next to a room URL:
 // ws://host:3536/room?next=2 gives http://host:3536/ice, and a server
 // mounted under a prefix (wss://host/signal/room) gives https://host/signal/ice.
+// The room's token, if any, goes along: a server with room tokens on hands
+// TURN credentials only to token holders.
 func iceURL(room *url.URL) *url.URL {
 	u := *room
 	u.Scheme = map[string]string{"ws": "http", "wss": "https"}[room.Scheme]
 	u.Path = path.Join(path.Dir(room.Path), "ice")
 	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	if token := room.Query().Get("token"); token != "" {
+		u.RawQuery = url.Values{"token": {token}}.Encode()
+	}
 	return &u
 }
 

@@ -66,6 +66,7 @@ func TestICEURL(t *testing.T) {
 		"ws://127.0.0.1:3536/room?next=2":    "http://127.0.0.1:3536/ice",
 		"wss://example.org/signal/caf%C3%A9": "https://example.org/signal/ice",
 		"ws://h/":                            "http://h/ice",
+		"ws://h/duel?next=2&token=a.b-c_d":   "http://h/ice?token=a.b-c_d", // the room token goes along
 	} {
 		u, err := url.Parse(room)
 		if err != nil {

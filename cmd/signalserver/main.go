@@ -150,7 +150,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (si
 	}
 	fs.Int64Var(&cfg.MaxFrameBytes, "max-frame-bytes", signalserver.DefaultMaxFrameBytes, "largest client frame; larger ones close the client with status 1009")
 	fs.IntVar(&cfg.SendQueue, "send-queue", signalserver.DefaultSendQueue, "frames queued per client before it is disconnected as too slow")
-	fs.DurationVar(&cfg.PingInterval, "ping-interval", signalserver.DefaultPingInterval, "how often each client is pinged")
+	fs.DurationVar(&cfg.PingInterval, "ping-interval", signalserver.DefaultPingInterval, "a client quiet this long is pinged (matchbox clients send KeepAlive every 10 s, so busy ones never are)")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", signalserver.DefaultReadTimeout, "close a client silent (no frame, no pong) for this long")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", signalserver.DefaultWriteTimeout, "deadline of each write to a client")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", signalserver.DefaultMaxConnsPerIP, "concurrent connections per client IP (-1: no cap)")
