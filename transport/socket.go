@@ -332,8 +332,11 @@ func closeAll(cs []io.Closer) {
 	}
 }
 
-// linkOpened detaches a channel that just opened and starts its reader. The
-// peer is connected once all of its channels are open.
+// linkOpened detaches a channel that just opened. The peer is connected
+// once all of its channels are open, and only then do the channels' readers
+// start: a packet must not reach the game before the peer is connected, or
+// an answer to it would be refused as sent to an unknown peer. Until then
+// what arrives waits in SCTP's receive buffer.
 func (s *Socket) linkOpened(l *link) {
 	rw, err := l.dc.Detach()
 	if err != nil {
@@ -348,11 +351,13 @@ func (s *Socket) linkOpened(l *link) {
 		return
 	}
 	l.rw = rw
-	s.wg.Add(1)
-	go l.read()
 	p.opened++
 	if p.opened < len(p.links) {
 		return
+	}
+	for _, l := range p.links {
+		s.wg.Add(1)
+		go l.read()
 	}
 	p.state = peerConnected
 	p.timer.Stop()

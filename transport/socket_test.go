@@ -209,6 +209,65 @@ func TestLeavingPeerIsReportedDisconnectedEverywhere(t *testing.T) {
 	t.Logf("all peers saw the leave after %v", time.Since(start))
 }
 
+// TestPacketsOnlyFromConnectedPeers: a packet reaches the game only from a
+// connected peer, so answering it at once works. The peer sends on both
+// channels the moment it sees the mesh, while the receiver's channels may
+// still be opening one after the other (meshcat -echo hit this).
+func TestPacketsOnlyFromConnectedPeers(t *testing.T) {
+	ts := startServer(t)
+	// Many channels widen the window in which some are open and some not.
+	channels := []ChannelConfig{Unreliable()}
+	for range 7 {
+		channels = append(channels, Reliable())
+	}
+	cfg := testConfig(t, channels...)
+	const packets = 20
+	for i := range 5 {
+		ctx := testContext(t, 20*time.Second)
+		url := ts.url(fmt.Sprintf("early-%d?next=2", i))
+		a, err := Join(ctx, url, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closeSocket(t, a) })
+		b, err := Join(ctx, url, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { closeSocket(t, b) })
+		sent := make(chan error, 1)
+		go func() {
+			peers, err := a.WaitForPeers(ctx, 1)
+			for k := 0; err == nil && k < packets; k++ {
+				for ch := range channels {
+					err = errors.Join(err, a.Channel(ch).Send(peers[0], []byte("x")))
+				}
+			}
+			sent <- err
+		}()
+		for answered := 0; answered < packets; {
+			for ch := range channels {
+				for _, p := range b.Channel(ch).Receive() {
+					if err := b.Channel(ch).Send(p.From, p.Data); err != nil {
+						t.Fatalf("join %d: answering a packet from %s on channel %d: %v (connected: %v)", i, p.From, ch, err, b.Peers())
+					}
+					if ch == len(channels)-1 {
+						answered++
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("join %d: %d of %d reliable packets arrived", i, answered, packets)
+			case <-time.After(time.Millisecond):
+			}
+		}
+		if err := <-sent; err != nil {
+			t.Fatalf("join %d: send: %v", i, err)
+		}
+	}
+}
+
 // waitEvent returns the next peer event of s.
 func waitEvent(ctx context.Context, t *testing.T, s *Socket) PeerEvent {
 	t.Helper()
