@@ -103,7 +103,9 @@ func (c *Channel) Send(to PeerID, packet []byte) error {
 // Receive returns every packet that arrived on this channel since the
 // previous call, oldest first, without blocking. The slice and each Data are
 // valid until the next Receive on this channel; copy what you keep. Once the
-// buffers have grown to the traffic, Receive does not allocate.
+// buffers have grown to the traffic, Receive does not allocate. Packets come
+// only from peers that are (or were, until a disconnect since) connected, so
+// an answer sent at once reaches its peer.
 func (c *Channel) Receive() []rollback.Packet[PeerID] { return c.inbox.Drain() }
 
 // link is one channel to one peer.
