@@ -84,13 +84,17 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-// testConfig is loopback-only with short ICE timeouts so failures show fast.
+// testConfig is loopback-only with ICE timeouts shorter than pion's
+// defaults, so failures show fast, yet long enough that a loaded machine
+// (the race detector, 56 ICE agents of an 8-peer mesh, other packages'
+// tests) does not miss keep-alives for that long. Tests of ICE timeouts set
+// their own.
 func testConfig(t testing.TB, channels ...ChannelConfig) Config {
 	return Config{
 		Channels:               channels,
 		LoopbackOnly:           true,
-		ICEDisconnectedTimeout: time.Second,
-		ICEFailedTimeout:       time.Second,
+		ICEDisconnectedTimeout: 3 * time.Second,
+		ICEFailedTimeout:       3 * time.Second,
 		ICEKeepAliveInterval:   200 * time.Millisecond,
 		ConnectTimeout:         10 * time.Second,
 		ReconnectMinDelay:      50 * time.Millisecond,

@@ -157,6 +157,7 @@ func TestSilentPeerIsDisconnectedByICETimeout(t *testing.T) {
 	lan := newVirtualLAN(t)
 	url := ts.url("silent?next=3")
 	cfg := testConfig(t)
+	cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout = time.Second, time.Second
 	socks := []*Socket{
 		lan.join(t, url, "192.0.2.1", cfg),
 		lan.join(t, url, "192.0.2.2", cfg),
