@@ -411,7 +411,7 @@ func (s *Server) relay(c *client, msg ClientMessage, log *slog.Logger) {
 		s.dropped(log, dropForeignReceiver, err)
 		return
 	}
-	if s.enqueue(to, signalFrame(c.id, msg.Data)) {
+	if s.send(to, signalFrame(c.id, msg.Data)) {
 		s.metrics.SignalsRelayed.Add(1)
 	}
 }
@@ -449,6 +449,43 @@ func (s *Server) enqueue(c *client, frame []byte) bool {
 	s.startWriter(c)
 	c.mu.Unlock()
 	s.metrics.BytesOut.Add(int64(len(frame)))
+	return true
+}
+
+// inlineMax bounds the frames send may write on the caller's goroutine.
+const inlineMax = 2048
+
+// send hands a relayed frame to c. When c's writer is idle, nothing waits
+// for it and its kernel send queue is empty, a small frame fits in the
+// socket buffer at once, so the caller (the sender's reader) writes it
+// itself: that saves a goroutine hand-off per signal, which on a loaded
+// server was the relay's tail latency (docs/benchmarks.md). Everything else
+// is queued for the writer goroutine, so a receiver that cannot keep up
+// still never slows its sender.
+func (s *Server) send(c *client, frame []byte) bool {
+	c.mu.Lock()
+	if len(frame) > inlineMax || c.running || c.finished || c.held || c.kicked || c.pingDue || len(c.queue) > 0 {
+		c.mu.Unlock()
+		return s.enqueue(c, frame)
+	}
+	if !c.probed {
+		c.probe, c.probed = newSendQueueProbe(c.conn.NetConn()), true
+	}
+	if !c.probe.sendQueueEmpty() {
+		c.mu.Unlock()
+		return s.enqueue(c, frame)
+	}
+	c.running = true // the writer, for this one frame
+	c.mu.Unlock()
+	s.metrics.BytesOut.Add(int64(len(frame)))
+	_ = c.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	if err := c.conn.WriteMessage(websocket.TextMessage, frame); err != nil {
+		s.kick(c, disconnectWriteError, 0, "")
+	}
+	c.mu.Lock()
+	c.running = false
+	s.startWriter(c) // for what was queued meanwhile, a ping, or the close
+	c.mu.Unlock()
 	return true
 }
 
@@ -565,9 +602,11 @@ type client struct {
 	spare    [][]byte // the previous batch's slice, for reuse
 	writing  int      // frames of the batch being written
 	pingDue  bool
-	held     bool // no writing before the join is done
-	running  bool // a writer goroutine runs
-	finished bool // the writer has closed the connection
+	held     bool            // no writing before the join is done
+	running  bool            // a writer goroutine runs
+	finished bool            // the writer has closed the connection
+	probe    *sendQueueProbe // made on the first relayed frame; nil: cannot tell
+	probed   bool
 	kicked   bool
 	why      disconnect // set once, with kicked
 	code     int        // close status to send; 0 to drop the connection at once
