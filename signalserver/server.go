@@ -278,6 +278,7 @@ func (s *Server) serveClient(c *client) {
 	// in that order.
 	s.enqueue(c, idAssignedFrame(c.id))
 	defer func() { <-c.closed }()
+	c.heard.Store(int64(time.Since(s.epoch))) // the timer below may fire before the join is done
 	c.mu.Lock()
 	c.ping = time.AfterFunc(s.cfg.PingInterval, func() { s.pingDue(c) })
 	c.mu.Unlock()
