@@ -41,6 +41,12 @@ type BusEvents struct {
 	FramesLost func(n int)
 }
 
+// signalRelayer is a Bus that also keeps the registry: it checks that a
+// signal may go from sender to receiver and publishes it in one step.
+type signalRelayer interface {
+	RelaySignal(ctx context.Context, sender, receiver PeerID, frame []byte) (published, allowed bool, err error)
+}
+
 // HealthChecker is implemented by a Registry that depends on an outside
 // service. While Health returns an error, /health answers 503 with it and
 // joins are refused before the upgrade.
@@ -157,6 +163,19 @@ func (s *Server) deliver(ctx context.Context, to []PeerID, frame []byte) {
 
 // relayRemote forwards a signal to a receiver that is not connected here.
 func (s *Server) relayRemote(ctx context.Context, c *client, msg ClientMessage) (drop, error) {
+	if rs, ok := s.bus.(signalRelayer); ok && any(s.bus) == any(s.reg) { // the bus is the registry
+		published, allowed, err := rs.RelaySignal(ctx, c.id, msg.Receiver, signalFrame(c.id, msg.Data))
+		switch {
+		case err != nil:
+			return dropBus, err
+		case !allowed:
+			return dropForeignReceiver, nil
+		case !published:
+			return dropUnknownReceiver, nil
+		}
+		s.bc.published.Add(1)
+		return dropCount, nil
+	}
 	ok, err := s.reg.CanSignal(ctx, c.id, msg.Receiver)
 	if err != nil {
 		return dropBus, err

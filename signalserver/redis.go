@@ -233,23 +233,41 @@ if not gid then return 0 end
 return redis.call('LLEN', ARGV[1] .. gid)
 `)
 
-// publishScript appends a frame to the inbox of each listed peer's instance
-// and returns how many peers it found. Each entry carries the inbox's next
-// sequence number (kept at inbox:<inst>:n): the stream is trimmed to a
-// length, and a gap in the numbers is how the reader learns it lost some.
-var publishScript = redis.NewScript(`
+// publishLua defines publish(prefix, frame, maxlen, peer): it appends frame
+// for peer to the inbox of peer's instance and returns 1, or 0 when peer is
+// not connected anywhere. Each entry carries the inbox's next sequence
+// number (kept at inbox:<inst>:n): the stream is trimmed to a length, and a
+// gap in the numbers is how the reader learns it lost some.
+const publishLua = `
+local function publish(prefix, frame, maxlen, peer)
+  local inst = redis.call('HGET', prefix .. 'peer:' .. peer, 'i')
+  if not inst then return 0 end
+  local inbox = prefix .. 'inbox:' .. inst
+  local seq = redis.call('INCR', inbox .. ':n')
+  redis.call('XADD', inbox, 'MAXLEN', '~', maxlen, '*', 't', peer, 'f', frame, 'n', seq)
+  return 1
+end
+`
+
+// publishScript publishes a frame to each listed peer and returns how many
+// it found.
+var publishScript = redis.NewScript(publishLua + `
 local prefix, frame, maxlen = ARGV[1], ARGV[2], ARGV[3]
 local n = 0
 for i = 4, #ARGV do
-  local inst = redis.call('HGET', prefix .. 'peer:' .. ARGV[i], 'i')
-  if inst then
-    local inbox = prefix .. 'inbox:' .. inst
-    local seq = redis.call('INCR', inbox .. ':n')
-    redis.call('XADD', inbox, 'MAXLEN', '~', maxlen, '*', 't', ARGV[i], 'f', frame, 'n', seq)
-    n = n + 1
-  end
+  n = n + publish(prefix, frame, maxlen, ARGV[i])
 end
 return n
+`)
+
+// relayScript publishes a signal from ARGV[4] to ARGV[5] if both are in one
+// group (the full-mesh rule), in one round trip: -1 when they are not, else
+// what publish returns.
+var relayScript = redis.NewScript(publishLua + `
+local prefix, frame, maxlen, sender, receiver = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local a = redis.call('HGET', prefix .. 'peer:' .. sender, 'g')
+if not a or a ~= redis.call('HGET', prefix .. 'peer:' .. receiver, 'g') then return -1 end
+return publish(prefix, frame, maxlen, receiver)
 `)
 
 // heartbeatScript registers an instance (ARGV[3] == "1") or refreshes its
@@ -380,6 +398,27 @@ func (r *Redis) Publish(ctx context.Context, to []PeerID, frame []byte) (int, er
 		return 0, r.failed(err)
 	}
 	return n, nil
+}
+
+// RelaySignal publishes a signal from sender to receiver, connected to
+// another instance, if the two may signal each other: published reports it
+// went out, allowed whether the room allowed it. With the full-mesh
+// topology the check and the publish are one Redis round trip.
+func (r *Redis) RelaySignal(ctx context.Context, sender, receiver PeerID, frame []byte) (published, allowed bool, err error) {
+	if _, full := r.topology.(FullMesh); !full {
+		if allowed, err = r.CanSignal(ctx, sender, receiver); err != nil || !allowed {
+			return false, allowed, err
+		}
+		n, err := r.Publish(ctx, []PeerID{receiver}, frame)
+		return n > 0, true, err
+	}
+	ctx, cancel := r.opCtx(ctx)
+	defer cancel()
+	n, err := relayScript.Run(ctx, r.rdb, nil, r.cfg.Prefix, frame, r.cfg.InboxLen, string(sender), string(receiver)).Int()
+	if err != nil {
+		return false, false, r.failed(err)
+	}
+	return n > 0, n >= 0, nil
 }
 
 // failed marks Redis unhealthy after a connection-level failure, so that
