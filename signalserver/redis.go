@@ -201,22 +201,29 @@ for _, m in ipairs(members) do out[#out + 1] = m end
 return out
 `)
 
-// leaveScript removes a peer and returns the remaining members of its group.
-var leaveScript = redis.NewScript(`
-local peerk, peer, prefix = KEYS[1], ARGV[1], ARGV[2]
-local h = redis.call('HMGET', peerk, 'g', 'i', 'o')
-if not h[1] then return {} end
-redis.call('DEL', peerk)
-redis.call('SREM', prefix .. 'peers:' .. h[2], peer)
-local gkey = prefix .. 'group:' .. h[1]
-redis.call('LREM', gkey, 1, peer)
-local rest = redis.call('LRANGE', gkey, 0, -1)
-if #rest == 0 then
-  redis.call('DEL', gkey)
-  redis.call('DECR', prefix .. 'ngroups')
-  if redis.call('GET', h[3]) == h[1] then redis.call('DEL', h[3]) end
+// leaveLua defines leave(peerk, peer, prefix): it removes a peer and returns
+// the remaining members of its group.
+const leaveLua = `
+local function leave(peerk, peer, prefix)
+  local h = redis.call('HMGET', peerk, 'g', 'i', 'o')
+  if not h[1] then return {} end
+  redis.call('DEL', peerk)
+  redis.call('SREM', prefix .. 'peers:' .. h[2], peer)
+  local gkey = prefix .. 'group:' .. h[1]
+  redis.call('LREM', gkey, 1, peer)
+  local rest = redis.call('LRANGE', gkey, 0, -1)
+  if #rest == 0 then
+    redis.call('DEL', gkey)
+    redis.call('DECR', prefix .. 'ngroups')
+    if redis.call('GET', h[3]) == h[1] then redis.call('DEL', h[3]) end
+  end
+  return rest
 end
-return rest
+`
+
+// leaveScript removes a peer and returns the remaining members of its group.
+var leaveScript = redis.NewScript(leaveLua + `
+return leave(KEYS[1], ARGV[1], ARGV[2])
 `)
 
 // sameGroupScript returns the group both peers are in, or false.
@@ -258,6 +265,18 @@ for i = 4, #ARGV do
   n = n + publish(prefix, frame, maxlen, ARGV[i])
 end
 return n
+`)
+
+// reapScript removes a dead instance's peer and publishes PeerLeft to the
+// rest of its group (the full-mesh rule) in one step, so that an instance
+// dying while it reaps cannot remove a peer without telling its room. The
+// frame is peerLeftFrame's; ids are the server's own UUIDs, no escaping.
+var reapScript = redis.NewScript(publishLua + leaveLua + `
+local peer, prefix, maxlen = ARGV[1], ARGV[2], ARGV[3]
+local rest = leave(KEYS[1], peer, prefix)
+local frame = '{"PeerLeft":"' .. peer .. '"}'
+for _, m in ipairs(rest) do publish(prefix, frame, maxlen, m) end
+return #rest
 `)
 
 // relayScript publishes a signal from ARGV[4] to ARGV[5] if both are in one
@@ -562,14 +581,10 @@ func (r *Redis) reapDead(ctx context.Context, self string) {
 			continue
 		}
 		for _, p := range peers {
-			left, err := r.Leave(ctx, PeerID(p))
-			if err != nil {
+			if err := r.reap(ctx, PeerID(p)); err != nil {
 				break
 			}
 			r.reaped.Add(1)
-			if len(left) > 0 {
-				r.notifyLeft(ctx, left, PeerID(p))
-			}
 		}
 		_ = forgetScript.Run(ctx, r.rdb,
 			[]string{r.key("instances"), r.key("peers:", id), r.key("inbox:", id), lock}, id).Err()
@@ -579,12 +594,27 @@ func (r *Redis) reapDead(ctx context.Context, self string) {
 	}
 }
 
-// notifyLeft publishes PeerLeft(gone) to peers wherever they are: the inbox
-// carries it to this instance's own peers too, behind the frames before it.
-func (r *Redis) notifyLeft(ctx context.Context, to []PeerID, gone PeerID) {
-	if _, err := r.Publish(ctx, to, peerLeftFrame(gone)); err != nil {
+// reap removes a dead instance's peer and publishes PeerLeft to the peers
+// its topology says must hear of it, wherever they are: the inbox carries it
+// to this instance's own peers too, behind the frames before it.
+func (r *Redis) reap(ctx context.Context, gone PeerID) error {
+	if _, full := r.topology.(FullMesh); full {
+		ctx, cancel := r.opCtx(ctx)
+		defer cancel()
+		err := reapScript.Run(ctx, r.rdb, []string{r.key("peer:", string(gone))}, string(gone), r.cfg.Prefix, r.cfg.InboxLen).Err()
+		if err != nil {
+			return r.failed(err)
+		}
+		return nil
+	}
+	left, err := r.Leave(ctx, gone)
+	if err != nil || len(left) == 0 {
+		return err
+	}
+	if _, err := r.Publish(ctx, left, peerLeftFrame(gone)); err != nil {
 		r.log.Warn("PeerLeft for a dead instance's peer not published", "err", err)
 	}
+	return nil
 }
 
 // inboxLoop reads this instance's inbox in order. It uses a connection of its
