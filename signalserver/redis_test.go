@@ -108,6 +108,10 @@ func TestRedisDownUnhealthyThenRecovers(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(body), "redis unreachable")
 	})
+	// Each instance notices at its own next heartbeat.
+	for i, ts := range c.servers {
+		eventually(t, fmt.Sprintf("instance %d unhealthy", i), func() bool { return ts.registryHealth() != nil })
+	}
 	for _, ts := range c.servers {
 		status, body := ts.refused(t, "/d", nil)
 		if status != http.StatusServiceUnavailable || !strings.HasPrefix(body, "signalserver: room registry unavailable: redis unreachable") {
