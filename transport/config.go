@@ -63,9 +63,9 @@ type Config struct {
 	// short-lived credentials) from the signalling server's GET /ice, next
 	// to the room URL (ws://host/room gives http://host/ice), within Join's
 	// context, and use them before ICEServers. A server that does not offer
-	// /ice adds none. The credentials are minted for this join and last as
-	// long as the server says (an hour by default): a socket that must meet
-	// new peers later than that should join again.
+	// /ice adds none. The TURN credentials last as long as the server says
+	// (an hour by default); the socket fetches new ones with a quarter of
+	// that left, so that peers it meets later still get a relay.
 	ICEFromServer bool
 	// RelayOnly restricts ICE to relayed (TURN) candidates, the
 	// ICETransportPolicy "relay": peers never learn each other's addresses,
@@ -145,10 +145,11 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// webrtcConfiguration is the per-connection pion configuration.
-func (c Config) webrtcConfiguration() webrtc.Configuration {
+// webrtcConfiguration is the per-connection pion configuration, with these
+// ICE servers.
+func (c Config) webrtcConfiguration(servers []ICEServer) webrtc.Configuration {
 	var wc webrtc.Configuration
-	for _, s := range c.ICEServers {
+	for _, s := range servers {
 		is := webrtc.ICEServer{URLs: s.URLs, Username: s.Username}
 		if s.Credential != "" {
 			is.Credential = s.Credential

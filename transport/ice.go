@@ -8,6 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // maxICEBody bounds the /ice answer read: a list of a few servers.
@@ -72,18 +76,99 @@ func fetchICEServers(ctx context.Context, room *url.URL, client *http.Client) ([
 	return servers, nil
 }
 
-// withServerICE adds the signalling server's ICE servers to c's when
-// ICEFromServer asks for them, before c's own (which thus still apply when
-// the server offers none).
-func (c Config) withServerICE(ctx context.Context, room *url.URL) (Config, error) {
-	if !c.ICEFromServer {
-		return c, nil
-	}
-	fetched, err := fetchICEServers(ctx, room, http.DefaultClient)
+// serverICE is the ICE server list the signalling server handed out, and
+// when the first of its TURN credentials expires (zero: none do).
+type serverICE struct {
+	servers []ICEServer
+	fetched time.Time
+	expires time.Time
+}
+
+// fetchServerICE fetches the signalling server's ICE servers for
+// Config.ICEFromServer.
+func fetchServerICE(ctx context.Context, room *url.URL) (*serverICE, error) {
+	servers, err := fetchICEServers(ctx, room, http.DefaultClient)
 	if err != nil {
-		return c, err
+		return nil, err
 	}
-	c.Logger.Debug("ICE servers from the signalling server", "count", len(fetched))
-	c.ICEServers = append(fetched, c.ICEServers...)
-	return c, nil
+	ice := &serverICE{servers: servers, fetched: time.Now()}
+	for _, s := range servers {
+		if exp, ok := turnExpiry(s.Username); ok && (ice.expires.IsZero() || exp.Before(ice.expires)) {
+			ice.expires = exp
+		}
+	}
+	return ice, nil
+}
+
+// turnExpiry reads the expiry of a TURN REST API username, "<unix
+// expiry>:<id>" (what signalserver and coturn's use-auth-secret use).
+func turnExpiry(username string) (time.Time, bool) {
+	secs, _, ok := strings.Cut(username, ":")
+	if !ok {
+		return time.Time{}, false
+	}
+	n, err := strconv.ParseInt(secs, 10, 64)
+	if err != nil || n <= 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(n, 0), true
+}
+
+// refreshAt is when to fetch new credentials: with a quarter of their
+// lifetime left, so that a peer met after that still gets valid ones.
+func (ice *serverICE) refreshAt() time.Time {
+	return ice.fetched.Add(ice.expires.Sub(ice.fetched) * 3 / 4)
+}
+
+// keepICEFresh fetches the signalling server's ICE servers again before
+// their credentials expire, for as long as the socket lives: a socket may
+// meet new peers hours after it joined. Peer connections made earlier keep
+// the allocations they have.
+func (s *Socket) keepICEFresh(room *url.URL) {
+	defer s.wg.Done()
+	retry := time.Second
+	for {
+		cur := s.ice.Load()
+		if cur == nil || cur.expires.IsZero() {
+			return
+		}
+		if !cur.fetched.IsZero() && !cur.expires.After(cur.fetched) {
+			s.log.Warn("TURN credentials from the signalling server expired on arrival; is a clock wrong?", "expire", cur.expires)
+			return
+		}
+		wait := max(time.Until(cur.refreshAt()), time.Second)
+		if cur.fetched.IsZero() { // the last refresh failed: try again soon
+			wait = retry
+			retry = min(2*retry, time.Minute)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		fresh, err := fetchServerICE(ctx, room)
+		cancel()
+		switch {
+		case s.ctx.Err() != nil:
+			return
+		case err != nil:
+			s.log.Warn("refreshing ICE servers failed; keeping the old ones", "err", err, "expire", cur.expires)
+			s.ice.Store(&serverICE{servers: cur.servers, expires: cur.expires})
+		default:
+			s.log.Debug("ICE servers refreshed", "count", len(fresh.servers), "expire", fresh.expires)
+			s.ice.Store(fresh)
+			retry = time.Second
+		}
+	}
+}
+
+// iceServers returns the ICE servers for a new peer connection: the
+// signalling server's, if fetched, before Config.ICEServers.
+func (s *Socket) iceServers() []ICEServer {
+	ice := s.ice.Load()
+	if ice == nil {
+		return s.cfg.ICEServers
+	}
+	return append(slices.Clip(ice.servers), s.cfg.ICEServers...)
 }

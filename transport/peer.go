@@ -55,7 +55,7 @@ type peer struct {
 
 // newPeer creates the connection to id and its negotiated channels.
 func (s *Socket) newPeer(id PeerID, offerer bool) (*peer, error) {
-	wc := s.cfg.webrtcConfiguration()
+	wc := s.cfg.webrtcConfiguration(s.iceServers())
 	wc.Certificates = s.certs
 	pc, err := s.api.NewPeerConnection(wc)
 	if err != nil {

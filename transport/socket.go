@@ -68,6 +68,10 @@ type Socket struct {
 	wg     sync.WaitGroup // every goroutine the socket starts; Add under mu while !closed
 	ready  chan struct{}
 
+	// ice is what Config.ICEFromServer fetched (nil without it), replaced
+	// before its credentials expire.
+	ice atomic.Pointer[serverICE]
+
 	// connected maps the ids of connected peers to them. It is replaced, never
 	// changed, so Send reads it without a lock.
 	connected atomic.Pointer[map[PeerID]*peer]
@@ -103,8 +107,12 @@ func join(ctx context.Context, roomURL string, cfg Config, nw transport.Net) (*S
 	if err != nil {
 		return nil, err
 	}
-	if cfg, err = cfg.withServerICE(ctx, u); err != nil {
-		return nil, err
+	var ice *serverICE
+	if cfg.ICEFromServer {
+		if ice, err = fetchServerICE(ctx, u); err != nil {
+			return nil, err
+		}
+		cfg.Logger.Debug("ICE servers from the signalling server", "count", len(ice.servers), "expire", ice.expires)
 	}
 	certs, err := newCertificate()
 	if err != nil {
@@ -121,6 +129,7 @@ func join(ctx context.Context, roomURL string, cfg Config, nw transport.Net) (*S
 		changed: make(chan struct{}),
 	}
 	s.connected.Store(&map[PeerID]*peer{})
+	s.ice.Store(ice)
 	for i, c := range cfg.Channels {
 		s.channels = append(s.channels, &Channel{s: s, index: i, cfg: c, inbox: inbox.New[PeerID](cfg.ReceiveBufferSize)})
 	}
@@ -140,11 +149,12 @@ func join(ctx context.Context, roomURL string, cfg Config, nw transport.Net) (*S
 	s.log = s.log.With("socket", id)
 	s.sig.log = s.log
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		s.sig.run(s.ctx, conn)
 	}()
+	go s.keepICEFresh(u)
 	return s, nil
 }
 

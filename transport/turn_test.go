@@ -61,6 +61,59 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 	}
 }
 
+// TestTURNCredentialsRefreshed: a socket that meets a peer after the TURN
+// credentials it joined with have expired still gets a relay, because it
+// fetched new ones from /ice in time. With the old ones the relay-only
+// connection could not form.
+func TestTURNCredentialsRefreshed(t *testing.T) {
+	const ttl = 4 * time.Second
+	turnSrv, err := signalserver.StartTURN(t.Context(), signalserver.TURNConfig{
+		Listen: "127.0.0.1:0",
+		Secret: []byte("transport test secret"),
+		TTL:    ttl,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := turnSrv.Shutdown(ctx); err != nil {
+			t.Errorf("TURN shutdown: %v", err)
+		}
+	})
+	ts := &testServer{signaltest.Start(t, signalserver.Config{ICE: signalserver.ICEConfig{TURN: turnSrv}})}
+	cfg := testConfig(t, Unreliable(), Reliable())
+	cfg.ICEFromServer = true
+	cfg.RelayOnly = true
+	ctx := testContext(t, 30*time.Second)
+
+	first, err := Join(ctx, ts.url("late?next=2"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeSocket(t, first) })
+	joined := first.ice.Load().expires
+	time.Sleep(ttl + time.Second) // the credentials it joined with are dead
+	if time.Now().Before(joined) {
+		t.Fatalf("credentials from the join still valid until %v", joined)
+	}
+	if got := first.ice.Load().expires; !got.After(time.Now()) {
+		t.Fatalf("credentials not refreshed: they expire at %v", got)
+	}
+
+	late, err := Join(ctx, ts.url("late?next=2"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { closeSocket(t, late) })
+	// The first socket offers (it receives NewPeer), so its credentials
+	// are the ones its relay allocation needs.
+	waitMesh(t, first, late)
+	exchange(t, []*Socket{first, late}, 50)
+}
+
 func TestICEURL(t *testing.T) {
 	for room, want := range map[string]string{
 		"ws://127.0.0.1:3536/room?next=2":    "http://127.0.0.1:3536/ice",
