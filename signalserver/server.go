@@ -459,8 +459,8 @@ const inlineMax = 2048
 // send hands a relayed frame to c. When c's writer is idle, nothing waits
 // for it and its kernel send queue is empty, a small frame fits in the
 // socket buffer at once, so the caller (the sender's reader) writes it
-// itself: that saves a goroutine hand-off per signal, which on a loaded
-// server was the relay's tail latency (docs/benchmarks.md). Everything else
+// itself: that saves a goroutine hand-off per signal, a fifth of the
+// one-signal relay latency at p50 and half at p99 (docs/benchmarks.md). Everything else
 // is queued for the writer goroutine, so a receiver that cannot keep up
 // still never slows its sender.
 func (s *Server) send(c *client, frame []byte) bool {
