@@ -15,13 +15,14 @@ import (
 	"github.com/rollbox/rollbox/signalserver/signaltest"
 )
 
-// TestRelayOnlyThroughEmbeddedTURN connects two sockets that may only use
-// relayed candidates through the signalling server's embedded TURN server,
-// with credentials fetched from its /ice, and exchanges packets both ways.
-func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
+// startRelayOnly starts an embedded TURN server minting credentials for ttl
+// (0: the default) and a signalling server offering it on /ice, and returns
+// them with a socket config that fetches ICE from there and may only relay.
+func startRelayOnly(t *testing.T, ttl time.Duration) (*signalserver.TURNServer, *testServer, Config) {
 	turnSrv, err := signalserver.StartTURN(t.Context(), signalserver.TURNConfig{
 		Listen: "127.0.0.1:0",
 		Secret: []byte("transport test secret"),
+		TTL:    ttl,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -35,10 +36,17 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 		}
 	})
 	ts := &testServer{signaltest.Start(t, signalserver.Config{ICE: signalserver.ICEConfig{TURN: turnSrv}})}
-
 	cfg := testConfig(t, Unreliable(), Reliable())
 	cfg.ICEFromServer = true
 	cfg.RelayOnly = true
+	return turnSrv, ts, cfg
+}
+
+// TestRelayOnlyThroughEmbeddedTURN connects two sockets that may only use
+// relayed candidates through the signalling server's embedded TURN server,
+// with credentials fetched from its /ice, and exchanges packets both ways.
+func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
+	turnSrv, ts, cfg := startRelayOnly(t, 0)
 	socks := joinMesh(t, ts, "relay", 2, cfg)
 
 	for _, s := range socks {
@@ -67,26 +75,7 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 // connection could not form.
 func TestTURNCredentialsRefreshed(t *testing.T) {
 	const ttl = 4 * time.Second
-	turnSrv, err := signalserver.StartTURN(t.Context(), signalserver.TURNConfig{
-		Listen: "127.0.0.1:0",
-		Secret: []byte("transport test secret"),
-		TTL:    ttl,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := turnSrv.Shutdown(ctx); err != nil {
-			t.Errorf("TURN shutdown: %v", err)
-		}
-	})
-	ts := &testServer{signaltest.Start(t, signalserver.Config{ICE: signalserver.ICEConfig{TURN: turnSrv}})}
-	cfg := testConfig(t, Unreliable(), Reliable())
-	cfg.ICEFromServer = true
-	cfg.RelayOnly = true
+	_, ts, cfg := startRelayOnly(t, ttl)
 	ctx := testContext(t, 30*time.Second)
 
 	first, err := Join(ctx, ts.url("late?next=2"), cfg)
