@@ -119,12 +119,7 @@ func (s *Server) busFramesLost(n int) {
 // again to be seen. Status 1012 (service restart) tells clients to retry.
 func (s *Server) registrationLost() {
 	s.bc.lost.Add(1)
-	s.mu.RLock()
-	clients := make([]*client, 0, len(s.clients))
-	for _, c := range s.clients {
-		clients = append(clients, c)
-	}
-	s.mu.RUnlock()
+	clients := s.clientList()
 	s.log.Warn("registration in the shared registry lost; disconnecting local peers", "peers", len(clients))
 	for _, c := range clients {
 		s.kick(c, disconnectRegistryLost, websocket1012, "signalling state lost; join again")

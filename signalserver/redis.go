@@ -484,6 +484,20 @@ func (r *Redis) heartbeatLoop(ctx context.Context, lost func(), registered chan<
 	}
 }
 
+// presence registers instance id, or refreshes its presence: 0 means it had
+// expired (see heartbeatScript).
+func (r *Redis) presence(ctx context.Context, id string, register bool) (int, error) {
+	ctx, cancel := r.opCtx(ctx)
+	defer cancel()
+	flag := "0"
+	if register {
+		flag = "1"
+	}
+	return heartbeatScript.Run(ctx, r.rdb,
+		[]string{r.key("alive:", id), r.key("instances"), r.key("inbox:", id)},
+		r.cfg.PresenceTTL.Milliseconds(), id, flag).Int()
+}
+
 // beat is one heartbeat: register or refresh, then housekeeping.
 func (r *Redis) beat(ctx context.Context, lost func(), registered chan<- struct{}) {
 	inst, err := r.instance()
@@ -498,11 +512,7 @@ func (r *Redis) beat(ctx context.Context, lost func(), registered chan<- struct{
 		}
 		inst, _ = r.instance()
 	} else {
-		bctx, cancel := r.opCtx(ctx)
-		ok, err := heartbeatScript.Run(bctx, r.rdb,
-			[]string{r.key("alive:", inst), r.key("instances"), r.key("inbox:", inst)},
-			r.cfg.PresenceTTL.Milliseconds(), inst, "0").Int()
-		cancel()
+		ok, err := r.presence(ctx, inst, false)
 		if err != nil {
 			if ctx.Err() == nil {
 				r.setHealth(fmt.Errorf("redis unreachable: %w", err))
@@ -545,12 +555,7 @@ func (r *Redis) register(ctx context.Context) error {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	id := hex.EncodeToString(b[:])
-	ctx, cancel := r.opCtx(ctx)
-	defer cancel()
-	err := heartbeatScript.Run(ctx, r.rdb,
-		[]string{r.key("alive:", id), r.key("instances"), r.key("inbox:", id)},
-		r.cfg.PresenceTTL.Milliseconds(), id, "1").Err()
-	if err != nil {
+	if _, err := r.presence(ctx, id, true); err != nil {
 		return err
 	}
 	r.inst.Store(&id)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -125,13 +126,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // error after closing the stragglers abruptly.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.closing = true
-	clients := make([]*client, 0, len(s.clients))
-	for _, c := range s.clients {
-		clients = append(clients, c)
-	}
+	s.closing = true // no client is added from now on
 	s.mu.Unlock()
-	for _, c := range clients {
+	for _, c := range s.clientList() {
 		s.kick(c, disconnectShutdown, websocket.CloseGoingAway, "server shutting down")
 	}
 	done := make(chan struct{})
@@ -143,14 +140,20 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 		return s.stopBus()
 	case <-ctx.Done():
-		s.mu.RLock()
-		for _, c := range s.clients {
+		for _, c := range s.clientList() {
 			_ = c.conn.NetConn().Close()
 		}
-		s.mu.RUnlock()
 		<-done
 		return errors.Join(ctx.Err(), s.stopBus())
 	}
+}
+
+// clientList returns the connected clients, for acting on each without
+// holding s.mu.
+func (s *Server) clientList() []*client {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Collect(maps.Values(s.clients))
 }
 
 // refuse answers a request that will not be upgraded, with a one-line reason.
