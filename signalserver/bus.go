@@ -2,6 +2,7 @@ package signalserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,10 +43,15 @@ type BusEvents struct {
 }
 
 // signalRelayer is a Bus that also keeps the registry: it checks that a
-// signal may go from sender to receiver and publishes it in one step.
+// signal may go from sender to receiver and publishes it in one step, or
+// says errRelayUnsupported.
 type signalRelayer interface {
 	RelaySignal(ctx context.Context, sender, receiver PeerID, frame []byte) (published, allowed bool, err error)
 }
+
+// errRelayUnsupported: a signalRelayer cannot check this registry's rule in
+// one step.
+var errRelayUnsupported = errors.New("signalserver: one-step relay unsupported")
 
 // HealthChecker is implemented by a Registry that depends on an outside
 // service. While Health returns an error, /health answers 503 with it and
@@ -161,15 +167,18 @@ func (s *Server) relayRemote(ctx context.Context, c *client, msg ClientMessage) 
 	if rs, ok := s.bus.(signalRelayer); ok && any(s.bus) == any(s.reg) { // the bus is the registry
 		published, allowed, err := rs.RelaySignal(ctx, c.id, msg.Receiver, signalFrame(c.id, msg.Data))
 		switch {
+		case errors.Is(err, errRelayUnsupported):
+			// the two steps below
 		case err != nil:
 			return dropBus, err
 		case !allowed:
 			return dropForeignReceiver, nil
 		case !published:
 			return dropUnknownReceiver, nil
+		default:
+			s.bc.published.Add(1)
+			return dropCount, nil
 		}
-		s.bc.published.Add(1)
-		return dropCount, nil
 	}
 	ok, err := s.reg.CanSignal(ctx, c.id, msg.Receiver)
 	if err != nil {

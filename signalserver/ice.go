@@ -45,11 +45,7 @@ func (c ICEConfig) ICEServers() []ICEServer {
 		servers = append(servers, ICEServer{URLs: c.TURN.URLs(), Username: user, Credential: pass})
 	}
 	if len(c.TURNURLs) > 0 {
-		ttl := c.TURNTTL
-		if ttl <= 0 {
-			ttl = DefaultTURNTTL
-		}
-		user, pass := MintTURNCredential(c.TURNSecret, randomTURNID(), time.Now().Add(ttl).Truncate(time.Second))
+		user, pass, _ := mintTURN(c.TURNSecret, c.TURNTTL)
 		servers = append(servers, ICEServer{URLs: slices.Clone(c.TURNURLs), Username: user, Credential: pass})
 	}
 	return servers
@@ -66,7 +62,7 @@ func (s *Server) serveICE(w http.ResponseWriter, r *http.Request) {
 	// A browser game served from another origin may fetch it as long as it
 	// may join rooms: the credentials are no more than a join gives.
 	if origin := r.Header.Get("Origin"); origin != "" {
-		if len(s.cfg.AllowedOrigins) > 0 && !slices.Contains(s.cfg.AllowedOrigins, origin) {
+		if !s.originAllowed(origin) {
 			http.Error(w, "signalserver: origin not allowed: "+origin, http.StatusForbidden)
 			return
 		}

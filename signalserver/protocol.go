@@ -163,7 +163,11 @@ func parseCanonical(frame []byte) (ClientMessage, bool) {
 	}
 	id := rest[:idLen]
 	rest, ok = bytes.CutPrefix(rest[idLen:], []byte(mid))
-	if !ok || !ValidPeerID(string(id)) || bytes.ContainsAny(id, "ABCDEF") {
+	if !ok || bytes.ContainsAny(id, "ABCDEF") {
+		return ClientMessage{}, false
+	}
+	receiver := PeerID(id) // one conversion serves the check and the result
+	if !ValidPeerID(string(receiver)) {
 		return ClientMessage{}, false
 	}
 	data, ok := bytes.CutSuffix(rest, []byte("}}"))
@@ -174,7 +178,7 @@ func parseCanonical(frame []byte) (ClientMessage, bool) {
 	if !ok || len(data) == 0 || !json.Valid(data) {
 		return ClientMessage{}, false
 	}
-	return ClientMessage{Kind: Signal, Receiver: PeerID(id), Data: bytes.Clone(data)}, true
+	return ClientMessage{Kind: Signal, Receiver: receiver, Data: bytes.Clone(data)}, true
 }
 
 // Server-to-client frames. Peer ids never need JSON escaping: the server makes

@@ -2,8 +2,6 @@ package signalserver
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -421,15 +419,13 @@ func (r *Redis) Publish(ctx context.Context, to []PeerID, frame []byte) (int, er
 
 // RelaySignal publishes a signal from sender to receiver, connected to
 // another instance, if the two may signal each other: published reports it
-// went out, allowed whether the room allowed it. With the full-mesh
-// topology the check and the publish are one Redis round trip.
+// went out, allowed whether the room allowed it. The check and the publish
+// are one Redis round trip. Only the full-mesh rule is in the script: with
+// another topology it returns errRelayUnsupported, and the server checks
+// and publishes in two steps.
 func (r *Redis) RelaySignal(ctx context.Context, sender, receiver PeerID, frame []byte) (published, allowed bool, err error) {
 	if _, full := r.topology.(FullMesh); !full {
-		if allowed, err = r.CanSignal(ctx, sender, receiver); err != nil || !allowed {
-			return false, allowed, err
-		}
-		n, err := r.Publish(ctx, []PeerID{receiver}, frame)
-		return n > 0, true, err
+		return false, false, errRelayUnsupported
 	}
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
@@ -552,9 +548,7 @@ func (r *Redis) beat(ctx context.Context, lost func(), registered chan<- struct{
 }
 
 func (r *Redis) register(ctx context.Context) error {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
+	id := randomID()
 	if _, err := r.presence(ctx, id, true); err != nil {
 		return err
 	}

@@ -148,6 +148,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
+// originAllowed applies Config.AllowedOrigins (empty: any origin).
+func (s *Server) originAllowed(origin string) bool {
+	return len(s.cfg.AllowedOrigins) == 0 || slices.Contains(s.cfg.AllowedOrigins, origin)
+}
+
 // clientList returns the connected clients, for acting on each without
 // holding s.mu.
 func (s *Server) clientList() []*client {
@@ -169,7 +174,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, why, http.StatusBadRequest, reason)
 		return
 	}
-	if origin := r.Header.Get("Origin"); origin != "" && len(s.cfg.AllowedOrigins) > 0 && !slices.Contains(s.cfg.AllowedOrigins, origin) {
+	if origin := r.Header.Get("Origin"); origin != "" && !s.originAllowed(origin) {
 		s.refuse(w, r, refusalOrigin, http.StatusForbidden, "origin not allowed: "+origin)
 		return
 	}
@@ -443,7 +448,7 @@ func (s *Server) enqueue(c *client, frame []byte) bool {
 		c.mu.Unlock()
 		return false
 	}
-	if len(c.queue)+c.writing >= s.cfg.SendQueue {
+	if len(c.queue)+int(c.writing.Load()) >= s.cfg.SendQueue {
 		c.mu.Unlock()
 		s.log.Info("disconnecting slow client", "peer", c.id, "queued", s.cfg.SendQueue)
 		s.kick(c, disconnectSlowConsumer, 0, "")
@@ -468,7 +473,7 @@ const inlineMax = 2048
 // still never slows its sender.
 func (s *Server) send(c *client, frame []byte) bool {
 	c.mu.Lock()
-	if len(frame) > inlineMax || c.running || c.finished || c.held || c.kicked || c.pingDue || len(c.queue) > 0 {
+	if len(frame) > inlineMax || c.running || c.held || c.kicked || c.pingDue || len(c.queue) > 0 {
 		c.mu.Unlock()
 		return s.enqueue(c, frame)
 	}
@@ -528,7 +533,7 @@ func (s *Server) release(c *client) {
 // connection, and none while the connection is idle: an idle peer costs no
 // goroutine stack on the write side.
 func (s *Server) startWriter(c *client) {
-	if c.running || c.finished || (c.held && !c.kicked) {
+	if c.running || (c.held && !c.kicked) {
 		return
 	}
 	if len(c.queue) == 0 && !c.pingDue && !c.kicked {
@@ -545,8 +550,7 @@ func (s *Server) writeFrames(c *client) {
 	for {
 		c.mu.Lock()
 		if c.kicked {
-			c.queue, c.spare = nil, nil
-			c.finished = true
+			c.queue, c.spare = nil, nil // running stays set: no writer starts again
 			c.mu.Unlock()
 			c.close()
 			close(c.closed)
@@ -560,15 +564,14 @@ func (s *Server) writeFrames(c *client) {
 		}
 		// Two slices take turns so a busy connection does not allocate; a
 		// burst's large array is dropped so an idle one holds none.
-		c.queue, c.spare, c.pingDue, c.writing = c.spare[:0], nil, false, len(frames)
+		c.queue, c.spare, c.pingDue = c.spare[:0], nil, false
+		c.writing.Store(int32(len(frames)))
 		c.mu.Unlock()
 
 		for i, frame := range frames {
 			// The queue bound counts the frames still waiting, as a channel
 			// would: not the one in the writer's hands.
-			c.mu.Lock()
-			c.writing--
-			c.mu.Unlock()
+			c.writing.Add(-1)
 			_ = c.conn.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
 			err := c.conn.WriteMessage(websocket.TextMessage, frame)
 			frames[i] = nil
@@ -582,8 +585,8 @@ func (s *Server) writeFrames(c *client) {
 				s.kick(c, disconnectWriteError, 0, "")
 			}
 		}
+		c.writing.Store(0)
 		c.mu.Lock()
-		c.writing = 0
 		if cap(frames) <= 16 {
 			c.spare = frames[:0]
 		}
@@ -601,20 +604,19 @@ type client struct {
 	ping     *time.Timer
 	heard    atomic.Int64 // when a frame or pong last arrived, as time since Server.epoch
 
-	mu       sync.Mutex
-	queue    [][]byte // frames to write, in order; grows on demand
-	spare    [][]byte // the previous batch's slice, for reuse
-	writing  int      // frames of the batch being written
-	pingDue  bool
-	held     bool            // no writing before the join is done
-	running  bool            // a writer goroutine runs
-	finished bool            // the writer has closed the connection
-	probe    *sendQueueProbe // made on the first relayed frame; nil: cannot tell
-	probed   bool
-	kicked   bool
-	why      disconnect // set once, with kicked
-	code     int        // close status to send; 0 to drop the connection at once
-	text     string
+	mu      sync.Mutex
+	queue   [][]byte     // frames to write, in order; grows on demand
+	spare   [][]byte     // the previous batch's slice, for reuse
+	writing atomic.Int32 // frames of the batch being written, not yet taken
+	pingDue bool
+	held    bool            // no writing before the join is done
+	running bool            // a writer runs, or has closed the connection
+	probe   *sendQueueProbe // made on the first relayed frame; nil: cannot tell
+	probed  bool
+	kicked  bool
+	why     disconnect // set once, with kicked
+	code    int        // close status to send; 0 to drop the connection at once
+	text    string
 }
 
 func newClient(conn *websocket.Conn, key RoomKey) *client {

@@ -212,14 +212,23 @@ func (t *TURNServer) URLs() []string {
 // Mint returns credentials for this server valid for its TTL, under a random
 // id (which the server logs as the user).
 func (t *TURNServer) Mint() (username, password string, expiry time.Time) {
-	expiry = time.Now().Add(t.cfg.TTL).Truncate(time.Second)
-	username, password = MintTURNCredential(t.cfg.Secret, randomTURNID(), expiry)
+	return mintTURN(t.cfg.Secret, t.cfg.TTL)
+}
+
+// mintTURN mints credentials valid for ttl from now (DefaultTURNTTL if not
+// positive) under a random id.
+func mintTURN(secret []byte, ttl time.Duration) (username, password string, expiry time.Time) {
+	if ttl <= 0 {
+		ttl = DefaultTURNTTL
+	}
+	expiry = time.Now().Add(ttl).Truncate(time.Second)
+	username, password = MintTURNCredential(secret, randomID(), expiry)
 	return username, password, expiry
 }
 
-// randomTURNID names one minted credential in TURN logs without saying who
-// got it.
-func randomTURNID() string {
+// randomID is 16 random hex digits: the id of a minted TURN credential (which
+// names it in TURN logs without saying who got it) or of a server instance.
+func randomID() string {
 	var id [8]byte
 	_, _ = rand.Read(id[:])
 	return hex.EncodeToString(id[:])

@@ -207,7 +207,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (si
 	if (opts.tlsCert == "") != (opts.tlsKey == "") {
 		return cfg, opts, errors.New("-tls-cert and -tls-key go together")
 	}
-	secret, err := loadSecret(opts.authSecret, opts.authSecretFile)
+	secret, err := loadSecret("auth-secret", opts.authSecret, opts.authSecretFile)
 	if err != nil {
 		return cfg, opts, err
 	}

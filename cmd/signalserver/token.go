@@ -12,20 +12,20 @@ import (
 	"github.com/rollbox/rollbox/signalserver"
 )
 
-// loadSecret returns the room token secret from -auth-secret or
-// -auth-secret-file (at most one), or nil when authentication is off.
-func loadSecret(secret, file string) ([]byte, error) {
+// loadSecret returns a secret given as the flag -name or read from the flag
+// -name-file (at most one of them), or nil when neither is set.
+func loadSecret(name, secret, file string) ([]byte, error) {
 	switch {
 	case secret != "" && file != "":
-		return nil, errors.New("-auth-secret and -auth-secret-file exclude each other")
+		return nil, fmt.Errorf("-%s and -%s-file exclude each other", name, name)
 	case file != "":
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, fmt.Errorf("-auth-secret-file: %w", err)
+			return nil, fmt.Errorf("-%s-file: %w", name, err)
 		}
 		b = bytes.TrimRight(b, "\r\n") // files written by echo end in a newline
 		if len(b) == 0 {
-			return nil, fmt.Errorf("-auth-secret-file %s is empty", file)
+			return nil, fmt.Errorf("-%s-file %s is empty", name, file)
 		}
 		return b, nil
 	case secret != "":
@@ -59,7 +59,7 @@ func tokenCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	if !isFlagSet(fs, "room") {
 		return errors.New("token: -room is required (use -room '' for the room at /)")
 	}
-	key, err := loadSecret(*secret, *file)
+	key, err := loadSecret("auth-secret", *secret, *file)
 	if err != nil {
 		return err
 	}

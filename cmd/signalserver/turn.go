@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -89,21 +87,14 @@ func (o *turnOptions) apply(cfg *signalserver.Config) error {
 
 // loadSecret reads -turn-secret-file into secret, and checks there is one.
 func (o *turnOptions) loadSecret() error {
+	secret, err := loadSecret("turn-secret", o.secret, o.secretFile)
 	switch {
-	case o.secret != "" && o.secretFile != "":
-		return errors.New("-turn-secret and -turn-secret-file exclude each other")
-	case o.secretFile != "":
-		b, err := os.ReadFile(o.secretFile)
-		if err != nil {
-			return fmt.Errorf("-turn-secret-file: %w", err)
-		}
-		o.secret = string(bytes.TrimRight(b, "\r\n"))
-		if o.secret == "" {
-			return fmt.Errorf("-turn-secret-file %s is empty", o.secretFile)
-		}
-	case o.secret == "":
+	case err != nil:
+		return err
+	case secret == nil:
 		return errors.New("-turn and -turn-url need -turn-secret or -turn-secret-file")
 	}
+	o.secret = string(secret)
 	return nil
 }
 
