@@ -230,18 +230,6 @@ func (c *Config[I, A]) validateP2P() error {
 	return nil
 }
 
-// validateCheckDistance checks the sync test's check distance.
-func (c *Config[I, A]) validateCheckDistance() error {
-	if c.CheckDistance < 0 {
-		return invalidf("CheckDistance %d is negative", c.CheckDistance)
-	}
-	if c.CheckDistance >= c.MaxPrediction {
-		return invalidf("check distance too big: CheckDistance %d must be below MaxPrediction %d",
-			c.CheckDistance, c.MaxPrediction)
-	}
-	return nil
-}
-
 // validateSyncTest checks a configuration for NewSyncTestSession.
 func (c *Config[I, A]) validateSyncTest() error {
 	if err := c.validateCommon(); err != nil {
@@ -250,7 +238,14 @@ func (c *Config[I, A]) validateSyncTest() error {
 	if c.SparseSaving {
 		return invalidf("SparseSaving cannot be used in a sync test")
 	}
-	return c.validateCheckDistance()
+	if c.CheckDistance < 0 {
+		return invalidf("CheckDistance %d is negative", c.CheckDistance)
+	}
+	if c.CheckDistance >= c.MaxPrediction {
+		return invalidf("check distance too big: CheckDistance %d must be below MaxPrediction %d",
+			c.CheckDistance, c.MaxPrediction)
+	}
+	return nil
 }
 
 // validateSpectator checks a configuration for NewSpectatorSession.

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/hajimehoshi/ebiten/v2"
 	"github.com/hajimehoshi/ebiten/v2/ebitenutil"
@@ -42,8 +41,6 @@ type game struct {
 	mu     sync.Mutex // guards status, written by the connecting goroutine
 	status string     // what connect is doing, until the match starts
 	phase  phase      // the last phase passed to progress
-
-	reachedAt time.Time // when -frames was confirmed
 
 	overlay bool
 	// rollbacks per second, sampled once a second
@@ -159,12 +156,7 @@ func (g *game) Update() error {
 		g.rps = g.nm.rollbacks - g.lastSample
 		g.lastSample = g.nm.rollbacks
 	}
-	// Once done, keep playing until the peers have acknowledged all our
-	// inputs (or lingerMax), or they may stop short of the target frame.
-	if g.nm.reached && g.reachedAt.IsZero() {
-		g.reachedAt = time.Now()
-	}
-	if g.nm.reached && (g.nm.allAcked() || time.Since(g.reachedAt) > lingerMax) {
+	if g.nm.finished() {
 		return errFinished
 	}
 	return nil

@@ -36,7 +36,6 @@ func runHeadless(ctx context.Context, o options, stderr io.Writer) (result, erro
 	b := newBot(o.seed)
 	ticker := time.NewTicker(time.Second / fps)
 	defer ticker.Stop()
-	var done time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -47,12 +46,7 @@ func runHeadless(ctx context.Context, o options, stderr io.Writer) (result, erro
 		if err := nm.tick(b.input); err != nil {
 			return nm.result(), err
 		}
-		if done.IsZero() && nm.reached {
-			done = time.Now()
-		}
-		// Once done, keep playing until the peers have acknowledged all our
-		// inputs, or they may stop short of the target frame.
-		if !done.IsZero() && (nm.allAcked() || time.Since(done) > lingerMax) {
+		if nm.finished() {
 			return nm.result(), nil
 		}
 	}

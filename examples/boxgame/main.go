@@ -25,6 +25,7 @@ import (
 
 	"github.com/rollbox/rollbox/examples/boxgame/sim"
 	"github.com/rollbox/rollbox/transport"
+	"github.com/rollbox/rollbox/transport/simnet"
 )
 
 // Exit statuses.
@@ -48,7 +49,7 @@ type options struct {
 	synctest      bool
 	checkDistance int
 	desyncAt      int
-	netsim        string
+	netsim        *simnet.Link // parsed -netsim; nil: the real network as it is
 	ice           string
 	turnUser      string
 	turnPass      string
@@ -105,7 +106,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.synctest, "synctest", false, "local determinism check: no network, every frame rolled back and compared")
 	fs.IntVar(&o.checkDistance, "check-distance", 7, "frames each -synctest frame is rolled back")
 	fs.IntVar(&o.desyncAt, "desync-at", -1, "debug: corrupt this peer's state at this frame to prove desync detection")
-	fs.StringVar(&o.netsim, "netsim", "", "simulated network conditions on top of the real one, e.g. 'latency=100ms,jitter=50ms,loss=0.1'")
+	netsim := fs.String("netsim", "", "simulated network conditions on top of the real one, e.g. 'latency=100ms,jitter=50ms,loss=0.1'")
 	fs.StringVar(&o.ice, "ice", "", "comma-separated STUN/TURN URLs, e.g. stun:stun.example.org:3478,turn:turn.example.org:3478")
 	fs.StringVar(&o.turnUser, "turn-user", "", "TURN username")
 	fs.StringVar(&o.turnPass, "turn-pass", "", "TURN password")
@@ -133,10 +134,12 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 			return o, err
 		}
 	}
-	if o.netsim != "" {
-		if _, err := parseNetsim(o.netsim); err != nil {
-			return o, err
+	if *netsim != "" {
+		link, err := simnet.ParseLink(*netsim)
+		if err != nil {
+			return o, fmt.Errorf("-netsim: %w", err)
 		}
+		o.netsim = &link
 	}
 	return o, nil
 }

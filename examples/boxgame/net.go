@@ -52,6 +52,7 @@ type netMatch struct {
 	target       int32
 	reached      bool
 	reachedSum   uint64
+	reachedAt    time.Time
 	synchronized bool
 	skip         int // ticks to wait, as the session recommended
 	ticks        int
@@ -163,13 +164,9 @@ func newNetMatch(sock *transport.Socket, peers []transport.PeerID, o options, lo
 		nm.remotes = append(nm.remotes, remote{id: id, handle: h})
 	}
 	var socket rollback.Socket[transport.PeerID] = sock
-	if o.netsim != "" {
-		link, err := parseNetsim(o.netsim)
-		if err != nil {
-			return nil, err
-		}
+	if o.netsim != nil {
 		start := time.Now()
-		socket = simnet.Condition(socket, link, o.seed, func() time.Duration { return time.Since(start) })
+		socket = simnet.Condition(socket, *o.netsim, o.seed, func() time.Duration { return time.Since(start) })
 	}
 	s, err := rollback.NewP2PSession[sim.World](cfg, socket)
 	if err != nil {
@@ -186,16 +183,6 @@ func newNetMatch(sock *transport.Socket, peers []transport.PeerID, o options, lo
 	return nm, nil
 }
 
-// parseNetsim reads -netsim: latency L and jitter J mean a one-way delay
-// spread evenly over L±J.
-func parseNetsim(s string) (simnet.Link, error) {
-	link, err := simnet.ParseLink(s)
-	if err != nil {
-		return link, fmt.Errorf("-netsim: %w", err)
-	}
-	return link, nil
-}
-
 // tick runs one frame: receive, react to events, add the local input (from
 // input, called only when a frame is really added) and carry out the
 // session's requests.
@@ -205,10 +192,8 @@ func (nm *netMatch) tick(input func() sim.Input) error {
 	// A peer that left the mesh will never acknowledge anything: allAcked
 	// must not wait for the session to notice its silence (seconds).
 	for _, ev := range nm.sock.PeerEvents() {
-		for i := range nm.remotes {
-			if ev.State == transport.PeerDisconnected && nm.remotes[i].id == ev.Peer {
-				nm.remotes[i].disconnected = true
-			}
+		if ev.State == transport.PeerDisconnected {
+			nm.markDisconnected(ev.Peer)
 		}
 	}
 	if err := nm.handleEvents(); err != nil {
@@ -246,8 +231,16 @@ func (nm *netMatch) tick(input func() sim.Input) error {
 	nm.apply(reqs)
 	if !nm.reached && nm.target > 0 && int32(nm.session.ConfirmedFrame()) >= nm.target {
 		nm.reachedSum, nm.reached = nm.checksum(nm.target)
+		nm.reachedAt = time.Now()
 	}
 	return nil
+}
+
+// finished reports that the target frame is confirmed and the peers have
+// acknowledged all our inputs, or lingerMax has passed since: stopping
+// before that could leave them short of the target frame.
+func (nm *netMatch) finished() bool {
+	return nm.reached && (nm.allAcked() || time.Since(nm.reachedAt) > lingerMax)
 }
 
 func (nm *netMatch) handleEvents() error {
@@ -265,11 +258,7 @@ func (nm *netMatch) handleEvents() error {
 			nm.log.Error("desync: state differs", "frame", e.Frame, "peer", e.Addr,
 				"diff", diffLines(string(e.LocalDump), string(e.RemoteDump)))
 		case rollback.EventDisconnected:
-			for i := range nm.remotes {
-				if nm.remotes[i].id == e.Addr {
-					nm.remotes[i].disconnected = true
-				}
-			}
+			nm.markDisconnected(e.Addr)
 			nm.log.Warn("player disconnected", "peer", e.Addr)
 		case rollback.EventVersionMismatch:
 			return errors.New(e.String())
@@ -295,6 +284,16 @@ func diffLines(local, remote string) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// markDisconnected marks the remote player with this id disconnected: its
+// box greys out and allAcked stops waiting for it.
+func (nm *netMatch) markDisconnected(id transport.PeerID) {
+	for i := range nm.remotes {
+		if nm.remotes[i].id == id {
+			nm.remotes[i].disconnected = true
+		}
+	}
 }
 
 // allAcked reports whether every connected peer has acknowledged all our
