@@ -139,10 +139,7 @@ func (l *link) send(packet []byte) error {
 		} else if buffered+uint64(len(packet)) > uint64(cfg.ReliableBufferLimit) {
 			return ErrBufferFull
 		}
-		if _, err := l.rw.Write(packet); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrUnknownPeer, l.p.id, err)
-		}
-		return nil
+		return l.write(packet)
 	}
 	if len(packet) > cfg.MaxMessageSize {
 		return fmt.Errorf("%w: %d bytes, MaxMessageSize is %d", ErrMessageTooLarge, len(packet), cfg.MaxMessageSize)
@@ -153,20 +150,25 @@ func (l *link) send(packet []byte) error {
 		return ErrBufferFull
 	}
 	if len(packet) <= maxSCTPMessage && !isChunk(packet) {
-		if _, err := l.rw.Write(packet); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrUnknownPeer, l.p.id, err)
-		}
-		return nil
+		return l.write(packet)
 	}
 	for off := 0; off < len(packet); {
 		n := min(len(packet)-off, chunkPayload)
 		l.scratch = append(l.scratch[:0], chunkMagic[:]...)
 		l.scratch = binary.BigEndian.AppendUint32(l.scratch, uint32(len(packet)))
 		l.scratch = append(l.scratch, packet[off:off+n]...)
-		if _, err := l.rw.Write(l.scratch); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrUnknownPeer, l.p.id, err)
+		if err := l.write(l.scratch); err != nil {
+			return err
 		}
 		off += n
+	}
+	return nil
+}
+
+// write sends one SCTP message; it fails only once the channel is closed.
+func (l *link) write(msg []byte) error {
+	if _, err := l.rw.Write(msg); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrUnknownPeer, l.p.id, err)
 	}
 	return nil
 }

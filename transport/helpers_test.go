@@ -133,16 +133,24 @@ func joinMesh(t testing.TB, ts *testServer, room string, n int, cfg Config) []*S
 		t.Cleanup(func() { closeSocket(t, s) })
 		socks[i] = s
 	}
+	waitMesh(t, socks...)
 	for _, s := range socks {
-		peers, err := s.WaitForPeers(ctx, n-1)
-		if err != nil {
-			t.Fatalf("%s waiting for %d peers (has %v): %v", s.ID(), n-1, s.Peers(), err)
-		}
-		if len(peers) != n-1 {
-			t.Fatalf("%s has %d peers, want %d", s.ID(), len(peers), n-1)
+		if got := len(s.Peers()); got != n-1 {
+			t.Fatalf("%s has %d peers, want %d", s.ID(), got, n-1)
 		}
 	}
 	return socks
+}
+
+// waitMesh waits until every socket is connected to all the others.
+func waitMesh(t testing.TB, socks ...*Socket) {
+	t.Helper()
+	ctx := testContext(t, 30*time.Second)
+	for _, s := range socks {
+		if _, err := s.WaitForPeers(ctx, len(socks)-1); err != nil {
+			t.Fatalf("%s waiting for %d peers (has %v): %v", s.ID(), len(socks)-1, s.Peers(), err)
+		}
+	}
 }
 
 // receiveUntil drains channel ch of s, calling got for each packet, until

@@ -37,13 +37,13 @@ func iceURL(room *url.URL) *url.URL {
 // as served by package signalserver): TURN credentials minted for this join.
 // A server that does not offer them (matchbox_server answers 426) gives
 // none, so the option is safe against any matchbox server.
-func fetchICEServers(ctx context.Context, room *url.URL, client *http.Client) ([]ICEServer, error) {
+func fetchICEServers(ctx context.Context, room *url.URL) ([]ICEServer, error) {
 	u := iceURL(room)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, fmt.Errorf("transport: ICE servers: %w", err)
 	}
-	resp, err := client.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("transport: ICE servers: %w", err)
 	}
@@ -87,7 +87,7 @@ type serverICE struct {
 // fetchServerICE fetches the signalling server's ICE servers for
 // Config.ICEFromServer.
 func fetchServerICE(ctx context.Context, room *url.URL) (*serverICE, error) {
-	servers, err := fetchICEServers(ctx, room, http.DefaultClient)
+	servers, err := fetchICEServers(ctx, room)
 	if err != nil {
 		return nil, err
 	}
@@ -126,18 +126,18 @@ func (ice *serverICE) refreshAt() time.Time {
 // the allocations they have.
 func (s *Socket) keepICEFresh(room *url.URL) {
 	defer s.wg.Done()
-	retry := time.Second
+	retry, failed := time.Second, false
 	for {
 		cur := s.ice.Load()
 		if cur == nil || cur.expires.IsZero() {
 			return
 		}
-		if !cur.fetched.IsZero() && !cur.expires.After(cur.fetched) {
+		if !cur.expires.After(cur.fetched) {
 			s.log.Warn("TURN credentials from the signalling server expired on arrival; is a clock wrong?", "expire", cur.expires)
 			return
 		}
 		wait := max(time.Until(cur.refreshAt()), time.Second)
-		if cur.fetched.IsZero() { // the last refresh failed: try again soon
+		if failed { // try again soon
 			wait = retry
 			retry = min(2*retry, time.Minute)
 		}
@@ -154,11 +154,11 @@ func (s *Socket) keepICEFresh(room *url.URL) {
 			return
 		case err != nil:
 			s.log.Warn("refreshing ICE servers failed; keeping the old ones", "err", err, "expire", cur.expires)
-			s.ice.Store(&serverICE{servers: cur.servers, expires: cur.expires})
+			failed = true
 		default:
 			s.log.Debug("ICE servers refreshed", "count", len(fresh.servers), "expire", fresh.expires)
 			s.ice.Store(fresh)
-			retry = time.Second
+			retry, failed = time.Second, false
 		}
 	}
 }

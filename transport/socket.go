@@ -76,14 +76,13 @@ type Socket struct {
 	// changed, so Send reads it without a lock.
 	connected atomic.Pointer[map[PeerID]*peer]
 
-	mu            sync.Mutex
-	closed        bool
-	signallingID  PeerID
-	peers         map[PeerID]*peer  // every peer not closed, by the id it was introduced with
-	aliases       map[PeerID]PeerID // a connected peer's later signalling ids
-	events        []PeerEvent
-	eventsDropped uint64
-	changed       chan struct{} // closed and replaced when the connected set changes
+	mu           sync.Mutex
+	closed       bool
+	signallingID PeerID
+	peers        map[PeerID]*peer  // every peer not closed, by the id it was introduced with
+	aliases      map[PeerID]PeerID // a connected peer's later signalling ids
+	events       []PeerEvent
+	changed      chan struct{} // closed and replaced when the connected set changes
 }
 
 // Join connects to the signalling server at roomURL (for example
@@ -304,8 +303,6 @@ func (s *Socket) publishLocked(ev PeerEvent) {
 	s.changed = make(chan struct{})
 	if len(s.events) < maxEvents {
 		s.events = append(s.events, ev)
-	} else {
-		s.eventsDropped++
 	}
 }
 
@@ -508,8 +505,9 @@ func (s *Socket) handlePeerLeft(id PeerID) {
 
 // duplicateOf returns the id of a live peer other than self whose DTLS
 // fingerprint is fp: the same remote socket, introduced again under a new
-// signalling id after a reconnection.
-func (s *Socket) duplicateOf(fp string, self *peer) (PeerID, bool) {
+// signalling id (from) after a reconnection. It records from as that peer's
+// alias.
+func (s *Socket) duplicateOf(fp string, self *peer, from PeerID) (PeerID, bool) {
 	if fp == "" {
 		return "", false
 	}
@@ -517,6 +515,7 @@ func (s *Socket) duplicateOf(fp string, self *peer) (PeerID, bool) {
 	defer s.mu.Unlock()
 	for id, p := range s.peers {
 		if p != self && p.fingerprint == fp {
+			s.aliases[from] = id
 			return id, true
 		}
 	}
@@ -531,11 +530,8 @@ func (s *Socket) handleSignal(from PeerID, data peerSignal) {
 			return
 		}
 		fp := sdpFingerprint(*data.Offer)
-		if known, dup := s.duplicateOf(fp, nil); dup {
+		if known, dup := s.duplicateOf(fp, nil, from); dup {
 			s.log.Info("dropping offer from a peer already connected under another id", "peer", from, "known_as", known)
-			s.mu.Lock()
-			s.aliases[from] = known
-			s.mu.Unlock()
 			return
 		}
 		p, err := s.newPeer(from, false)
@@ -554,10 +550,7 @@ func (s *Socket) handleSignal(from PeerID, data peerSignal) {
 			return
 		}
 		fp := sdpFingerprint(*data.Answer)
-		if known, dup := s.duplicateOf(fp, p); dup {
-			s.mu.Lock()
-			s.aliases[from] = known
-			s.mu.Unlock()
+		if known, dup := s.duplicateOf(fp, p, from); dup {
 			s.dropPeer(p, "already connected as "+string(known))
 			return
 		}

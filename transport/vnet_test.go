@@ -72,16 +72,6 @@ func (lan *virtualLAN) join(t *testing.T, url, ip string, cfg Config) *Socket {
 	return s
 }
 
-func waitMesh(t *testing.T, socks ...*Socket) {
-	t.Helper()
-	ctx := testContext(t, 20*time.Second)
-	for _, s := range socks {
-		if _, err := s.WaitForPeers(ctx, len(socks)-1); err != nil {
-			t.Fatalf("%s: %v", s.ID(), err)
-		}
-	}
-}
-
 // With datachannel before v1.5.10, a negotiated unordered channel with
 // maxRetransmits 0 silently became reliable. Over a link that loses 20% of
 // packets, the unreliable channel must lose about that many, while the

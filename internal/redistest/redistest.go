@@ -5,13 +5,14 @@ package redistest
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"io"
 	"net"
 	"os/exec"
 	"strconv"
 	"testing"
+
+	"github.com/rollbox/rollbox/internal/syncbuf"
 	"time"
 )
 
@@ -22,7 +23,7 @@ type Server struct {
 	port   int
 	dir    string
 	cmd    *exec.Cmd
-	output *bytes.Buffer
+	output *syncbuf.Buffer // written by the child while Fatalf may read it
 	exited chan struct{}
 }
 
@@ -50,7 +51,7 @@ func (rs *Server) URL() string { return fmt.Sprintf("redis://127.0.0.1:%d/0", rs
 // PING.
 func (rs *Server) Start() {
 	rs.t.Helper()
-	rs.output = &bytes.Buffer{}
+	rs.output = &syncbuf.Buffer{}
 	rs.cmd = exec.Command("redis-server",
 		"--port", strconv.Itoa(rs.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", rs.dir, "--loglevel", "warning")
