@@ -3,7 +3,6 @@ package signalserver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -212,13 +211,13 @@ func (s *Server) writeBusMetrics(w io.Writer) {
 	if s.registryHealth() != nil {
 		healthy = 0
 	}
-	fmt.Fprintf(w, "# HELP signalserver_registry_healthy 1 when the room registry takes joins (always 1 without Redis).\n# TYPE signalserver_registry_healthy gauge\nsignalserver_registry_healthy %d\n", healthy)
-	fmt.Fprintf(w, "# HELP signalserver_bus_published_total Frames sent to peers on other instances.\n# TYPE signalserver_bus_published_total counter\nsignalserver_bus_published_total %d\n", s.bc.published.Load())
-	fmt.Fprintf(w, "# HELP signalserver_bus_received_total Frames received from other instances.\n# TYPE signalserver_bus_received_total counter\nsignalserver_bus_received_total %d\n", s.bc.received.Load())
-	fmt.Fprintf(w, "# HELP signalserver_registration_lost_total Times this instance was presumed dead by the shared registry and dropped its peers.\n# TYPE signalserver_registration_lost_total counter\nsignalserver_registration_lost_total %d\n", s.bc.lost.Load())
-	fmt.Fprintf(w, "# HELP signalserver_bus_lost_frames_total Frames for this instance's peers discarded unread because it fell too far behind.\n# TYPE signalserver_bus_lost_frames_total counter\nsignalserver_bus_lost_frames_total %d\n", s.bc.lostFrames.Load())
+	promMetric(w, "gauge", "signalserver_registry_healthy", "1 when the room registry takes joins (always 1 without Redis).", healthy)
+	promMetric(w, "counter", "signalserver_bus_published_total", "Frames sent to peers on other instances.", s.bc.published.Load())
+	promMetric(w, "counter", "signalserver_bus_received_total", "Frames received from other instances.", s.bc.received.Load())
+	promMetric(w, "counter", "signalserver_registration_lost_total", "Times this instance was presumed dead by the shared registry and dropped its peers.", s.bc.lost.Load())
+	promMetric(w, "counter", "signalserver_bus_lost_frames_total", "Frames for this instance's peers discarded unread because it fell too far behind.", s.bc.lostFrames.Load())
 	if r, ok := s.reg.(*Redis); ok {
-		fmt.Fprintf(w, "# HELP signalserver_reaped_peers_total Peers of dead instances removed by this instance.\n# TYPE signalserver_reaped_peers_total counter\nsignalserver_reaped_peers_total %d\n", r.reaped.Load())
+		promMetric(w, "counter", "signalserver_reaped_peers_total", "Peers of dead instances removed by this instance.", r.reaped.Load())
 	}
 }
 

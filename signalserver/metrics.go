@@ -95,21 +95,29 @@ func lookup(counters []atomic.Int64, names []string, name string) int64 {
 	return 0
 }
 
+// promMetric writes one unlabelled metric of kind gauge or counter in the
+// Prometheus text exposition format.
+func promMetric(w io.Writer, kind, name, help string, v int64) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, kind, name, v)
+}
+
+// promLabelled writes a counter with one value per reason; empty names are
+// skipped.
+func promLabelled(w io.Writer, name, help string, names []string, value func(i int) int64) {
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
+	for i, n := range names {
+		if n != "" {
+			fmt.Fprintf(w, "%s{reason=%q} %d\n", name, n, value(i))
+		}
+	}
+}
+
 // writePrometheus writes the metrics in the Prometheus text exposition format.
 func (m *Metrics) writePrometheus(w io.Writer, groups int) {
-	gauge := func(name, help string, v int64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %d\n", name, help, name, name, v)
-	}
-	counter := func(name, help string, v int64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, help, name, name, v)
-	}
+	gauge := func(name, help string, v int64) { promMetric(w, "gauge", name, help, v) }
+	counter := func(name, help string, v int64) { promMetric(w, "counter", name, help, v) }
 	labelled := func(name, help string, counters []atomic.Int64, names []string) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, help, name)
-		for i, n := range names {
-			if n != "" {
-				fmt.Fprintf(w, "%s{reason=%q} %d\n", name, n, counters[i].Load())
-			}
-		}
+		promLabelled(w, name, help, names, func(i int) int64 { return counters[i].Load() })
 	}
 	gauge("signalserver_peers", "Connected peers.", m.Peers.Load())
 	gauge("signalserver_rooms", "Groups of peers (rooms, next pools and completed next groups) with at least one member.", int64(groups))

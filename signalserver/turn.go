@@ -288,11 +288,11 @@ func (t *TURNServer) events(log *slog.Logger) turn.EventHandler {
 
 // writePrometheus writes the TURN metrics in the Prometheus text format.
 func (m *TURNMetrics) writePrometheus(w io.Writer) {
-	fmt.Fprintf(w, "# HELP signalserver_turn_allocations Live TURN allocations.\n# TYPE signalserver_turn_allocations gauge\nsignalserver_turn_allocations %d\n", m.Allocations.Load())
-	fmt.Fprintf(w, "# HELP signalserver_turn_allocations_total TURN allocations created.\n# TYPE signalserver_turn_allocations_total counter\nsignalserver_turn_allocations_total %d\n", m.AllocationsTotal.Load())
-	fmt.Fprintf(w, "# HELP signalserver_turn_auth_failures_total TURN requests refused for their credentials, by reason.\n# TYPE signalserver_turn_auth_failures_total counter\n")
-	fmt.Fprintf(w, "signalserver_turn_auth_failures_total{reason=\"expired\"} %d\n", m.AuthExpired.Load())
-	fmt.Fprintf(w, "signalserver_turn_auth_failures_total{reason=\"invalid\"} %d\n", m.AuthInvalid.Load())
+	promMetric(w, "gauge", "signalserver_turn_allocations", "Live TURN allocations.", m.Allocations.Load())
+	promMetric(w, "counter", "signalserver_turn_allocations_total", "TURN allocations created.", m.AllocationsTotal.Load())
+	failures := [...]*atomic.Int64{&m.AuthExpired, &m.AuthInvalid}
+	promLabelled(w, "signalserver_turn_auth_failures_total", "TURN requests refused for their credentials, by reason.",
+		[]string{"expired", "invalid"}, func(i int) int64 { return failures[i].Load() })
 }
 
 // trackingListener remembers the connections it accepted so that Shutdown
