@@ -59,15 +59,22 @@ func Flags() []string {
 // that nothing it starts outlives it. Without root, a user namespace grants
 // what the network namespace needs.
 func LoopbackOnlyCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
-	// --kill-child: when unshare is killed (ctx ends), so is its child.
-	// --mount-proc gives the child a /proc that matches its PIDs.
-	u := []string{"--net", "--pid", "--fork", "--kill-child", "--mount-proc"}
-	if os.Geteuid() != 0 {
-		u = append([]string{"--map-root-user"}, u...)
-	}
-	cmd := exec.CommandContext(ctx, "unshare", append(append(u, name), args...)...)
+	cmd := exec.CommandContext(ctx, "unshare", append(unshareArgs("--net", name), args...)...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
+}
+
+// unshareArgs are the arguments of unshare for a new PID namespace whose
+// init runs what follows (extra: more namespaces, then the program). Without
+// root, a user namespace grants what the others need.
+func unshareArgs(extra ...string) []string {
+	// --kill-child: when unshare is killed, so is its child. --mount-proc
+	// gives the child a /proc that matches its PIDs.
+	args := []string{"--pid", "--fork", "--kill-child", "--mount-proc"}
+	if os.Geteuid() != 0 {
+		args = append([]string{"--map-root-user"}, args...)
+	}
+	return append(args, extra...)
 }
 
 // BringLoopbackUp does `ip link set lo up`: a new network namespace starts
@@ -169,10 +176,7 @@ func Start(o Options) (*Browser, error) {
 	}
 	defer respW.Close()
 
-	args := []string{"--pid", "--fork", "--kill-child", "--mount-proc", "chromium"}
-	if os.Geteuid() != 0 {
-		args = append([]string{"--map-root-user"}, args...)
-	}
+	args := unshareArgs("chromium")
 	args = append(args, Flags()...)
 	args = append(args, o.ExtraFlags...)
 	args = append(args, "--user-data-dir="+filepath.Join(o.Dir, "profile"),
