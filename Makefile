@@ -8,22 +8,29 @@ export CGO_ENABLED ?= 1
 TOOLS        := $(CURDIR)/.tools
 STATICCHECK  := $(TOOLS)/staticcheck-v0.8.2/staticcheck
 GOLANGCILINT := $(TOOLS)/golangci-lint-v2.15.0/golangci-lint
-# Debian packages the targets need (installed only when missing): Chromium,
-# unshare and ip (a private link between two browser pages) for the browser
-# tests; Xvfb, xwd and the X11/GL runtime libraries Ebiten opens (no -dev
-# packages: Ebiten builds without cgo).
-APT_PACKAGES := chromium util-linux iproute2 xvfb x11-apps libgl1 libgl1-mesa-dri redis-server \
-	libx11-6 libxcursor1 libxext6 libxi6 libxinerama1 libxrandr2 libxrender1 libxxf86vm1
+# Debian packages, installed only when missing. The demo needs only the X11/GL
+# runtime libraries Ebiten opens for its windows (no -dev packages: Ebiten
+# builds without cgo). The tests add Chromium, unshare and ip (a private link
+# between two browser pages), Xvfb and xwd (a window screenshot) and Redis.
+DEMO_PACKAGES := libgl1 libgl1-mesa-dri libx11-6 libxcursor1 libxext6 libxi6 libxinerama1 \
+	libxrandr2 libxrender1 libxxf86vm1
+TEST_PACKAGES := $(DEMO_PACKAGES) chromium util-linux iproute2 xvfb x11-apps redis-server
 FUZZTIME     ?= 10s
 BENCHTIME    ?= 1s
 
-.PHONY: all deps test lint fuzz bench demo build clean web
+.PHONY: all deps demo-deps test lint fuzz bench demo build clean web
 
 all: build
 
-## deps: install what later targets need, only when missing (idempotent).
+## deps: install what the test and tool targets need, only when missing (idempotent).
 deps: $(STATICCHECK)
-	@scripts/apt-install.sh $(APT_PACKAGES)
+	@scripts/apt-install.sh $(TEST_PACKAGES)
+	@go version >/dev/null || { echo "Go is missing: expected at /usr/local/go" >&2; exit 1; }
+	@go mod download
+
+## demo-deps: only what make demo needs: Go modules and Ebiten's runtime libraries.
+demo-deps:
+	@scripts/apt-install.sh $(DEMO_PACKAGES)
 	@go version >/dev/null || { echo "Go is missing: expected at /usr/local/go" >&2; exit 1; }
 	@go mod download
 
@@ -73,7 +80,7 @@ build: deps web
 	go build -o bin/ ./cmd/...
 
 ## demo: the signalling server on 127.0.0.1:3536 and a scripted pair of clients.
-demo: deps web
+demo: demo-deps web
 	@scripts/demo.sh
 
 clean:
