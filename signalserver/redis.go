@@ -403,8 +403,8 @@ func (r *Redis) leave(ctx context.Context, peer PeerID) (bool, []PeerID, error) 
 	if err != nil {
 		return false, nil, r.failed(err)
 	}
-	if removed, _ := res[0].(int64); removed == 0 {
-		return false, nil, nil
+	if len(res) == 0 || res[0] != int64(1) {
+		return false, nil, nil // not there
 	}
 	return true, r.topology.Depart(peerIDs(res[1:]), peer), nil
 }
