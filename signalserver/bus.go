@@ -39,6 +39,19 @@ type BusEvents struct {
 	// them, because it fell further behind than the bus holds. The peers
 	// whose signals they were may have to negotiate again.
 	FramesLost func(n int)
+
+	// Connected, Joined and PeersLost let a shared registry reconcile what
+	// it holds for this instance with the connections (see reconcile.go);
+	// with Connected nil it does not.
+	//
+	// Connected reports whether peer is connected here: joining, in a room,
+	// or about to leave, but not gone.
+	Connected func(peer PeerID) bool
+	// Joined returns the peers connected here whose join has completed.
+	Joined func() []PeerID
+	// PeersLost: the registry no longer holds these peers, which joined
+	// here. Those still connected are disconnected so that they join again.
+	PeersLost func(peers []PeerID)
 }
 
 // signalRelayer is a Bus that also keeps the registry: it checks that a
@@ -83,6 +96,9 @@ func (s *Server) startBus() {
 			Deliver:          s.deliverFromBus,
 			RegistrationLost: s.registrationLost,
 			FramesLost:       s.busFramesLost,
+			Connected:        s.connectedHere,
+			Joined:           s.joinedHere,
+			PeersLost:        s.peersLost,
 		})
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("bus stopped", "err", err)
@@ -128,6 +144,49 @@ func (s *Server) registrationLost() {
 	s.log.Warn("registration in the shared registry lost; disconnecting local peers", "peers", len(clients))
 	for _, c := range clients {
 		s.kick(c, disconnectRegistryLost, websocket1012, "signalling state lost; join again")
+	}
+}
+
+// connectedHere reports whether peer is connected to this server and has
+// not gone yet: serveClient adds a client before it joins and removes it
+// before it leaves.
+func (s *Server) connectedHere(peer PeerID) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, ok := s.clients[peer]
+	return ok
+}
+
+// joinedHere returns the connected peers whose join has completed and that
+// are not being disconnected.
+func (s *Server) joinedHere() []PeerID {
+	var ids []PeerID
+	for _, c := range s.clientList() {
+		if c.joined.Load() && !c.isKicked() {
+			ids = append(ids, c.id)
+		}
+	}
+	return ids
+}
+
+// isKicked reports whether the client is being disconnected.
+func (c *client) isKicked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.kicked
+}
+
+// peersLost disconnects the listed peers still connected: the shared
+// registry lost them (their room-mates may have been told PeerLeft), so
+// they must join again to be seen. Status 1012 tells clients to retry.
+func (s *Server) peersLost(peers []PeerID) {
+	for _, id := range peers {
+		s.mu.RLock()
+		c := s.clients[id]
+		s.mu.RUnlock()
+		if c != nil {
+			s.kick(c, disconnectRegistryLost, websocket1012, "signalling state lost; join again")
+		}
 	}
 }
 
@@ -212,12 +271,19 @@ func (s *Server) writeBusMetrics(w io.Writer) {
 		healthy = 0
 	}
 	promMetric(w, "gauge", "signalserver_registry_healthy", "1 when the room registry takes joins (always 1 without Redis).", healthy)
-	promMetric(w, "counter", "signalserver_bus_published_total", "Frames sent to peers on other instances.", s.bc.published.Load())
+	published := s.bc.published.Load()
+	if r, ok := s.reg.(*Redis); ok {
+		published += r.published.Load() // PeerLeft queued by the scripts that remove peers
+	}
+	promMetric(w, "counter", "signalserver_bus_published_total", "Frames sent through the bus: to peers on other instances, and PeerLeft to every room-mate of a peer removed from Redis.", published)
 	promMetric(w, "counter", "signalserver_bus_received_total", "Frames received from other instances.", s.bc.received.Load())
 	promMetric(w, "counter", "signalserver_registration_lost_total", "Times this instance was presumed dead by the shared registry and dropped its peers.", s.bc.lost.Load())
 	promMetric(w, "counter", "signalserver_bus_lost_frames_total", "Frames for this instance's peers discarded unread because it fell too far behind.", s.bc.lostFrames.Load())
 	if r, ok := s.reg.(*Redis); ok {
 		promMetric(w, "counter", "signalserver_reaped_peers_total", "Peers of dead instances removed by this instance.", r.reaped.Load())
+		promLabelled(w, "signalserver_reconciled_peers_total",
+			"Peers for which the shared registry disagreed with this instance's connections (after a Redis failure): not_connected ones were removed and their rooms told PeerLeft, not_registered ones were disconnected to join again.",
+			fixNames[:], func(i int) int64 { return r.rec.fixed[i].Load() })
 	}
 }
 

@@ -252,6 +252,9 @@ func (c *testCluster) settled(t testing.TB) {
 		var pub, recv int64
 		for _, ts := range c.servers {
 			pub += ts.bc.published.Load()
+			if r, ok := ts.reg.(*Redis); ok {
+				pub += r.published.Load()
+			}
 			recv += ts.bc.received.Load()
 		}
 		return pub == recv

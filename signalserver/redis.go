@@ -32,6 +32,15 @@ const (
 // its peers and tells their rooms PeerLeft. So PeerLeft for the peers of a
 // dead instance arrives within PresenceTTL + Heartbeat (plus one Redis round
 // trip per peer), 6 s with the defaults.
+//
+// A Redis that stalls for longer than OpTimeout (but less than PresenceTTL)
+// fails the joins and leaves sent meanwhile, though it may run them when it
+// resumes. The instance then reconciles its connections with the registry
+// for a few heartbeats, and refuses joins until it has: peers registered
+// here without a connection are removed and their rooms told PeerLeft once;
+// peers connected here that the registry lost are disconnected with 1012 to
+// join again. So after a stall the rooms are true again within a heartbeat
+// or two of Redis answering.
 type RedisConfig struct {
 	// URL is redis://[user:password@]host:port/db (or rediss:// for TLS).
 	// Empty: no Redis; the server keeps its rooms in memory.
@@ -80,6 +89,10 @@ func (c RedisConfig) withDefaults() (RedisConfig, error) {
 // joiner of that pool enters), ngroups, gidseq, instances (set),
 // alive:<inst> (presence, with expiry), peers:<inst> (set), inbox:<inst>
 // (stream), reap:<inst> (lock of the instance removing a dead one).
+//
+// PeerLeft is published by the script that removes the peer, to every
+// remaining member (this instance's own peers through its inbox too), so it
+// is sent exactly once whoever removes the peer and whenever Redis runs it.
 type Redis struct {
 	cfg      RedisConfig
 	opts     *redis.Options
@@ -93,6 +106,10 @@ type Redis struct {
 	groups   atomic.Int64           // cached for Groups, refreshed each heartbeat
 	lastRead atomic.Pointer[string] // last inbox entry read, for trimming
 	reaped   atomic.Int64
+	// published counts the PeerLeft frames the leave and reap scripts
+	// queued in Redis, to this instance's peers as well as others'.
+	published atomic.Int64
+	rec       reconcileState // see reconcile.go
 
 	closeOnce sync.Once
 }
@@ -160,6 +177,9 @@ func (r *Redis) setHealth(err error) {
 		return
 	}
 	r.health.Store(&err)
+	// A command that failed may have changed the registry anyway, or not
+	// at all: compare it with the connections for a while.
+	r.rec.suspect()
 }
 
 // Health implements HealthChecker.
@@ -200,11 +220,11 @@ return out
 `)
 
 // leaveLua defines leave(peerk, peer, prefix): it removes a peer and returns
-// the remaining members of its group.
+// the remaining members of its group, or false when the peer is not there.
 const leaveLua = `
 local function leave(peerk, peer, prefix)
   local h = redis.call('HMGET', peerk, 'g', 'i', 'o')
-  if not h[1] then return {} end
+  if not h[1] then return false end
   redis.call('DEL', peerk)
   redis.call('SREM', prefix .. 'peers:' .. h[2], peer)
   local gkey = prefix .. 'group:' .. h[1]
@@ -219,9 +239,13 @@ local function leave(peerk, peer, prefix)
 end
 `
 
-// leaveScript removes a peer and returns the remaining members of its group.
+// leaveScript removes a peer and returns {1, the remaining members of its
+// group...}, or {0} when the peer is not there.
 var leaveScript = redis.NewScript(leaveLua + `
-return leave(KEYS[1], ARGV[1], ARGV[2])
+local rest = leave(KEYS[1], ARGV[1], ARGV[2])
+if not rest then return {0} end
+table.insert(rest, 1, 1)
+return rest
 `)
 
 // sameGroupScript returns the group both peers are in, or false.
@@ -265,16 +289,24 @@ end
 return n
 `)
 
-// reapScript removes a dead instance's peer and publishes PeerLeft to the
-// rest of its group (the full-mesh rule) in one step, so that an instance
-// dying while it reaps cannot remove a peer without telling its room. The
-// frame is peerLeftFrame's; ids are the server's own UUIDs, no escaping.
-var reapScript = redis.NewScript(publishLua + leaveLua + `
+// departScript removes a peer and publishes PeerLeft to the rest of its
+// group (the full-mesh rule), wherever they are connected, in one step. It
+// returns {1, frames published}, or {0, 0} when the peer was not there.
+//
+// Removing and telling in one step makes PeerLeft exactly once whoever
+// removes the peer and whenever Redis runs the script: the server on a
+// leave, the reconciliation of a leave that failed, the reaper of a dead
+// instance, or Redis itself after a stall, running a leave whose client had
+// given up waiting (its answer then goes nowhere, but the room is told).
+// The frame is peerLeftFrame's; ids are the server's own UUIDs, no escaping.
+var departScript = redis.NewScript(publishLua + leaveLua + `
 local peer, prefix, maxlen = ARGV[1], ARGV[2], ARGV[3]
 local rest = leave(KEYS[1], peer, prefix)
+if not rest then return {0, 0} end
 local frame = '{"PeerLeft":"' .. peer .. '"}'
-for _, m in ipairs(rest) do publish(prefix, frame, maxlen, m) end
-return #rest
+local n = 0
+for _, m in ipairs(rest) do n = n + publish(prefix, frame, maxlen, m) end
+return {1, n}
 `)
 
 // relayScript publishes a signal from ARGV[4] to ARGV[5] if both are in one
@@ -347,18 +379,50 @@ func (r *Redis) Join(ctx context.Context, key RoomKey, peer PeerID) ([]PeerID, e
 	return r.topology.Announce(members, peer), nil
 }
 
-// Leave implements Registry.
+// Leave implements Registry. With the full-mesh topology the room is told
+// PeerLeft through the bus by the script that removes the peer (see
+// departScript), and Leave returns no one: a leave that times out but runs
+// in Redis later still tells the room, and one that never ran is found by
+// the reconciliation (see reconcile.go). Other topologies return the peers
+// the server must tell.
 func (r *Redis) Leave(ctx context.Context, peer PeerID) ([]PeerID, error) {
+	if _, full := r.topology.(FullMesh); full {
+		_, err := r.depart(ctx, peer)
+		return nil, err
+	}
+	_, left, err := r.leave(ctx, peer)
+	return left, err
+}
+
+// leave removes peer and returns whether it was there and the peers its
+// topology says must hear PeerLeft.
+func (r *Redis) leave(ctx context.Context, peer PeerID) (bool, []PeerID, error) {
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
 	res, err := leaveScript.Run(ctx, r.rdb, []string{r.key("peer:", string(peer))}, string(peer), r.cfg.Prefix).Slice()
 	if err != nil {
-		return nil, r.failed(err)
+		return false, nil, r.failed(err)
 	}
-	if len(res) == 0 {
-		return nil, nil
+	if len(res) == 0 || res[0] != int64(1) {
+		return false, nil, nil // not there
 	}
-	return r.topology.Depart(peerIDs(res), peer), nil
+	return true, r.topology.Depart(peerIDs(res[1:]), peer), nil
+}
+
+// depart removes peer and publishes PeerLeft to the rest of its group in
+// one step (full mesh only), and says whether peer was there.
+func (r *Redis) depart(ctx context.Context, peer PeerID) (bool, error) {
+	ctx, cancel := r.opCtx(ctx)
+	defer cancel()
+	res, err := departScript.Run(ctx, r.rdb, []string{r.key("peer:", string(peer))}, string(peer), r.cfg.Prefix, r.cfg.InboxLen).Int64Slice()
+	if err != nil {
+		return false, r.failed(err)
+	}
+	if len(res) != 2 {
+		return false, fmt.Errorf("redis: depart script returned %v", res)
+	}
+	r.published.Add(res[1])
+	return res[0] == 1, nil
 }
 
 // CanSignal implements Registry.
@@ -461,17 +525,17 @@ func peerIDs(vals []any) []PeerID {
 func (r *Redis) Run(ctx context.Context, ev BusEvents) error {
 	var wg sync.WaitGroup
 	registered := make(chan struct{}, 1)
-	wg.Go(func() { r.heartbeatLoop(ctx, ev.RegistrationLost, registered) })
+	wg.Go(func() { r.heartbeatLoop(ctx, ev, registered) })
 	wg.Go(func() { r.inboxLoop(ctx, ev, registered) })
 	wg.Wait()
 	return nil
 }
 
-func (r *Redis) heartbeatLoop(ctx context.Context, lost func(), registered chan<- struct{}) {
+func (r *Redis) heartbeatLoop(ctx context.Context, ev BusEvents, registered chan<- struct{}) {
 	tick := time.NewTicker(r.cfg.Heartbeat)
 	defer tick.Stop()
 	for {
-		r.beat(ctx, lost, registered)
+		r.beat(ctx, ev, registered)
 		select {
 		case <-ctx.Done():
 			return
@@ -494,8 +558,8 @@ func (r *Redis) presence(ctx context.Context, id string, register bool) (int, er
 		r.cfg.PresenceTTL.Milliseconds(), id, flag).Int()
 }
 
-// beat is one heartbeat: register or refresh, then housekeeping.
-func (r *Redis) beat(ctx context.Context, lost func(), registered chan<- struct{}) {
+// beat is one heartbeat: register or refresh, reconcile, then housekeeping.
+func (r *Redis) beat(ctx context.Context, ev BusEvents, registered chan<- struct{}) {
 	inst, err := r.instance()
 	if err != nil {
 		if err := r.register(ctx); err != nil {
@@ -522,7 +586,7 @@ func (r *Redis) beat(ctx context.Context, lost func(), registered chan<- struct{
 			// joined under the new id is among them.
 			r.log.Warn("presence expired; registering again", "old_instance", inst)
 			r.inst.Store(nil)
-			lost()
+			ev.RegistrationLost()
 			if err := r.register(ctx); err != nil {
 				r.setHealth(fmt.Errorf("redis unreachable: %w", err))
 				return
@@ -530,6 +594,14 @@ func (r *Redis) beat(ctx context.Context, lost func(), registered chan<- struct{
 			select {
 			case registered <- struct{}{}:
 			default:
+			}
+			return
+		}
+		// Joins stay refused until this instance's rooms are true again:
+		// a joiner must not be matched with a peer that is gone.
+		if err := r.reconcile(ctx, inst, ev); err != nil {
+			if ctx.Err() == nil {
+				r.setHealth(fmt.Errorf("redis unreachable: %w", err))
 			}
 			return
 		}
@@ -580,10 +652,13 @@ func (r *Redis) reapDead(ctx context.Context, self string) {
 			continue
 		}
 		for _, p := range peers {
-			if err := r.reap(ctx, PeerID(p)); err != nil {
+			removed, err := r.removeAndTell(ctx, PeerID(p))
+			if err != nil {
 				break
 			}
-			r.reaped.Add(1)
+			if removed {
+				r.reaped.Add(1)
+			}
 		}
 		_ = forgetScript.Run(ctx, r.rdb,
 			[]string{r.key("instances"), r.key("peers:", id), r.key("inbox:", id), lock}, id).Err()
@@ -593,27 +668,25 @@ func (r *Redis) reapDead(ctx context.Context, self string) {
 	}
 }
 
-// reap removes a dead instance's peer and publishes PeerLeft to the peers
-// its topology says must hear of it, wherever they are: the inbox carries it
-// to this instance's own peers too, behind the frames before it.
-func (r *Redis) reap(ctx context.Context, gone PeerID) error {
+// removeAndTell removes a peer whose connection is gone (of a dead
+// instance, or of this one after a failed leave) and publishes PeerLeft to
+// the peers its topology says must hear of it, wherever they are: the inbox
+// carries it to this instance's own peers too, behind the frames before it.
+// It says whether the peer was still there.
+func (r *Redis) removeAndTell(ctx context.Context, gone PeerID) (bool, error) {
 	if _, full := r.topology.(FullMesh); full {
-		ctx, cancel := r.opCtx(ctx)
-		defer cancel()
-		err := reapScript.Run(ctx, r.rdb, []string{r.key("peer:", string(gone))}, string(gone), r.cfg.Prefix, r.cfg.InboxLen).Err()
-		if err != nil {
-			return r.failed(err)
-		}
-		return nil
+		return r.depart(ctx, gone)
 	}
-	left, err := r.Leave(ctx, gone)
+	removed, left, err := r.leave(ctx, gone)
 	if err != nil || len(left) == 0 {
-		return err
+		return removed, err
 	}
-	if _, err := r.Publish(ctx, left, peerLeftFrame(gone)); err != nil {
-		r.log.Warn("PeerLeft for a dead instance's peer not published", "err", err)
+	n, err := r.Publish(ctx, left, peerLeftFrame(gone))
+	r.published.Add(int64(n))
+	if err != nil {
+		r.log.Warn("PeerLeft for a departed peer not published", "err", err)
 	}
-	return nil
+	return removed, nil
 }
 
 // inboxLoop reads this instance's inbox in order. It uses a connection of its

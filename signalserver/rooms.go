@@ -30,7 +30,9 @@ type Registry interface {
 	// sent NewPeer(peer). It returns ErrRoomFull when the room is at capacity.
 	Join(ctx context.Context, key RoomKey, peer PeerID) ([]PeerID, error)
 	// Leave removes peer and returns the peers that must be sent PeerLeft(peer).
-	// Leaving twice, or without joining, returns nothing.
+	// Leaving twice, or without joining, returns nothing. A registry that is
+	// also the server's Bus may send PeerLeft itself, in the step that
+	// removes peer, and return nothing (Redis does).
 	Leave(ctx context.Context, peer PeerID) ([]PeerID, error)
 	// CanSignal reports whether sender may send a signal to receiver.
 	CanSignal(ctx context.Context, sender, receiver PeerID) (bool, error)

@@ -328,6 +328,7 @@ func (s *Server) serveClient(c *client) {
 		gone()
 		return
 	}
+	c.joined.Store(true)
 	s.broadcast(announce, newPeerFrame(c.id))
 	s.metrics.Joins.Add(1)
 	log.Debug("peer joined", "announced_to", len(announce))
@@ -337,13 +338,16 @@ func (s *Server) serveClient(c *client) {
 	close(c.readDone)
 	s.kick(c, why, 0, "")
 
+	// Gone before leaving: a registry may tell the room itself, and a
+	// shared one reconciles a peer that is no longer connected (a leave
+	// that fails is retried that way).
+	gone()
 	ctx, cancel = context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	left, err := s.reg.Leave(ctx, c.id)
 	cancel()
 	if err != nil {
 		log.Warn("leave failed", "err", err)
 	}
-	gone()
 	s.broadcast(left, peerLeftFrame(c.id))
 	log.Debug("peer left", "reason", disconnectNames[c.reason()], "told", len(left))
 }
@@ -603,6 +607,7 @@ type client struct {
 	closed   chan struct{} // closed when the writer has closed the connection
 	ping     *time.Timer
 	heard    atomic.Int64 // when a frame or pong last arrived, as time since Server.epoch
+	joined   atomic.Bool  // the registry took the join
 
 	mu      sync.Mutex
 	queue   [][]byte     // frames to write, in order; grows on demand

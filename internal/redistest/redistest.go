@@ -10,10 +10,11 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rollbox/rollbox/internal/syncbuf"
-	"time"
 )
 
 // Server is a real redis-server on a loopback port, started for one
@@ -95,12 +96,32 @@ func (rs *Server) ping() bool {
 	return err == nil && line == "+PONG\r\n"
 }
 
+// Pause stops redis-server with SIGSTOP: it keeps its data and its
+// connections, and the kernel still accepts connections and buffers what
+// clients send, but nothing is answered until Resume. It is a Redis stalled
+// by a long fork, a swapped-out page or a frozen VM.
+func (rs *Server) Pause() {
+	rs.t.Helper()
+	if err := rs.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		rs.t.Fatalf("SIGSTOP redis-server: %v", err)
+	}
+}
+
+// Resume continues a paused redis-server with SIGCONT: it then runs the
+// commands that arrived meanwhile, including those whose client gave up.
+func (rs *Server) Resume() {
+	rs.t.Helper()
+	if err := rs.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		rs.t.Fatalf("SIGCONT redis-server: %v", err)
+	}
+}
+
 // Stop kills redis-server: it loses everything, as a crashed one does.
 func (rs *Server) Stop() {
 	if rs.cmd == nil {
 		return
 	}
-	_ = rs.cmd.Process.Kill()
+	_ = rs.cmd.Process.Kill() // SIGKILL ends a paused one too
 	<-rs.exited
 	rs.cmd = nil
 }

@@ -24,3 +24,17 @@ func TestStartStopStart(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestPauseResume(t *testing.T) {
+	rs := Start(t)
+	rs.Pause()
+	if rs.ping() {
+		t.Fatal("answering while paused")
+	}
+	rs.Resume()
+	if !rs.ping() {
+		t.Fatal("not answering after Resume")
+	}
+	rs.Pause()
+	rs.Stop() // a paused server can be killed
+}
