@@ -683,3 +683,27 @@ func TestAllocQuota(t *testing.T) {
 		t.Fatalf("counts %v %v", q.users, q.ips)
 	}
 }
+
+// BenchmarkTURNRelayPeerCheck measures the check every relayed datagram
+// passes: to a peer elsewhere, and to another relay at the host's address.
+func BenchmarkTURNRelayPeerCheck(b *testing.B) {
+	p := &turnPeers{own: map[netip.Addr]struct{}{netip.MustParseAddr("203.0.113.5"): {}, netip.MustParseAddr("10.0.0.5"): {}}}
+	p.ports.add(relayUDP, 50000)
+	for _, tc := range []struct {
+		name string
+		peer *net.UDPAddr
+	}{
+		{"elsewhere", &net.UDPAddr{IP: net.ParseIP("198.51.100.7"), Port: 40000}},
+		{"own relay", &net.UDPAddr{IP: net.ParseIP("203.0.113.5"), Port: 50000}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ip, _ := netip.AddrFromSlice(tc.peer.IP)
+				if !p.reachable(relayUDP, ip, tc.peer.Port) {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
+}
