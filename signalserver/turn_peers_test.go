@@ -43,7 +43,9 @@ func dialTURN(t *testing.T, ts *TURNServer, network, user, pass string) *turn.Cl
 		Password:       pass,
 		Realm:          "rollbox",
 		Conn:           conn,
-		RTO:            200 * time.Millisecond,
+		// Loopback loses nothing, and a retransmitted request could be
+		// refused (and counted) twice on a slow machine.
+		RTO: 5 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

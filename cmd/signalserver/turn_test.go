@@ -175,6 +175,7 @@ func checkTURNPeers(t *testing.T, turnSrv *signalserver.TURNServer, s signalserv
 		Password:       s.Credential,
 		Realm:          "rollbox",
 		Conn:           conn,
+		RTO:            5 * time.Second, // no retransmission to count twice
 	})
 	if err != nil {
 		t.Fatal(err)
