@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
+	"golang.org/x/time/rate"
 )
 
 // DefaultTURNTTL is how long minted TURN credentials stay valid.
@@ -99,6 +102,27 @@ type TURNConfig struct {
 	Secret []byte
 	// TTL is how long minted credentials stay valid. Default DefaultTURNTTL.
 	TTL time.Duration
+	// AllowPeers lists peer address ranges the relays may reach although
+	// they are refused by default: loopback, unspecified, private (RFC
+	// 1918, IPv6 ULA), link-local (the cloud metadata service
+	// 169.254.169.254 among them), carrier-grade NAT, multicast and other
+	// special-purpose ranges, which lead into the host or its networks
+	// rather than to players. A LAN deployment lists its LAN here. Even so,
+	// at the host's own addresses (listening, relay, public and interface
+	// addresses) relays reach only the server's other relays, never
+	// another service of the host.
+	AllowPeers []netip.Prefix
+	// MaxAllocationsPerUser caps the live allocations of one credential
+	// (TURN username); 0 means DefaultTURNAllocationsPerUser, negative no
+	// cap.
+	MaxAllocationsPerUser int
+	// MaxAllocationsPerIP caps the live allocations from one client IP
+	// (IPv6: one /64); 0 means DefaultTURNAllocationsPerIP, negative no
+	// cap.
+	MaxAllocationsPerIP int
+	// RelayPortMin and RelayPortMax bound the ports relay sockets take, so
+	// that a firewall can open just them. Zero: any free port.
+	RelayPortMin, RelayPortMax int
 	// Logger receives the server's logs; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -109,6 +133,28 @@ type TURNMetrics struct {
 	AllocationsTotal atomic.Int64
 	AuthExpired      atomic.Int64 // requests with an expired username
 	AuthInvalid      atomic.Int64 // malformed usernames and wrong passwords (bad MESSAGE-INTEGRITY)
+	refused          [turnRefusalCount]atomic.Int64
+}
+
+// turnRefusal is why the TURN server refused a request or a relayed packet
+// of an authenticated client.
+type turnRefusal uint8
+
+const (
+	turnRefusedPeer      turnRefusal = iota // a peer address its relays may not reach
+	turnRefusedUserQuota                    // MaxAllocationsPerUser reached
+	turnRefusedIPQuota                      // MaxAllocationsPerIP reached
+	turnRefusalCount
+)
+
+var turnRefusalNames = [turnRefusalCount]string{"peer_address", "user_quota", "ip_quota"}
+
+// Refused returns how many requests (and, for "peer_address", relayed
+// packets and connections) were refused for reason, a label of
+// signalserver_turn_refused_total: "peer_address", "user_quota" or
+// "ip_quota".
+func (m *TURNMetrics) Refused(reason string) int64 {
+	return lookup(m.refused[:], turnRefusalNames[:], reason)
 }
 
 // TURNServer is a running embedded TURN server (pion/turn) with UDP and TCP
@@ -119,7 +165,20 @@ type TURNServer struct {
 	udp     net.PacketConn
 	tcp     *trackingListener
 	metrics TURNMetrics
+	peers   *turnPeers
+	quota   *allocQuota
+	log     *slog.Logger
+	// refusalLog limits the refusal logs, which clients trigger at will;
+	// suppressed counts those it held back since the last one written.
+	refusalLog *rate.Limiter
+	suppressed atomic.Int64
 }
+
+// Refusal logs: a burst, then one a second.
+const (
+	turnRefusalLogBurst = 5
+	turnRefusalLogEvery = time.Second
+)
 
 // StartTURN starts a TURN server with cfg. ctx bounds only the start; stop
 // the server with Shutdown.
@@ -152,22 +211,62 @@ func StartTURN(ctx context.Context, cfg TURNConfig) (*TURNServer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.MaxAllocationsPerUser == 0 {
+		cfg.MaxAllocationsPerUser = DefaultTURNAllocationsPerUser
+	}
+	if cfg.MaxAllocationsPerIP == 0 {
+		cfg.MaxAllocationsPerIP = DefaultTURNAllocationsPerIP
+	}
+	if cfg.RelayPortMin != 0 || cfg.RelayPortMax != 0 {
+		if cfg.RelayPortMin < 1 || cfg.RelayPortMax > 65535 || cfg.RelayPortMin > cfg.RelayPortMax {
+			return nil, fmt.Errorf("signalserver: TURN relay ports %d-%d: want 1 <= min <= max <= 65535", cfg.RelayPortMin, cfg.RelayPortMax)
+		}
+	}
+	log := cfg.Logger.With("component", "turn")
+	own, err := ownAddresses(cfg.PublicIP, net.ParseIP(host), net.ParseIP(cfg.RelayBind))
+	if err != nil {
+		// Relays are still kept off the listening, relay and public
+		// addresses' other ports.
+		log.Warn("TURN cannot list the host's interface addresses to keep relays off them", "err", err)
+	}
 	udp, tcp, err := listenUDPAndTCP(ctx, host, port)
 	if err != nil {
 		return nil, fmt.Errorf("signalserver: TURN: %w", err)
 	}
-	t := &TURNServer{cfg: cfg, udp: udp, tcp: &trackingListener{Listener: tcp, conns: map[net.Conn]struct{}{}}}
-	relay := func() turn.RelayAddressGenerator {
-		return &turn.RelayAddressGeneratorStatic{RelayAddress: cfg.PublicIP, Address: cfg.RelayBind}
+	t := &TURNServer{
+		cfg:        cfg,
+		udp:        udp,
+		tcp:        &trackingListener{Listener: tcp, conns: map[net.Conn]struct{}{}},
+		quota:      newAllocQuota(cfg.MaxAllocationsPerUser, cfg.MaxAllocationsPerIP),
+		log:        log,
+		refusalLog: rate.NewLimiter(rate.Every(turnRefusalLogEvery), turnRefusalLogBurst),
 	}
-	log := cfg.Logger.With("component", "turn")
+	t.peers = &turnPeers{allow: slices.Clone(cfg.AllowPeers), own: own, refused: t.peerRefused}
+	relay := func() turn.RelayAddressGenerator {
+		var g turn.RelayAddressGenerator = &turn.RelayAddressGeneratorStatic{RelayAddress: cfg.PublicIP, Address: cfg.RelayBind}
+		if cfg.RelayPortMin != 0 {
+			g = &turn.RelayAddressGeneratorPortRange{
+				RelayAddress: cfg.PublicIP, Address: cfg.RelayBind,
+				MinPort: uint16(cfg.RelayPortMin), MaxPort: uint16(cfg.RelayPortMax),
+				// pion tries random ports in the range: enough tries that
+				// a range nine-tenths full still serves 99.9 % of requests.
+				MaxRetries: 64,
+			}
+		}
+		return guardedRelays{RelayAddressGenerator: g, peers: t.peers}
+	}
 	t.srv, err = turn.NewServer(turn.ServerConfig{
-		Realm:             cfg.Realm,
-		AuthHandler:       t.authenticate,
-		EventHandler:      t.events(log),
-		LoggerFactory:     slogFactory{log},
-		PacketConnConfigs: []turn.PacketConnConfig{{PacketConn: udp, RelayAddressGenerator: relay()}},
-		ListenerConfigs:   []turn.ListenerConfig{{Listener: t.tcp, RelayAddressGenerator: relay()}},
+		Realm:         cfg.Realm,
+		AuthHandler:   t.authenticate,
+		QuotaHandler:  t.reserve,
+		EventHandler:  t.events(log),
+		LoggerFactory: slogFactory{log},
+		PacketConnConfigs: []turn.PacketConnConfig{
+			{PacketConn: udp, RelayAddressGenerator: relay(), PermissionHandler: t.peers.permit},
+		},
+		ListenerConfigs: []turn.ListenerConfig{
+			{Listener: t.tcp, RelayAddressGenerator: relay(), PermissionHandler: t.peers.permit},
+		},
 	})
 	if err != nil {
 		_ = udp.Close()
@@ -275,15 +374,60 @@ func (t *TURNServer) events(log *slog.Logger) turn.EventHandler {
 			}
 		},
 		OnAllocationCreated: func(src, _ net.Addr, protocol, userID, _ string, relay net.Addr, _ int) {
+			t.quota.created(userID, src)
 			t.metrics.Allocations.Add(1)
 			t.metrics.AllocationsTotal.Add(1)
 			log.Debug("TURN allocation created", "remote", src.String(), "protocol", protocol, "user", userID, "relay", relay.String())
 		},
 		OnAllocationDeleted: func(src, _ net.Addr, protocol, userID, _ string) {
+			t.quota.deleted(src)
 			t.metrics.Allocations.Add(-1)
 			log.Debug("TURN allocation deleted", "remote", src.String(), "protocol", protocol, "user", userID)
 		},
+		// pion reports every request that failed, an Allocate among them
+		// when no relay socket could be made after the quota reserved its
+		// place.
+		OnAllocationError: func(src, _ net.Addr, _, _ string) { t.quota.failed(src) },
 	}
+}
+
+// reserve is pion's QuotaHandler: it reserves a place for an allocation of
+// user from src, or refuses it (486 Allocation Quota Reached).
+func (t *TURNServer) reserve(user, _ string, src net.Addr) bool {
+	reason, ok := t.quota.reserve(user, src)
+	if !ok {
+		t.refuse(reason, src, user, netip.AddrPort{}, "")
+	}
+	return ok
+}
+
+// peerRefused counts and logs a peer address refused by the peer policy.
+func (t *TURNServer) peerRefused(client net.Addr, user string, peer netip.AddrPort, why string) {
+	t.refuse(turnRefusedPeer, client, user, peer, why)
+}
+
+// refuse counts a refusal and logs it, within the refusal log's rate.
+func (t *TURNServer) refuse(reason turnRefusal, client net.Addr, user string, peer netip.AddrPort, why string) {
+	t.metrics.refused[reason].Add(1)
+	if !t.refusalLog.Allow() {
+		t.suppressed.Add(1)
+		return
+	}
+	attrs := []any{"reason", turnRefusalNames[reason]}
+	if client != nil {
+		attrs = append(attrs, "remote", client.String())
+	}
+	if user != "" {
+		attrs = append(attrs, "user", user)
+	}
+	switch {
+	case peer.Port() != 0:
+		attrs = append(attrs, "peer", peer.String(), "peer_range", why)
+	case peer.Addr().IsValid(): // a permission: for an IP, any port
+		attrs = append(attrs, "peer", peer.Addr().String(), "peer_range", why)
+	}
+	attrs = append(attrs, "suppressed", t.suppressed.Swap(0))
+	t.log.Info("TURN request refused", attrs...)
 }
 
 // writePrometheus writes the TURN metrics in the Prometheus text format.
@@ -293,6 +437,8 @@ func (m *TURNMetrics) writePrometheus(w io.Writer) {
 	failures := [...]*atomic.Int64{&m.AuthExpired, &m.AuthInvalid}
 	promLabelled(w, "signalserver_turn_auth_failures_total", "TURN requests refused for their credentials, by reason.",
 		[]string{"expired", "invalid"}, func(i int) int64 { return failures[i].Load() })
+	promLabelled(w, "signalserver_turn_refused_total", "TURN requests, relayed packets and connections of authenticated clients refused, by reason.",
+		turnRefusalNames[:], func(i int) int64 { return m.refused[i].Load() })
 }
 
 // trackingListener remembers the connections it accepted so that Shutdown
@@ -361,7 +507,11 @@ func (c *trackedConn) Close() error {
 }
 
 // slogFactory routes pion's leveled logs to slog. pion's errors about single
-// requests (a client with a stale nonce, say) are debug noise for a server.
+// requests (a client with a stale nonce, say) are debug noise for a server,
+// and so are its infos and warnings: each is about one request or packet
+// (a permission refused, a datagram from a peer without one), which a
+// remote party can repeat at will. The server logs refusals itself, rate
+// limited.
 type slogFactory struct{ log *slog.Logger }
 
 func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
@@ -373,10 +523,17 @@ type slogLeveled struct{ log *slog.Logger }
 func (l slogLeveled) Trace(msg string)                  {}
 func (l slogLeveled) Tracef(format string, args ...any) {}
 func (l slogLeveled) Debug(msg string)                  { l.log.Debug(msg) }
-func (l slogLeveled) Debugf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
-func (l slogLeveled) Info(msg string)                   { l.log.Info(msg) }
-func (l slogLeveled) Infof(format string, args ...any)  { l.log.Info(fmt.Sprintf(format, args...)) }
-func (l slogLeveled) Warn(msg string)                   { l.log.Warn(msg) }
-func (l slogLeveled) Warnf(format string, args ...any)  { l.log.Warn(fmt.Sprintf(format, args...)) }
+func (l slogLeveled) Debugf(format string, args ...any) { l.debugf(format, args...) }
+func (l slogLeveled) Info(msg string)                   { l.log.Debug(msg) }
+func (l slogLeveled) Infof(format string, args ...any)  { l.debugf(format, args...) }
+func (l slogLeveled) Warn(msg string)                   { l.log.Debug(msg) }
+func (l slogLeveled) Warnf(format string, args ...any)  { l.debugf(format, args...) }
 func (l slogLeveled) Error(msg string)                  { l.log.Debug(msg) }
-func (l slogLeveled) Errorf(format string, args ...any) { l.log.Debug(fmt.Sprintf(format, args...)) }
+func (l slogLeveled) Errorf(format string, args ...any) { l.debugf(format, args...) }
+
+// debugf formats only when debug logs are on: pion logs per packet.
+func (l slogLeveled) debugf(format string, args ...any) {
+	if l.log.Enabled(context.Background(), slog.LevelDebug) {
+		l.log.Debug(fmt.Sprintf(format, args...))
+	}
+}

@@ -22,12 +22,26 @@ var turnSecret = []byte("turn secret for the tests")
 // test ends.
 func startTURN(t testing.TB) *TURNServer {
 	t.Helper()
-	ts, err := StartTURN(t.Context(), TURNConfig{
-		Listen: "127.0.0.1:0",
-		Secret: turnSecret,
-		TTL:    time.Minute,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	return startTURNConfig(t, TURNConfig{})
+}
+
+// startTURNConfig is startTURN with cfg, whose Listen, Secret, TTL and
+// Logger it fills in when empty.
+func startTURNConfig(t testing.TB, cfg TURNConfig) *TURNServer {
+	t.Helper()
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.Secret == nil {
+		cfg.Secret = turnSecret
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = time.Minute
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ts, err := StartTURN(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,6 +67,11 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 	if n := turnSrv.Metrics().AllocationsTotal.Load(); n < 2 {
 		t.Fatalf("%d TURN allocations, want one per socket at least", n)
 	}
+	// The relays met at the server's own address, open to its relays
+	// without any AllowPeers: as two players behind one TURN server do.
+	if n := turnSrv.Metrics().Refused("peer_address"); n != 0 {
+		t.Fatalf("%d peer addresses refused", n)
+	}
 }
 
 // TestTURNCredentialsRefreshed: a socket that meets a peer after the TURN

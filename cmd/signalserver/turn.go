@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -26,6 +27,12 @@ type turnOptions struct {
 	ttl        time.Duration
 	stun       string
 	urls       string
+	allowPeers []netip.Prefix
+	maxPerUser int
+	maxPerIP   int
+	relayPorts string
+	relayMin   int // parsed from relayPorts by apply
+	relayMax   int
 }
 
 func (o *turnOptions) register(fs *flag.FlagSet) {
@@ -39,6 +46,29 @@ func (o *turnOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.ttl, "turn-ttl", signalserver.DefaultTURNTTL, "how long the TURN credentials from GET /ice stay valid")
 	fs.StringVar(&o.urls, "turn-url", "", "comma-separated turn: URLs of an external TURN server (coturn with use-auth-secret) sharing -turn-secret, that GET /ice lists with fresh credentials")
 	fs.StringVar(&o.stun, "stun", "", "comma-separated STUN URLs that GET /ice also lists (e.g. stun:stun.example.org:3478)")
+	fs.Func("turn-allow-cidr", "peer address range (CIDR, or one IP) TURN relays may reach although it is loopback, private, link-local, carrier-grade NAT or otherwise special, such as a LAN deployment's 192.168.1.0/24; repeatable or comma-separated. The host's own addresses stay closed but to its relays", o.addAllowedPeers)
+	fs.IntVar(&o.maxPerUser, "turn-max-allocations-per-user", signalserver.DefaultTURNAllocationsPerUser, "live TURN allocations per credential from GET /ice (each peer connection takes one per TURN URL) (-1: no cap)")
+	fs.IntVar(&o.maxPerIP, "turn-max-allocations-per-ip", signalserver.DefaultTURNAllocationsPerIP, "live TURN allocations per client IP, per /64 for IPv6 (-1: no cap)")
+	fs.StringVar(&o.relayPorts, "turn-relay-ports", "49152-65535", "MIN-MAX ports of the TURN relay sockets, to open in the firewall for UDP and TCP; empty: any free port")
+}
+
+// addAllowedPeers adds the comma-separated ranges of one -turn-allow-cidr.
+func (o *turnOptions) addAllowedPeers(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			ip, ipErr := netip.ParseAddr(s)
+			if ipErr != nil {
+				return fmt.Errorf("%q is neither a CIDR range nor an IP address", s)
+			}
+			p = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		o.allowPeers = append(o.allowPeers, p.Masked())
+	}
+	return nil
 }
 
 // apply validates the options and puts the STUN servers and an external
@@ -82,6 +112,15 @@ func (o *turnOptions) apply(cfg *signalserver.Config) error {
 	if ip := net.ParseIP(o.publicIP); ip == nil || ip.IsUnspecified() {
 		return fmt.Errorf("-turn needs -turn-public-ip, the address clients reach it at (got %q)", o.publicIP)
 	}
+	if o.relayPorts != "" {
+		lo, hi, ok := strings.Cut(o.relayPorts, "-")
+		first, errFirst := strconv.Atoi(lo)
+		last, errLast := strconv.Atoi(hi)
+		if !ok || errFirst != nil || errLast != nil || first < 1 || last > 65535 || first > last {
+			return fmt.Errorf("-turn-relay-ports %q: want MIN-MAX with 1 <= MIN <= MAX <= 65535", o.relayPorts)
+		}
+		o.relayMin, o.relayMax = first, last
+	}
 	return nil
 }
 
@@ -111,6 +150,12 @@ func (o *turnOptions) start(ctx context.Context, cfg *signalserver.Config, logge
 		Secret:   []byte(o.secret),
 		TTL:      o.ttl,
 		Logger:   logger,
+
+		AllowPeers:            o.allowPeers,
+		MaxAllocationsPerUser: o.maxPerUser,
+		MaxAllocationsPerIP:   o.maxPerIP,
+		RelayPortMin:          o.relayMin,
+		RelayPortMax:          o.relayMax,
 	})
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/turn/v5"
 	"github.com/rollbox/rollbox/signalserver"
 )
 
@@ -52,6 +54,28 @@ func TestTURNFlags(t *testing.T) {
 	if err != nil || opts.turn.enabled || opts.turn.port != 3478 || opts.turn.ttl != time.Hour {
 		t.Fatalf("defaults %+v, %v", opts.turn, err)
 	}
+	if o := opts.turn; o.maxPerUser != 32 || o.maxPerIP != 128 || o.relayPorts != "49152-65535" || len(o.allowPeers) != 0 {
+		t.Fatalf("defaults of the TURN limits %+v", o)
+	}
+
+	// Allowed peer ranges: repeatable, comma-separated, from the
+	// environment too; the other limits.
+	_, opts, err = parseFlags([]string{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s",
+		"-turn-allow-cidr", "10.0.0.0/8, 192.168.1.7/24", "-turn-allow-cidr", "127.0.0.1",
+		"-turn-max-allocations-per-user", "8", "-turn-relay-ports", "40000-40099"},
+		env(map[string]string{"SIGNALSERVER_TURN_MAX_ALLOCATIONS_PER_IP": "-1"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o = opts.turn
+	if fmt.Sprint(o.allowPeers) != "[10.0.0.0/8 192.168.1.0/24 127.0.0.1/32]" || o.maxPerUser != 8 || o.maxPerIP != -1 || o.relayMin != 40000 || o.relayMax != 40099 {
+		t.Fatalf("TURN limits %+v", o)
+	}
+	_, opts, err = parseFlags([]string{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-relay-ports", ""},
+		env(map[string]string{"SIGNALSERVER_TURN_ALLOW_CIDR": "fd00::/8,100.64.0.0/10"}), io.Discard)
+	if err != nil || fmt.Sprint(opts.turn.allowPeers) != "[fd00::/8 100.64.0.0/10]" || opts.turn.relayMin != 0 {
+		t.Fatalf("TURN limits from the environment %+v, %v", opts.turn, err)
+	}
 
 	for _, args := range [][]string{
 		{"-turn", "-turn-secret", "s"},                               // no public IP
@@ -61,6 +85,12 @@ func TestTURNFlags(t *testing.T) {
 		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-ttl", "-1s"},
 		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-port", "70000"},
 		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-listen-ip", "eth0"},
+		{"-turn-allow-cidr", "10.0.0.0/33"},
+		{"-turn-allow-cidr", "10.0.0.0/8,lan"},
+		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-relay-ports", "50000"},
+		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-relay-ports", "50000-40000"},
+		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-relay-ports", "0-100"},
+		{"-turn", "-turn-public-ip", "192.0.2.1", "-turn-secret", "s", "-turn-relay-ports", "60000-70000"},
 		{"-stun", "turn:a.example"},
 		{"-turn-url", "turn:a.example"}, // no secret
 		{"-turn-url", "stun:a.example", "-turn-secret", "s"},
@@ -75,7 +105,8 @@ func TestTURNFlags(t *testing.T) {
 // loopback: GET /ice offers it with credentials it accepts.
 func TestTURNCommand(t *testing.T) {
 	cfg, opts, err := parseFlags([]string{"-no-web", "-log-level", "warn", "-turn", "-turn-port", "0", "-turn-listen-ip", "127.0.0.1",
-		"-turn-public-ip", "127.0.0.1", "-turn-secret", "s3cret", "-turn-ttl", "5m"}, env(nil), io.Discard)
+		"-turn-public-ip", "127.0.0.1", "-turn-secret", "s3cret", "-turn-ttl", "5m", "-turn-allow-cidr", "127.0.0.0/8",
+		"-turn-relay-ports", "61000-65535"}, env(nil), io.Discard) // above Linux's ephemeral ports
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,8 +150,55 @@ func TestTURNCommand(t *testing.T) {
 	if err := signalserver.VerifyTURNCredential([]byte("s3cret"), s.Username, s.Credential, time.Now().Add(6*time.Minute)); err == nil {
 		t.Fatal("credential outlives -turn-ttl 5m")
 	}
+	checkTURNPeers(t, turnSrv, s)
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve: %v", err)
+	}
+}
+
+// checkTURNPeers relays through the command's TURN server with the
+// credential s from GET /ice: the relay port is in -turn-relay-ports
+// 61000-65535, -turn-allow-cidr 127.0.0.0/8 opens loopback peers, and
+// private ones stay refused.
+func checkTURNPeers(t *testing.T, turnSrv *signalserver.TURNServer, s signalserver.ICEServer) {
+	t.Helper()
+	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	client, err := turn.NewClient(&turn.ClientConfig{
+		TURNServerAddr: turnSrv.Addr().String(),
+		STUNServerAddr: turnSrv.Addr().String(),
+		Username:       s.Username,
+		Password:       s.Credential,
+		Realm:          "rollbox",
+		Conn:           conn,
+		RTO:            5 * time.Second, // no retransmission to count twice
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if err := client.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	relay, err := client.Allocate()
+	if err != nil {
+		t.Fatalf("allocate: %v", err)
+	}
+	defer relay.Close()
+	if port := relay.LocalAddr().(*net.UDPAddr).Port; port < 61000 {
+		t.Errorf("relay port %d, want in 61000-65535", port)
+	}
+	if err := client.CreatePermission(&net.UDPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 9}); err != nil {
+		t.Errorf("permission for 127.0.0.2 under -turn-allow-cidr 127.0.0.0/8: %v", err)
+	}
+	if err := client.CreatePermission(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 9}); err == nil {
+		t.Error("permission for 10.0.0.1, outside -turn-allow-cidr")
+	}
+	if n := turnSrv.Metrics().Refused("peer_address"); n != 1 {
+		t.Errorf("%d peer refusals, want 1", n)
 	}
 }

@@ -1,0 +1,288 @@
+package signalserver
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/pion/turn/v5"
+)
+
+// errPeerRefused is what a relay socket answers pion when it refuses to send
+// to a peer; pion turns it into an error response (TCP Connect) or drops the
+// packet (UDP).
+var errPeerRefused = errors.New("signalserver: TURN peer address refused")
+
+// Ranges no relay may reach unless TURNConfig.AllowPeers lists them, besides
+// what netip.Addr's predicates catch (loopback, unspecified, RFC 1918 and
+// ULA private, link-local, multicast). They lead into the host itself or
+// the networks around it, never to a player on the internet.
+var refusedPeerRanges = []struct {
+	prefix netip.Prefix
+	why    string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "this_network"}, // Linux routes 0.x to the host itself
+	{netip.MustParsePrefix("100.64.0.0/10"), "shared"},   // carrier-grade NAT (RFC 6598), a provider's inside
+	{netip.MustParsePrefix("192.0.0.0/24"), "special"},   // IETF protocol assignments (DS-Lite, NAT64 discovery)
+	{netip.MustParsePrefix("198.18.0.0/15"), "special"},  // benchmarking, used for lab and internal networks
+	{netip.MustParsePrefix("240.0.0.0/4"), "reserved"},   // class E and the limited broadcast 255.255.255.255
+	{netip.MustParsePrefix("::/96"), "ipv4_compatible"},  // deprecated IPv4-compatible addresses
+	{netip.MustParsePrefix("fec0::/10"), "site_local"},   // deprecated site-local, still private where used
+	{netip.MustParsePrefix("64:ff9b:1::/48"), "nat64"},   // local-use NAT64 (RFC 8215): a private network's translator
+	{netip.MustParsePrefix("100::/64"), "discard"},       // discard-only (RFC 6666)
+}
+
+// refusedPeer says why a relay must not reach ip ("" if it may): it names
+// the first range ip falls in. IPv4 addresses written as IPv6 (mapped, or
+// embedded in NAT64 and 6to4 prefixes) are judged as the IPv4 address they
+// lead to.
+func refusedPeer(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if v4, ok := embeddedIPv4(ip); ok {
+		if why := refusedPeer(v4); why != "" {
+			return why
+		}
+	}
+	switch {
+	case !ip.IsValid():
+		return "invalid"
+	case ip.IsUnspecified():
+		return "unspecified"
+	case ip.IsLoopback():
+		return "loopback"
+	case ip.IsPrivate():
+		return "private"
+	case ip.IsLinkLocalUnicast():
+		return "link_local"
+	case ip.IsMulticast():
+		return "multicast"
+	}
+	for _, r := range refusedPeerRanges {
+		if r.prefix.Contains(ip) {
+			return r.why
+		}
+	}
+	return ""
+}
+
+var (
+	nat64Prefix = netip.MustParsePrefix("64:ff9b::/96") // RFC 6052 well-known prefix
+	sixToFour   = netip.MustParsePrefix("2002::/16")    // RFC 3056
+)
+
+// embeddedIPv4 returns the IPv4 address an IPv6 address relays to through
+// a NAT64 translator (64:ff9b::a.b.c.d) or a 6to4 router (2002:AABB:CCDD::).
+func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
+	b := ip.As16()
+	switch {
+	case nat64Prefix.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), true
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	}
+	return netip.Addr{}, false
+}
+
+// turnPeers is the TURN server's peer policy: which peer addresses its
+// relays may reach.
+//
+// The host's own addresses are special: the relays of two players behind
+// the same TURN server talk to each other at the server's address, so a
+// permission for it is granted, but a relay then reaches only the ports of
+// this server's live relays there, never another service of the host. No
+// allowed range opens them further.
+type turnPeers struct {
+	allow   []netip.Prefix
+	own     map[netip.Addr]struct{} // unmapped; never written after start
+	ports   relayPorts
+	refused func(client net.Addr, user string, peer netip.AddrPort, why string)
+}
+
+// permit is pion's PermissionHandler, asked for CreatePermission,
+// ChannelBind and Connect (RFC 6062).
+func (p *turnPeers) permit(client net.Addr, peerIP net.IP) bool {
+	ip, ok := netip.AddrFromSlice(peerIP)
+	ip = ip.Unmap()
+	if !ok {
+		p.refused(client, "", netip.AddrPortFrom(ip, 0), "invalid")
+		return false
+	}
+	if p.isOwn(ip) {
+		return true // ports are checked per packet and connection
+	}
+	for _, allowed := range p.allow {
+		if allowed.Contains(ip) {
+			return true
+		}
+	}
+	if why := refusedPeer(ip); why != "" {
+		p.refused(client, "", netip.AddrPortFrom(ip, 0), why)
+		return false
+	}
+	return true
+}
+
+func (p *turnPeers) isOwn(ip netip.Addr) bool {
+	_, own := p.own[ip]
+	return own
+}
+
+// reachable says whether a relay may send to ip:port once its permission
+// is granted: anywhere but the host's own addresses, where only the live
+// relays of this server are.
+func (p *turnPeers) reachable(network relayNetwork, ip netip.Addr, port int) bool {
+	return !p.isOwn(ip.Unmap()) || p.ports.has(network, port)
+}
+
+// ownAddresses returns the addresses that lead to this host: the given
+// ones (listening, relay and public addresses; unspecified ones skipped)
+// and those of its interfaces.
+func ownAddresses(ips ...net.IP) (map[netip.Addr]struct{}, error) {
+	own := map[netip.Addr]struct{}{}
+	add := func(ip net.IP) {
+		if a, ok := netip.AddrFromSlice(ip); ok && !a.Unmap().IsUnspecified() {
+			own[a.Unmap()] = struct{}{}
+		}
+	}
+	for _, ip := range ips {
+		add(ip)
+	}
+	addrs, err := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			add(n.IP)
+		}
+	}
+	return own, err
+}
+
+// relayNetwork is the transport of a relay socket.
+type relayNetwork uint8
+
+const (
+	relayUDP relayNetwork = iota
+	relayTCP
+)
+
+// relayPorts counts this server's live relay sockets per port. Counts, not a
+// set: pion binds TCP relays with SO_REUSEPORT, so two may share a port.
+type relayPorts struct {
+	mu    sync.RWMutex
+	count [2]map[int]int
+}
+
+func (r *relayPorts) add(network relayNetwork, port int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.count[network] == nil {
+		r.count[network] = map[int]int{}
+	}
+	r.count[network][port]++
+}
+
+func (r *relayPorts) remove(network relayNetwork, port int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch n := r.count[network][port]; {
+	case n > 1:
+		r.count[network][port] = n - 1
+	case n == 1:
+		delete(r.count[network], port)
+	}
+}
+
+func (r *relayPorts) has(network relayNetwork, port int) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.count[network][port] > 0
+}
+
+// guardedRelays wraps pion's relay address generator: it records the port
+// of every relay socket and holds the sockets to the peer policy's port
+// rule.
+type guardedRelays struct {
+	turn.RelayAddressGenerator
+	peers *turnPeers
+}
+
+func (g guardedRelays) AllocatePacketConn(c turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	conn, addr, err := g.RelayAddressGenerator.AllocatePacketConn(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	local, ok := conn.LocalAddr().(*net.UDPAddr)
+	if !ok { // cannot happen with pion's generators
+		_ = conn.Close()
+		return nil, nil, errors.New("signalserver: TURN relay socket is not UDP")
+	}
+	g.peers.ports.add(relayUDP, local.Port)
+	return &guardedPacketConn{PacketConn: conn, peers: g.peers, user: c.UserID, port: local.Port}, addr, nil
+}
+
+func (g guardedRelays) AllocateListener(c turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
+	ln, addr, err := g.RelayAddressGenerator.AllocateListener(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	local, ok := ln.Addr().(*net.TCPAddr)
+	if !ok { // cannot happen with pion's generators
+		_ = ln.Close()
+		return nil, nil, errors.New("signalserver: TURN relay listener is not TCP")
+	}
+	g.peers.ports.add(relayTCP, local.Port)
+	return &guardedListener{Listener: ln, peers: g.peers, port: local.Port}, addr, nil
+}
+
+// AllocateConn dials a peer for an RFC 6062 Connect, whose IP the
+// permission handler has let through.
+func (g guardedRelays) AllocateConn(c turn.AllocateConnConfig) (net.Conn, error) {
+	peer, ok := c.RemoteAddr.(*net.TCPAddr)
+	if !ok {
+		return nil, errPeerRefused
+	}
+	if ip, _ := netip.AddrFromSlice(peer.IP); !g.peers.reachable(relayTCP, ip, peer.Port) {
+		g.peers.refused(nil, c.UserID, netip.AddrPortFrom(ip.Unmap(), uint16(peer.Port)), "own_address")
+		return nil, errPeerRefused
+	}
+	return g.RelayAddressGenerator.AllocateConn(c)
+}
+
+// guardedPacketConn is a UDP relay socket that sends only where the peer
+// policy's port rule lets it.
+type guardedPacketConn struct {
+	net.PacketConn
+	peers *turnPeers
+	user  string
+	port  int
+	once  sync.Once
+}
+
+func (c *guardedPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
+	if peer, ok := addr.(*net.UDPAddr); ok {
+		if ip, _ := netip.AddrFromSlice(peer.IP); !c.peers.reachable(relayUDP, ip, peer.Port) {
+			c.peers.refused(nil, c.user, netip.AddrPortFrom(ip.Unmap(), uint16(peer.Port)), "own_address")
+			return 0, errPeerRefused
+		}
+	}
+	return c.PacketConn.WriteTo(b, addr)
+}
+
+// Close forgets the port before closing, so that a socket which takes the
+// port next is not forgotten in its place.
+func (c *guardedPacketConn) Close() error {
+	c.once.Do(func() { c.peers.ports.remove(relayUDP, c.port) })
+	return c.PacketConn.Close()
+}
+
+type guardedListener struct {
+	net.Listener
+	peers *turnPeers
+	port  int
+	once  sync.Once
+}
+
+func (l *guardedListener) Close() error {
+	l.once.Do(func() { l.peers.ports.remove(relayTCP, l.port) })
+	return l.Listener.Close()
+}
