@@ -1,11 +1,12 @@
 package transport
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,11 +41,13 @@ type peer struct {
 	state  peerState
 	opened int
 	timer  *time.Timer
+	// fingerprint identifies the remote socket's certificate once the
+	// peer is connected (see remoteFingerprint).
+	fingerprint string
 
 	// Negotiation, only touched by the signalling goroutine.
 	remoteDescribed bool
 	remoteEarly     []webrtc.ICECandidateInit
-	fingerprint     string
 
 	// Local candidates wait until our offer or answer has been queued,
 	// because native matchbox peers drop candidates that precede it.
@@ -229,12 +232,22 @@ func (l *link) read() {
 	}
 }
 
-// sdpFingerprint returns the DTLS fingerprint an SDP announces.
-func sdpFingerprint(sdp string) string {
-	for line := range strings.Lines(sdp) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "a=fingerprint:"); ok {
-			return strings.ToLower(v)
-		}
+// remoteFingerprint returns the SHA-256 of the certificate the peer used in
+// the DTLS handshake, which proved that it holds the certificate's key; ""
+// before the handshake or where the browser does not tell (Firefox).
+func remoteFingerprint(pc *webrtc.PeerConnection) string {
+	sctp := pc.SCTP()
+	if sctp == nil {
+		return ""
 	}
-	return ""
+	dtls := sctp.Transport()
+	if dtls == nil {
+		return ""
+	}
+	cert := dtls.GetRemoteCertificate()
+	if len(cert) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(cert)
+	return hex.EncodeToString(sum[:])
 }

@@ -350,6 +350,9 @@ func (s *Socket) linkOpened(l *link) {
 		s.dropPeer(l.p, "detach: "+err.Error())
 		return
 	}
+	// A channel opens only after the DTLS handshake, which checked the
+	// remote certificate against the fingerprint the peer announced.
+	fp := remoteFingerprint(l.p.pc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := l.p
@@ -362,6 +365,12 @@ func (s *Socket) linkOpened(l *link) {
 	if p.opened < len(p.links) {
 		return
 	}
+	if known, dup := s.duplicateOfLocked(fp, p); dup {
+		s.dropPeerLocked(p, "already connected as "+string(known))
+		s.aliases[p.id] = known
+		return
+	}
+	p.fingerprint = fp
 	for _, l := range p.links {
 		s.wg.Add(1)
 		go l.read()
@@ -377,6 +386,11 @@ func (s *Socket) linkOpened(l *link) {
 func (s *Socket) dropPeer(p *peer, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.dropPeerLocked(p, reason)
+}
+
+// dropPeerLocked is dropPeer for a caller that holds s.mu.
+func (s *Socket) dropPeerLocked(p *peer, reason string) {
 	if p.state == peerClosed {
 		return
 	}
@@ -503,19 +517,18 @@ func (s *Socket) handlePeerLeft(id PeerID) {
 	}
 }
 
-// duplicateOf returns the id of a live peer other than self whose DTLS
-// fingerprint is fp: the same remote socket, introduced again under a new
-// signalling id (from) after a reconnection. It records from as that peer's
-// alias.
-func (s *Socket) duplicateOf(fp string, self *peer, from PeerID) (PeerID, bool) {
+// duplicateOf returns the id of another connected peer that proved in its
+// DTLS handshake that it holds the certificate whose fingerprint is fp: the
+// same remote socket, introduced again under a new signalling id after a
+// reconnection (a socket keeps its certificate for life). Only proven
+// fingerprints count: one copied into an SDP is a claim anybody can make.
+// The caller holds s.mu.
+func (s *Socket) duplicateOfLocked(fp string, self *peer) (PeerID, bool) {
 	if fp == "" {
 		return "", false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for id, p := range s.peers {
-		if p != self && p.fingerprint == fp {
-			s.aliases[from] = id
+		if p != self && p.state == peerConnected && p.fingerprint == fp {
 			return id, true
 		}
 	}
@@ -529,17 +542,11 @@ func (s *Socket) handleSignal(from PeerID, data peerSignal) {
 			s.log.Warn("dropping duplicate offer", "peer", from)
 			return
 		}
-		fp := sdpFingerprint(*data.Offer)
-		if known, dup := s.duplicateOf(fp, nil, from); dup {
-			s.log.Info("dropping offer from a peer already connected under another id", "peer", from, "known_as", known)
-			return
-		}
 		p, err := s.newPeer(from, false)
 		if err != nil {
 			s.log.Warn("cannot create peer connection", "peer", from, "err", err)
 			return
 		}
-		p.fingerprint = fp
 		if err := p.answer(*data.Offer); err != nil {
 			s.dropPeer(p, "answer: "+err.Error())
 		}
@@ -549,12 +556,6 @@ func (s *Socket) handleSignal(from PeerID, data peerSignal) {
 			s.log.Warn("dropping unexpected answer", "peer", from)
 			return
 		}
-		fp := sdpFingerprint(*data.Answer)
-		if known, dup := s.duplicateOf(fp, p, from); dup {
-			s.dropPeer(p, "already connected as "+string(known))
-			return
-		}
-		p.fingerprint = fp
 		if err := p.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: *data.Answer}); err != nil {
 			s.dropPeer(p, "answer: "+err.Error())
 		}
