@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/rollbox/rollbox/internal/ratelog"
 )
 
 type peerState int
@@ -36,6 +38,14 @@ type peer struct {
 	pc      *webrtc.PeerConnection
 	links   []*link
 	offerer bool
+
+	// malformed counts what the peer sent that was refused. Its log
+	// limiter applies once the peer has connected (ownLogs); until then
+	// lines about the peer use the signalling server's, which introduced
+	// it, so that fresh peer ids do not log without limit.
+	malformed atomic.Uint64
+	logs      ratelog.Limiter
+	ownLogs   atomic.Bool
 
 	// Guarded by s.mu.
 	state  peerState
@@ -65,6 +75,7 @@ func (s *Socket) newPeer(id PeerID, offerer bool) (*peer, error) {
 		return nil, err
 	}
 	p := &peer{s: s, id: id, pc: pc, offerer: offerer}
+	p.logs = newRemoteLimiter(s.cfg.now)
 	negotiated := true
 	for i, ch := range s.channels {
 		chID := uint16(i)
@@ -157,11 +168,8 @@ func (p *peer) offer() error {
 	return nil
 }
 
-// answer accepts a remote offer as the newcomer.
-func (p *peer) answer(sdp string) error {
-	if err := p.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
-		return err
-	}
+// answer answers the remote offer, already set, as the newcomer.
+func (p *peer) answer() error {
 	answer, err := p.pc.CreateAnswer(nil)
 	if err != nil {
 		return err
@@ -182,7 +190,7 @@ func (p *peer) setRemote(desc webrtc.SessionDescription) error {
 	p.remoteDescribed = true
 	for _, c := range p.remoteEarly {
 		if err := p.pc.AddICECandidate(c); err != nil {
-			p.s.log.Warn("dropping bad remote candidate", "peer", p.id, "err", err)
+			p.s.refuse(p, 1, "dropping bad remote candidate", "peer", p.id, "err", err)
 		}
 	}
 	p.remoteEarly = nil
@@ -197,19 +205,19 @@ func (p *peer) remoteCandidate(text string) {
 	}
 	var c webrtc.ICECandidateInit
 	if err := json.Unmarshal([]byte(text), &c); err != nil {
-		p.s.log.Warn("dropping unparsable candidate", "peer", p.id, "err", err)
+		p.s.refuse(p, 1, "dropping unparsable candidate", "peer", p.id, "err", err)
 		return
 	}
 	if !p.remoteDescribed {
 		if len(p.remoteEarly) >= maxEarlyCandidates {
-			p.s.log.Warn("dropping candidate: too many before the remote description", "peer", p.id)
+			p.s.refuse(p, 1, "dropping candidate: too many before the remote description", "peer", p.id)
 			return
 		}
 		p.remoteEarly = append(p.remoteEarly, c)
 		return
 	}
 	if err := p.pc.AddICECandidate(c); err != nil {
-		p.s.log.Warn("dropping bad remote candidate", "peer", p.id, "err", err)
+		p.s.refuse(p, 1, "dropping bad remote candidate", "peer", p.id, "err", err)
 	}
 }
 
