@@ -39,10 +39,10 @@ type peer struct {
 	links   []*link
 	offerer bool
 
-	// malformed counts what the peer sent that was refused. Its log
-	// limiter applies once the peer has connected (ownLogs); until then
-	// lines about the peer use the signalling server's, which introduced
-	// it, so that fresh peer ids do not log without limit.
+	// malformed counts what the peer sent that was refused. logs limits
+	// the lines about the peer once it has connected (ownLogs); until then
+	// they use the signalling server's limiter, as the server introduced
+	// the peer, so that a stream of fresh peer ids cannot log without limit.
 	malformed atomic.Uint64
 	logs      ratelog.Limiter
 	ownLogs   atomic.Bool
