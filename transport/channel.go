@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 
@@ -120,7 +121,8 @@ type link struct {
 
 	// Reassembly state, only touched by the link's reader goroutine.
 	want, got int
-	discard   bool
+	frames    int  // frames in assembled, dropped as malformed if it fails
+	discard   bool // the message is over MaxMessageSize: count its frames, keep nothing
 	assembled []byte
 }
 
@@ -189,8 +191,7 @@ func (l *link) deliver(msg []byte) {
 	}
 	if !isChunk(msg) {
 		if l.want != 0 {
-			s.log.Warn("dropping unfinished chunked message", "peer", l.p.id, "channel", l.ch.index, "got", l.got, "want", l.want)
-			l.resetChunks()
+			l.dropChunks(0, "dropping unfinished chunked message", "got", l.got, "want", l.want)
 		}
 		l.push(msg)
 		return
@@ -202,21 +203,22 @@ func (l *link) deliver(msg []byte) {
 		l.want, l.got = total, 0
 		l.discard = total == 0 || total > s.cfg.MaxMessageSize
 		if l.discard {
-			s.log.Warn("dropping chunked message over MaxMessageSize", "peer", l.p.id, "channel", l.ch.index, "size", total)
+			s.logRemote(l.p, slog.LevelWarn, "dropping chunked message over MaxMessageSize", "peer", l.p.id, "channel", l.ch.index, "size", total)
 		}
 	case total != l.want:
-		s.log.Warn("dropping chunked message: frame of another message", "peer", l.p.id, "channel", l.ch.index)
-		l.resetChunks()
+		l.dropChunks(1, "dropping chunked message: frame of another message")
 		return
 	}
 	l.got += len(part)
-	if !l.discard {
+	if l.discard {
+		s.countMalformed(l.p, 1) // logged above, once per message
+	} else {
+		l.frames++
 		l.assembled = append(l.assembled, part...)
 	}
 	switch {
 	case l.got > l.want:
-		s.log.Warn("dropping chunked message: longer than announced", "peer", l.p.id, "channel", l.ch.index)
-		l.resetChunks()
+		l.dropChunks(0, "dropping chunked message: longer than announced")
 	case l.got == l.want:
 		if !l.discard {
 			l.push(l.assembled)
@@ -225,8 +227,16 @@ func (l *link) deliver(msg []byte) {
 	}
 }
 
+// dropChunks drops the message being reassembled, counting its frames and
+// extra more as malformed, and logs why.
+func (l *link) dropChunks(extra int, msg string, args ...any) {
+	args = append([]any{"peer", l.p.id, "channel", l.ch.index}, args...)
+	l.p.s.refuse(l.p, uint64(l.frames+extra), msg, args...)
+	l.resetChunks()
+}
+
 func (l *link) resetChunks() {
-	l.want, l.got, l.discard = 0, 0, false
+	l.want, l.got, l.frames, l.discard = 0, 0, 0, false
 	l.assembled = l.assembled[:0]
 }
 

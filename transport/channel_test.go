@@ -31,8 +31,9 @@ func joinMessages(msgs ...[]byte) []byte {
 
 // FuzzChunkReassembly feeds a reliable channel's reassembly any sequence of
 // messages a peer could send: it never panics, never hands the game a
-// reassembled message over MaxMessageSize, and passes every message that is
-// not a chunk frame through unchanged, in order.
+// reassembled message over MaxMessageSize, passes every message that is not
+// a chunk frame through unchanged, in order, and counts each frame that
+// cannot make a message as malformed, once.
 func FuzzChunkReassembly(f *testing.F) {
 	f.Add(joinMessages(chunkFrame(5, []byte("he")), chunkFrame(5, []byte("llo"))))
 	f.Add(joinMessages([]byte("plain"), chunkFrame(3, []byte("abcd")), []byte("after")))
@@ -51,12 +52,15 @@ func FuzzChunkReassembly(f *testing.F) {
 		ch := &Channel{s: s, cfg: Reliable(), inbox: inbox.New[PeerID](1 << 20)}
 		l := &link{p: &peer{s: s, id: "peer"}, ch: ch}
 		var plain, got [][]byte
+		frames := 0
 		for len(stream) >= 2 {
 			n := min(int(binary.BigEndian.Uint16(stream)), len(stream)-2)
 			msg := stream[2 : 2+n]
 			stream = stream[2+n:]
 			if !isChunk(msg) {
 				plain = append(plain, msg)
+			} else {
+				frames++
 			}
 			l.deliver(msg)
 			for _, p := range ch.Receive() {
@@ -79,6 +83,12 @@ func FuzzChunkReassembly(f *testing.F) {
 		}
 		if k != len(plain) {
 			t.Fatalf("%d of %d plain messages came through", k, len(plain))
+		}
+		// Every frame is counted malformed, waits for the rest of its
+		// message, or went into a message delivered (at least one each).
+		malformed, reassembled := int(s.malformed.Load()), len(got)-len(plain)
+		if malformed+l.frames+reassembled > frames || reassembled == 0 && malformed+l.frames != frames {
+			t.Fatalf("%d frames: %d counted malformed, %d waiting, %d messages reassembled", frames, malformed, l.frames, reassembled)
 		}
 	})
 }

@@ -106,7 +106,13 @@ type Config struct {
 	MaxMessageSize int
 
 	// Logger receives what the socket drops and why. Default slog.Default().
+	// Lines about what a remote party sent are rate limited per party (see
+	// Stats).
 	Logger *slog.Logger
+
+	// now is the clock of log rate limiting; nil means time.Now. Tests
+	// freeze it.
+	now func() time.Time
 }
 
 // withDefaults fills unset fields and validates the rest.

@@ -1,15 +1,18 @@
 package transport
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/rollbox/rollbox/internal/ratelog"
 )
 
 type peerState int
@@ -36,15 +39,25 @@ type peer struct {
 	links   []*link
 	offerer bool
 
+	// malformed counts what the peer sent that was refused. logs limits
+	// the lines about the peer once it has connected (ownLogs); until then
+	// they use the signalling server's limiter, as the server introduced
+	// the peer, so that a stream of fresh peer ids cannot log without limit.
+	malformed atomic.Uint64
+	logs      ratelog.Limiter
+	ownLogs   atomic.Bool
+
 	// Guarded by s.mu.
 	state  peerState
 	opened int
 	timer  *time.Timer
+	// fingerprint identifies the remote socket's certificate once the
+	// peer is connected (see remoteFingerprint).
+	fingerprint string
 
 	// Negotiation, only touched by the signalling goroutine.
 	remoteDescribed bool
 	remoteEarly     []webrtc.ICECandidateInit
-	fingerprint     string
 
 	// Local candidates wait until our offer or answer has been queued,
 	// because native matchbox peers drop candidates that precede it.
@@ -62,6 +75,7 @@ func (s *Socket) newPeer(id PeerID, offerer bool) (*peer, error) {
 		return nil, err
 	}
 	p := &peer{s: s, id: id, pc: pc, offerer: offerer}
+	p.logs = newRemoteLimiter(s.cfg.now)
 	negotiated := true
 	for i, ch := range s.channels {
 		chID := uint16(i)
@@ -154,11 +168,8 @@ func (p *peer) offer() error {
 	return nil
 }
 
-// answer accepts a remote offer as the newcomer.
-func (p *peer) answer(sdp string) error {
-	if err := p.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: sdp}); err != nil {
-		return err
-	}
+// answer answers the remote offer, already set, as the newcomer.
+func (p *peer) answer() error {
 	answer, err := p.pc.CreateAnswer(nil)
 	if err != nil {
 		return err
@@ -179,7 +190,7 @@ func (p *peer) setRemote(desc webrtc.SessionDescription) error {
 	p.remoteDescribed = true
 	for _, c := range p.remoteEarly {
 		if err := p.pc.AddICECandidate(c); err != nil {
-			p.s.log.Warn("dropping bad remote candidate", "peer", p.id, "err", err)
+			p.s.refuse(p, 1, "dropping bad remote candidate", "peer", p.id, "err", err)
 		}
 	}
 	p.remoteEarly = nil
@@ -194,19 +205,19 @@ func (p *peer) remoteCandidate(text string) {
 	}
 	var c webrtc.ICECandidateInit
 	if err := json.Unmarshal([]byte(text), &c); err != nil {
-		p.s.log.Warn("dropping unparsable candidate", "peer", p.id, "err", err)
+		p.s.refuse(p, 1, "dropping unparsable candidate", "peer", p.id, "err", err)
 		return
 	}
 	if !p.remoteDescribed {
 		if len(p.remoteEarly) >= maxEarlyCandidates {
-			p.s.log.Warn("dropping candidate: too many before the remote description", "peer", p.id)
+			p.s.refuse(p, 1, "dropping candidate: too many before the remote description", "peer", p.id)
 			return
 		}
 		p.remoteEarly = append(p.remoteEarly, c)
 		return
 	}
 	if err := p.pc.AddICECandidate(c); err != nil {
-		p.s.log.Warn("dropping bad remote candidate", "peer", p.id, "err", err)
+		p.s.refuse(p, 1, "dropping bad remote candidate", "peer", p.id, "err", err)
 	}
 }
 
@@ -229,12 +240,22 @@ func (l *link) read() {
 	}
 }
 
-// sdpFingerprint returns the DTLS fingerprint an SDP announces.
-func sdpFingerprint(sdp string) string {
-	for line := range strings.Lines(sdp) {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "a=fingerprint:"); ok {
-			return strings.ToLower(v)
-		}
+// remoteFingerprint returns the SHA-256 of the certificate the peer used in
+// the DTLS handshake, which proved that it holds the certificate's key; ""
+// before the handshake or where the browser does not tell (Firefox).
+func remoteFingerprint(pc *webrtc.PeerConnection) string {
+	sctp := pc.SCTP()
+	if sctp == nil {
+		return ""
 	}
-	return ""
+	dtls := sctp.Transport()
+	if dtls == nil {
+		return ""
+	}
+	cert := dtls.GetRemoteCertificate()
+	if len(cert) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(cert)
+	return hex.EncodeToString(sum[:])
 }

@@ -62,6 +62,9 @@ type signalling struct {
 	handle func(serverMessage) // called in order, from one goroutine
 	// reconnected is called with the id assigned by a new connection.
 	reconnected func(PeerID)
+	// refuse logs, rate limited, a frame that was dropped, and counts it if
+	// the server sent it malformed.
+	refuse func(malformed bool, msg string, args ...any)
 }
 
 // dial opens a WebSocket to the server and waits for its IdAssigned.
@@ -90,7 +93,8 @@ func (s *signalling) send(frame []byte) {
 	select {
 	case s.out <- frame:
 	default:
-		s.log.Warn("signalling queue full, dropping frame")
+		// A server that stops reading fills the queue.
+		s.refuse(false, "signalling queue full, dropping frame")
 	}
 }
 
@@ -153,7 +157,7 @@ func (s *signalling) serve(ctx context.Context, conn *websocket.Conn) error {
 		}
 		var msg serverMessage
 		if jerr := json.Unmarshal(data, &msg); jerr != nil {
-			s.log.Warn("dropping unparsable frame from signalling server", "err", jerr, "frame", truncate(data))
+			s.refuse(true, "dropping unparsable frame from signalling server", "err", jerr, "frame", truncate(data))
 			continue
 		}
 		s.handle(msg)

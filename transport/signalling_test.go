@@ -5,6 +5,7 @@ package transport
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
+	"github.com/rollbox/rollbox/internal/syncbuf"
 )
 
 // fakeServer is a scripted matchbox signalling server: the test reads what
@@ -126,14 +128,17 @@ func remotePeer(t *testing.T) *webrtc.PeerConnection {
 	return pc
 }
 
-// Garbage from the server or from peers is logged and dropped; the socket
-// carries on, then negotiates correctly with a peer whose candidates arrive
-// before its answer (they must be queued, not dropped).
+// Garbage from the server or from peers is dropped, counted, and logged
+// once (the log clock stands still); the socket carries on, then negotiates
+// correctly with a peer whose candidates arrive before its answer (they
+// must be queued, not dropped).
 func TestBadInputIsDroppedAndEarlyCandidatesAreQueued(t *testing.T) {
 	f := newFakeServer(t)
 	ctx := testContext(t, 20*time.Second)
 	cfg := testConfig(t)
-	cfg.Logger = testLogger(t)
+	var logs syncbuf.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg.now = (&fakeClock{}).now
 	cfg.KeepAliveInterval = 20 * time.Millisecond
 	done := make(chan *Socket, 1)
 	go func() {
@@ -228,5 +233,22 @@ func TestBadInputIsDroppedAndEarlyCandidatesAreQueued(t *testing.T) {
 	}
 	if ev := s.PeerEvents(); len(ev) != 1 || ev[0] != (PeerEvent{Peer: "remote", State: PeerConnected}) {
 		t.Fatalf("events %v", ev)
+	}
+
+	// Twelve frames above are malformed (the duplicate answer may still be
+	// on its way); each was logged or held back, and one line got through.
+	const malformed = 12
+	for s.Stats().Malformed < malformed {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("stats %+v, want %d malformed", s.Stats(), malformed)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	st := s.Stats()
+	lines := strings.Count(logs.String(), "level=WARN")
+	if st.Malformed != malformed || lines+int(st.LogsSuppressed) != malformed || lines > 2 {
+		t.Fatalf("stats %+v with %d warnings logged, want %d malformed, each logged or held back, at most 2 logged:\n%s",
+			st, lines, malformed, logs.String())
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
+	"github.com/rollbox/rollbox/internal/ratelog"
 	"github.com/rollbox/rollbox/rollback"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
@@ -76,6 +77,12 @@ type Socket struct {
 	// changed, so Send reads it without a lock.
 	connected atomic.Pointer[map[PeerID]*peer]
 
+	// serverLogs limits the log lines the signalling server, and the peers
+	// it introduces until they connect, can cause. The totals count for
+	// every remote party (see Stats).
+	serverLogs            ratelog.Limiter
+	malformed, suppressed atomic.Uint64
+
 	mu           sync.Mutex
 	closed       bool
 	signallingID PeerID
@@ -129,6 +136,7 @@ func join(ctx context.Context, roomURL string, cfg Config, nw transport.Net) (*S
 	}
 	s.connected.Store(&map[PeerID]*peer{})
 	s.ice.Store(ice)
+	s.serverLogs = newRemoteLimiter(cfg.now)
 	for i, c := range cfg.Channels {
 		s.channels = append(s.channels, &Channel{s: s, index: i, cfg: c, inbox: inbox.New[PeerID](cfg.ReceiveBufferSize)})
 	}
@@ -139,6 +147,7 @@ func join(ctx context.Context, roomURL string, cfg Config, nw transport.Net) (*S
 		out:         make(chan []byte, signalQueue),
 		handle:      s.handle,
 		reconnected: s.reconnected,
+		refuse:      s.refuseFromServer,
 	}
 	conn, id, err := s.sig.dial(ctx)
 	if err != nil {
@@ -350,6 +359,9 @@ func (s *Socket) linkOpened(l *link) {
 		s.dropPeer(l.p, "detach: "+err.Error())
 		return
 	}
+	// A channel opens only after the DTLS handshake, which checked the
+	// remote certificate against the fingerprint the peer announced.
+	fp := remoteFingerprint(l.p.pc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := l.p
@@ -362,11 +374,18 @@ func (s *Socket) linkOpened(l *link) {
 	if p.opened < len(p.links) {
 		return
 	}
+	if known, dup := s.duplicateOfLocked(fp, p); dup {
+		s.dropPeerLocked(p, "already connected as "+string(known))
+		s.aliases[p.id] = known
+		return
+	}
+	p.fingerprint = fp
 	for _, l := range p.links {
 		s.wg.Add(1)
 		go l.read()
 	}
 	p.state = peerConnected
+	p.ownLogs.Store(true)
 	p.timer.Stop()
 	s.log.Info("peer connected", "peer", p.id)
 	s.publishLocked(PeerEvent{Peer: p.id, State: PeerConnected})
@@ -377,6 +396,11 @@ func (s *Socket) linkOpened(l *link) {
 func (s *Socket) dropPeer(p *peer, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.dropPeerLocked(p, reason)
+}
+
+// dropPeerLocked is dropPeer for a caller that holds s.mu.
+func (s *Socket) dropPeerLocked(p *peer, reason string) {
 	if p.state == peerClosed {
 		return
 	}
@@ -399,7 +423,9 @@ func (s *Socket) dropPeer(p *peer, reason string) {
 		s.publishLocked(PeerEvent{Peer: p.id, State: PeerDisconnected})
 		s.notify()
 	} else {
-		s.log.Debug("gave up on peer", "peer", p.id, "reason", reason)
+		// The server introduces peers, so it could make a line per
+		// introduction here.
+		s.logRemote(nil, slog.LevelDebug, "gave up on peer", "peer", p.id, "reason", reason)
 	}
 }
 
@@ -426,7 +452,7 @@ func (s *Socket) reconnected(id PeerID) {
 func (s *Socket) handle(msg serverMessage) {
 	switch {
 	case msg.IDAssigned != nil:
-		s.log.Warn("ignoring a second IdAssigned", "id", *msg.IDAssigned)
+		s.refuse(nil, 1, "ignoring a second IdAssigned", "id", *msg.IDAssigned)
 	case msg.NewPeer != nil:
 		s.handleNewPeer(*msg.NewPeer)
 	case msg.PeerLeft != nil:
@@ -434,12 +460,22 @@ func (s *Socket) handle(msg serverMessage) {
 	case msg.Signal != nil:
 		var data peerSignal
 		if err := json.Unmarshal(msg.Signal.Data, &data); err != nil {
-			s.log.Warn("dropping unparsable signal", "from", msg.Signal.Sender, "err", err)
+			p, _ := s.lookup(msg.Signal.Sender)
+			s.refuse(p, 1, "dropping unparsable signal", "from", msg.Signal.Sender, "err", err)
 			return
 		}
 		s.handleSignal(msg.Signal.Sender, data)
 	default:
-		s.log.Warn("ignoring unknown message from signalling server")
+		s.refuse(nil, 1, "ignoring unknown message from signalling server")
+	}
+}
+
+// refuseFromServer is the signalling client's report of a frame it dropped.
+func (s *Socket) refuseFromServer(malformed bool, msg string, args ...any) {
+	if malformed {
+		s.refuse(nil, 1, msg, args...)
+	} else {
+		s.logRemote(nil, slog.LevelWarn, msg, args...)
 	}
 }
 
@@ -456,7 +492,7 @@ func (s *Socket) lookup(id PeerID) (*peer, peerState) {
 
 func (s *Socket) handleNewPeer(id PeerID) {
 	if id == "" || id == s.id {
-		s.log.Warn("ignoring NewPeer with a bad id", "peer", id)
+		s.refuse(nil, 1, "ignoring NewPeer with a bad id", "peer", id)
 		return
 	}
 	s.mu.Lock()
@@ -466,12 +502,12 @@ func (s *Socket) handleNewPeer(id PeerID) {
 		return
 	}
 	if p, _ := s.lookup(id); p != nil {
-		s.log.Warn("ignoring NewPeer for a known peer", "peer", id)
+		s.refuse(nil, 1, "ignoring NewPeer for a known peer", "peer", id)
 		return
 	}
 	p, err := s.newPeer(id, true)
 	if err != nil {
-		s.log.Warn("cannot create peer connection", "peer", id, "err", err)
+		s.logRemote(nil, slog.LevelWarn, "cannot create peer connection", "peer", id, "err", err)
 		return
 	}
 	if err := p.offer(); err != nil {
@@ -485,7 +521,7 @@ func (s *Socket) handlePeerLeft(id PeerID) {
 		// A later signalling id of a peer we still talk to under its first.
 		delete(s.aliases, id)
 		s.mu.Unlock()
-		s.log.Debug("peer left signalling under a later id", "peer", known, "id", id)
+		s.logRemote(nil, slog.LevelDebug, "peer left signalling under a later id", "peer", known, "id", id)
 		return
 	}
 	p := s.peers[id]
@@ -497,25 +533,24 @@ func (s *Socket) handlePeerLeft(id PeerID) {
 		// A peer whose signalling link merely dropped keeps its mesh links; one
 		// that really left closes its connection, and a crashed one fails ICE:
 		// either way dropPeer follows.
-		s.log.Info("peer left signalling; keeping its connection while it lasts", "peer", id)
+		s.logRemote(p, slog.LevelInfo, "peer left signalling; keeping its connection while it lasts", "peer", id)
 	default:
 		s.dropPeer(p, "left before connecting")
 	}
 }
 
-// duplicateOf returns the id of a live peer other than self whose DTLS
-// fingerprint is fp: the same remote socket, introduced again under a new
-// signalling id (from) after a reconnection. It records from as that peer's
-// alias.
-func (s *Socket) duplicateOf(fp string, self *peer, from PeerID) (PeerID, bool) {
+// duplicateOf returns the id of another connected peer that proved in its
+// DTLS handshake that it holds the certificate whose fingerprint is fp: the
+// same remote socket, introduced again under a new signalling id after a
+// reconnection (a socket keeps its certificate for life). Only proven
+// fingerprints count: one copied into an SDP is a claim anybody can make.
+// The caller holds s.mu.
+func (s *Socket) duplicateOfLocked(fp string, self *peer) (PeerID, bool) {
 	if fp == "" {
 		return "", false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for id, p := range s.peers {
-		if p != self && p.fingerprint == fp {
-			s.aliases[from] = id
+		if p != self && p.state == peerConnected && p.fingerprint == fp {
 			return id, true
 		}
 	}
@@ -526,46 +561,43 @@ func (s *Socket) handleSignal(from PeerID, data peerSignal) {
 	switch {
 	case data.Offer != nil:
 		if p, _ := s.lookup(from); p != nil {
-			s.log.Warn("dropping duplicate offer", "peer", from)
-			return
-		}
-		fp := sdpFingerprint(*data.Offer)
-		if known, dup := s.duplicateOf(fp, nil, from); dup {
-			s.log.Info("dropping offer from a peer already connected under another id", "peer", from, "known_as", known)
+			s.refuse(p, 1, "dropping duplicate offer", "peer", from)
 			return
 		}
 		p, err := s.newPeer(from, false)
 		if err != nil {
-			s.log.Warn("cannot create peer connection", "peer", from, "err", err)
+			s.logRemote(nil, slog.LevelWarn, "cannot create peer connection", "peer", from, "err", err)
 			return
 		}
-		p.fingerprint = fp
-		if err := p.answer(*data.Offer); err != nil {
+		if err := p.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: *data.Offer}); err != nil {
+			s.refuse(p, 1, "dropping unusable offer", "peer", from, "err", err)
+			s.dropPeer(p, "offer: "+err.Error())
+			return
+		}
+		if err := p.answer(); err != nil {
 			s.dropPeer(p, "answer: "+err.Error())
 		}
 	case data.Answer != nil:
 		p, state := s.lookup(from)
 		if p == nil || !p.offerer || p.remoteDescribed || state != peerConnecting {
-			s.log.Warn("dropping unexpected answer", "peer", from)
+			s.refuse(p, 1, "dropping unexpected answer", "peer", from)
 			return
 		}
-		fp := sdpFingerprint(*data.Answer)
-		if known, dup := s.duplicateOf(fp, p, from); dup {
-			s.dropPeer(p, "already connected as "+string(known))
-			return
-		}
-		p.fingerprint = fp
 		if err := p.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: *data.Answer}); err != nil {
+			s.refuse(p, 1, "dropping unusable answer", "peer", from, "err", err)
 			s.dropPeer(p, "answer: "+err.Error())
 		}
 	case data.IceCandidate != nil:
 		p, _ := s.lookup(from)
 		if p == nil {
-			s.log.Debug("dropping candidate from unknown peer", "peer", from)
+			// Not malformed: candidates of a peer just given up on may
+			// still be on their way.
+			s.logRemote(nil, slog.LevelDebug, "dropping candidate from unknown peer", "peer", from)
 			return
 		}
 		p.remoteCandidate(*data.IceCandidate)
 	default:
-		s.log.Warn("dropping empty signal", "from", from)
+		p, _ := s.lookup(from)
+		s.refuse(p, 1, "dropping empty signal", "from", from)
 	}
 }
