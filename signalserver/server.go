@@ -164,7 +164,7 @@ func (s *Server) clientList() []*client {
 // refuse answers a request that will not be upgraded, with a one-line reason.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, why refusal, status int, reason string) {
 	s.metrics.refused[why].Add(1)
-	s.log.Debug("refused connection", "reason", refusalNames[why], "detail", reason, "remote", r.RemoteAddr, "path", r.URL.RequestURI())
+	s.log.Debug("refused connection", "reason", refusalNames[why], "detail", reason, "remote", r.RemoteAddr, "path", redactedURI(r.URL))
 	http.Error(w, "signalserver: "+reason, status)
 }
 
