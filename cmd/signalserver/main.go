@@ -227,6 +227,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (si
 	if cfg.TrustedProxies, err = parseTrustedProxies(opts.trustedProxies); err != nil {
 		return cfg, opts, err
 	}
+	switch {
+	case cfg.RealIPHeader != "" && len(cfg.TrustedProxies) == 0:
+		// Believed from anyone, the header would let every client choose the
+		// address its limits apply to; ignored, it would put every client of
+		// the proxy under one address's limits. Neither is what was meant.
+		return cfg, opts, fmt.Errorf("-real-ip-header %s needs -trusted-proxies: the addresses of the proxies that set it (such as 127.0.0.1 for one on this host)", cfg.RealIPHeader)
+	case cfg.RealIPHeader == "" && len(cfg.TrustedProxies) > 0:
+		return cfg, opts, errors.New("-trusted-proxies needs -real-ip-header: the header those proxies set")
+	}
 	if opts.origins != "" {
 		for _, o := range strings.Split(opts.origins, ",") {
 			if o = strings.TrimSpace(o); o != "" {

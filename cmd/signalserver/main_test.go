@@ -194,8 +194,12 @@ func TestConnectionLimitFlags(t *testing.T) {
 		cfg.HTTPReadTimeout != 3*time.Second || cfg.HTTPWriteTimeout != 4*time.Second || cfg.HTTPIdleTimeout != 5*time.Second {
 		t.Errorf("got %+v", cfg)
 	}
-	if _, _, err := parseFlags([]string{"-trusted-proxies", "10.0.0.0/8,proxy.example"}, env(nil), io.Discard); err == nil {
+	if _, _, err := parseFlags([]string{"-real-ip-header", "X-Real-IP", "-trusted-proxies", "10.0.0.0/8,proxy.example"}, env(nil), io.Discard); err == nil {
 		t.Error("a host name accepted as a trusted proxy")
+	}
+	_, _, err = parseFlags([]string{"-real-ip-header", "X-Real-IP"}, env(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-trusted-proxies") {
+		t.Errorf("-real-ip-header alone: %v, want an error naming -trusted-proxies", err)
 	}
 	// The defaults admit a crowd behind one address.
 	cfg, _, err = parseFlags(nil, env(nil), io.Discard)
