@@ -58,9 +58,6 @@ func (s *Server) checkToken(r *http.Request, key RoomKey) string {
 	switch {
 	case reason != "":
 		return reason
-	case claims.Room == "":
-		// A token minted without a room must not open the room at /.
-		return "token names no room"
 	case claims.Room != key.ID:
 		return "token is for another room"
 	case claims.MaxNext > 0 && (key.Next < 1 || key.Next > claims.MaxNext):
@@ -91,6 +88,10 @@ func (s *Server) parseToken(r *http.Request) (RoomClaims, string) {
 		return claims, "token has no expiry"
 	case err != nil:
 		return claims, "token invalid"
+	case claims.Room == "":
+		// Not a token MintToken makes: it must open nothing, not even the
+		// room at / (or TURN credentials from /ice).
+		return claims, "token names no room"
 	}
 	return claims, ""
 }
