@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 )
 
@@ -15,11 +16,26 @@ const (
 	DefaultPingInterval        = 15 * time.Second
 	DefaultReadTimeout         = 40 * time.Second // > ping interval + a round trip, and > the 10 s client keep-alive
 	DefaultWriteTimeout        = 10 * time.Second
-	DefaultMaxConnsPerIP       = 64 // a LAN party behind one NAT still fits
-	DefaultJoinsPerSecondPerIP = 10
-	DefaultJoinBurstPerIP      = 20
+	DefaultMaxConnsPerIP       = 1024 // hundreds behind one address: a classroom, a LAN party, a carrier-grade NAT, a proxy without RealIPHeader
+	DefaultJoinsPerSecondPerIP = 100  // and 100 of them joining in one second; MaxConns, not these, protects the server
+	DefaultJoinBurstPerIP      = 200
 	DefaultMaxPeersPerRoom     = 64
 	DefaultMaxRoomIDBytes      = 128
+)
+
+// Defaults of the HTTP timeouts, for the zero fields of Config.
+const (
+	// DefaultHTTPReadTimeout bounds reading a request: its headers arrive
+	// in one round trip from any real client.
+	DefaultHTTPReadTimeout = 10 * time.Second
+	// DefaultHTTPWriteTimeout bounds writing a plain response; the box
+	// game's page (a few MB of WebAssembly) still loads at 300 kbit/s.
+	DefaultHTTPWriteTimeout = 2 * time.Minute
+	// DefaultHTTPIdleTimeout closes a keep-alive connection idle this long.
+	// It outlasts the 60 s idle timeout of common reverse proxies and load
+	// balancers, so that they never send a request on a connection this
+	// server is closing.
+	DefaultHTTPIdleTimeout = 75 * time.Second
 )
 
 // Config holds the server's settings. The zero value of a field means its
@@ -40,16 +56,45 @@ type Config struct {
 	// WriteTimeout bounds each write to a client.
 	WriteTimeout time.Duration
 
-	// MaxConnsPerIP caps concurrent connections from one IP (negative: no cap).
+	// MaxConns caps the connections the server holds at once, WebSockets
+	// and plain HTTP (idle keep-alive ones too) alike, so that it never runs
+	// out of file descriptors or memory: past it a connection is answered
+	// 503 and closed. Zero means DefaultMaxConns(), sized from this
+	// process's limits; negative: no cap. It applies to connections served
+	// by the http.Server from Server.HTTPServer.
+	MaxConns int
+	// MaxConnsPerIP caps concurrent connections from one IP (negative: no
+	// cap). Through Server.HTTPServer it counts every TCP connection, plain
+	// HTTP ones too; from a trusted proxy (see TrustedProxies), which carries
+	// many clients, it counts WebSockets by the client's forwarded address.
 	MaxConnsPerIP int
 	// JoinsPerSecondPerIP and JoinBurstPerIP rate-limit joins from one IP
 	// (negative rate: no limit).
 	JoinsPerSecondPerIP float64
 	JoinBurstPerIP      int
-	// RealIPHeader, when set, names a header (such as X-Real-IP) that a
-	// trusted reverse proxy fills with the client's address. Leave it empty
-	// when clients connect directly: they could forge it.
+	// RealIPHeader, when set, names a header (such as X-Real-IP or
+	// X-Forwarded-For) that a reverse proxy fills with the client's address.
+	// It is believed only from peers within TrustedProxies, which it
+	// requires: anyone else could forge it. In a comma-separated list (one
+	// proxy behind another), the client is the right-most address not
+	// within TrustedProxies.
 	RealIPHeader string
+	// TrustedProxies lists the addresses of the reverse proxies whose
+	// RealIPHeader is believed, such as 10.0.0.0/8 or 127.0.0.1/32. It
+	// needs RealIPHeader.
+	TrustedProxies []netip.Prefix
+
+	// HTTPReadTimeout bounds reading each plain HTTP request and each
+	// WebSocket upgrade request, headers and body (http.Server's
+	// ReadHeaderTimeout and ReadTimeout): a client that trickles its
+	// headers (slowloris) is cut off.
+	HTTPReadTimeout time.Duration
+	// HTTPWriteTimeout bounds writing each plain HTTP response.
+	HTTPWriteTimeout time.Duration
+	// HTTPIdleTimeout closes a keep-alive HTTP connection that sends no
+	// next request for this long. Upgraded WebSockets are not subject to
+	// the HTTP timeouts: ReadTimeout and WriteTimeout govern them.
+	HTTPIdleTimeout time.Duration
 
 	// MaxPeersPerRoom caps a room without next, and the largest next allowed.
 	MaxPeersPerRoom int
@@ -104,6 +149,12 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.JoinBurstPerIP, DefaultJoinBurstPerIP)
 	setDefault(&c.MaxPeersPerRoom, DefaultMaxPeersPerRoom)
 	setDefault(&c.MaxRoomIDBytes, DefaultMaxRoomIDBytes)
+	setDefault(&c.HTTPReadTimeout, DefaultHTTPReadTimeout)
+	setDefault(&c.HTTPWriteTimeout, DefaultHTTPWriteTimeout)
+	setDefault(&c.HTTPIdleTimeout, DefaultHTTPIdleTimeout)
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns()
+	}
 	var errs []error
 	check := func(ok bool, format string, args ...any) {
 		if !ok {
@@ -118,6 +169,19 @@ func (c Config) withDefaults() (Config, error) {
 	check(c.JoinBurstPerIP > 0, "JoinBurstPerIP must be positive, got %d", c.JoinBurstPerIP)
 	check(c.MaxPeersPerRoom > 0, "MaxPeersPerRoom must be positive, got %d", c.MaxPeersPerRoom)
 	check(c.MaxRoomIDBytes > 0, "MaxRoomIDBytes must be positive, got %d", c.MaxRoomIDBytes)
+	check(c.HTTPReadTimeout > 0, "HTTPReadTimeout must be positive, got %v", c.HTTPReadTimeout)
+	check(c.HTTPWriteTimeout > 0, "HTTPWriteTimeout must be positive, got %v", c.HTTPWriteTimeout)
+	check(c.HTTPIdleTimeout > 0, "HTTPIdleTimeout must be positive, got %v", c.HTTPIdleTimeout)
+	// A header believed from anyone would let every client pick the
+	// address its limits apply to. Refusing to start, rather than ignoring
+	// the header, keeps a deployment from running with all its clients
+	// sharing the proxy's limits, or with limits anyone can dodge.
+	check(c.RealIPHeader == "" || len(c.TrustedProxies) > 0,
+		"RealIPHeader %q needs TrustedProxies: the addresses of the proxies that set it (such as 127.0.0.1/32 for one on this host)", c.RealIPHeader)
+	check(c.RealIPHeader != "" || len(c.TrustedProxies) == 0, "TrustedProxies needs RealIPHeader, the header they set")
+	for _, p := range c.TrustedProxies {
+		check(p.IsValid(), "TrustedProxies: invalid prefix %v", p)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("signalserver: invalid config: %w", err)
 	}

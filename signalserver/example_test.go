@@ -18,7 +18,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	hs := httptest.NewServer(srv) // or http.ListenAndServe(":3536", srv)
+	hs := httptest.NewServer(srv) // in production: srv.HTTPServer() (see its example)
 	defer hs.Close()
 	url := "ws" + strings.TrimPrefix(hs.URL, "http") + "/my_room?next=2"
 
@@ -54,4 +54,19 @@ func Example() {
 	// Output:
 	// alice hears of bob: true
 	// bob gets: {"Offer":"v=0 ..."}
+}
+
+// A server for production: the http.Server from HTTPServer counts every
+// connection against the caps and times out idle and slow ones.
+func ExampleServer_HTTPServer() {
+	srv, err := signalserver.New(signalserver.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	hs := srv.HTTPServer()
+	hs.Addr = ":3536"
+	// Then: go hs.ListenAndServe() (or ServeTLS); to stop, hs.Shutdown(ctx)
+	// and srv.Shutdown(ctx), which closes the WebSockets hs no longer tracks.
+	fmt.Println(hs.ReadHeaderTimeout, hs.IdleTimeout)
+	// Output: 10s 1m15s
 }

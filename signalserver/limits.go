@@ -1,8 +1,8 @@
 package signalserver
 
 import (
-	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -94,20 +94,75 @@ func (l *ipLimits) sweep(now time.Time) {
 	}
 }
 
-// clientIP returns the address limits apply to.
-func clientIP(r *http.Request, realIPHeader string) string {
-	if realIPHeader != "" {
-		if v := strings.TrimSpace(r.Header.Get(realIPHeader)); v != "" {
-			// X-Forwarded-For style lists: the proxy appends the address it saw.
-			if i := strings.LastIndexByte(v, ','); i >= 0 {
-				v = strings.TrimSpace(v[i+1:])
-			}
-			return v
+// realIP finds the client address behind trusted reverse proxies.
+type realIP struct {
+	header  string         // "": the TCP peer is the client
+	trusted []netip.Prefix // the proxies whose header is believed
+}
+
+// trusts reports whether a is a trusted proxy whose header names the client.
+func (ri realIP) trusts(a netip.Addr) bool {
+	if ri.header == "" || !a.IsValid() {
+		return false
+	}
+	for _, p := range ri.trusted {
+		if p.Contains(a) {
+			return true
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
+	return false
+}
+
+// clientIP returns the address limits apply to: the TCP peer, or, when the
+// peer is a trusted proxy, the right-most address of its header that is not
+// a trusted proxy itself. Every proxy appends the address it saw, so
+// anything left of that is the client's own claim, which it could forge.
+func (ri realIP) clientIP(r *http.Request) string {
+	peer, ok := parseHop(r.RemoteAddr)
+	if !ok {
 		return r.RemoteAddr
 	}
-	return host
+	if !ri.trusts(peer) {
+		return peer.String()
+	}
+	client := peer
+	values := r.Header.Values(ri.header)
+	for i := len(values) - 1; i >= 0; i-- {
+		v := values[i]
+		for v != "" {
+			hop := v
+			if j := strings.LastIndexByte(v, ','); j >= 0 {
+				hop, v = v[j+1:], v[:j]
+			} else {
+				v = ""
+			}
+			hop = strings.TrimSpace(hop)
+			if hop == "" {
+				continue
+			}
+			a, ok := parseHop(hop)
+			if !ok {
+				// Not an address: believe nothing further left, and hold the
+				// nearest trusted hop responsible.
+				return client.String()
+			}
+			client = a
+			if !ri.trusts(a) {
+				return a.String()
+			}
+		}
+	}
+	// No header, or every hop is a trusted proxy: the left-most is the client.
+	return client.String()
+}
+
+// parseHop parses an address as proxies write it: bare, or with a port.
+func parseHop(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
 }

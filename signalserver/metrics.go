@@ -21,10 +21,11 @@ const (
 	refusalUpgrade
 	refusalRegistry
 	refusalAuth
+	refusalMaxConns // MaxConns reached
 	refusalCount
 )
 
-var refusalNames = [refusalCount]string{"", "bad_room", "bad_next", "origin", "ip_conns", "ip_rate", "room_full", "shutting_down", "upgrade", "registry_unavailable", "auth"}
+var refusalNames = [refusalCount]string{"", "bad_room", "bad_next", "origin", "ip_conns", "ip_rate", "room_full", "shutting_down", "upgrade", "registry_unavailable", "auth", "max_conns"}
 
 // drop is why a client frame was dropped without closing the client.
 type drop uint8

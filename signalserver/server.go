@@ -28,12 +28,16 @@ const closeGrace = time.Second
 // Server is a matchbox-compatible signalling server. It is an http.Handler:
 // WebSocket upgrades on any path join the room the path names; plain GET
 // /health and /metrics answer health checks and Prometheus scrapes. Mount it
-// at the root of its own listener, or under a prefix with http.StripPrefix.
+// at the root of its own listener, or under a prefix with http.StripPrefix;
+// serve it with the http.Server from HTTPServer, which applies the
+// connection caps and HTTP timeouts of its Config.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	reg      Registry
 	limits   *ipLimits
+	realIP   realIP
+	tracker  *connTracker // connections of HTTPServer's http.Servers
 	upgrader websocket.Upgrader
 	metrics  Metrics
 	epoch    time.Time // the clock clients' last-heard times count from
@@ -61,10 +65,12 @@ func New(cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		reg:     cfg.Registry,
 		limits:  newIPLimits(cfg),
+		realIP:  realIP{header: cfg.RealIPHeader, trusted: cfg.TrustedProxies},
 		clients: make(map[PeerID]*client),
 		bus:     cfg.Bus,
 		epoch:   time.Now(),
 	}
+	s.tracker = newConnTracker(cfg, s.realIP, &s.metrics)
 	if r, ok := cfg.Registry.(*Redis); ok && cfg.Redis.URL != "" {
 		s.owned = r
 	}
@@ -86,6 +92,10 @@ func (s *Server) Metrics() *Metrics { return &s.metrics }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if slot := connSlotOf(r.Context()); slot != nil && slot.refusal != refusalNone {
+		refuseConn(w, slot.refusal) // counted when the connection came
+		return
+	}
 	if websocket.IsWebSocketUpgrade(r) {
 		s.serveWebSocket(w, r)
 		return
@@ -110,6 +120,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.writePrometheus(w, s.reg.Groups())
 		s.writeBusMetrics(w)
 		s.writeTURNMetrics(w)
+		s.writeConnMetrics(w)
 	case "/ice":
 		s.serveICE(w, r) // the ICE servers, with fresh TURN credentials
 	default:
@@ -164,7 +175,7 @@ func (s *Server) clientList() []*client {
 // refuse answers a request that will not be upgraded, with a one-line reason.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, why refusal, status int, reason string) {
 	s.metrics.refused[why].Add(1)
-	s.log.Debug("refused connection", "reason", refusalNames[why], "detail", reason, "remote", r.RemoteAddr, "path", r.URL.RequestURI())
+	s.log.Debug("refused connection", "reason", refusalNames[why], "detail", reason, "remote", r.RemoteAddr, "path", redactedURI(r.URL))
 	http.Error(w, "signalserver: "+reason, status)
 }
 
@@ -178,7 +189,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, refusalOrigin, http.StatusForbidden, "origin not allowed: "+origin)
 		return
 	}
-	release, why := s.limits.admit(clientIP(r, s.cfg.RealIPHeader), time.Now())
+	release, why := s.limits.admit(s.realIP.clientIP(r), time.Now())
 	switch why {
 	case refusalIPConns:
 		s.refuse(w, r, why, http.StatusTooManyRequests, "too many connections from your address")
@@ -218,8 +229,11 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	s.conns.Add(1)
 	s.mu.Unlock()
 
+	slot := connSlotOf(r.Context())
+	slot.claim() // the WebSocket keeps the connection's slot until it ends
 	conn, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil { // the upgrader has answered the request
+		slot.upgradeFailed()
 		s.conns.Done()
 		s.metrics.refused[refusalUpgrade].Add(1)
 		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
@@ -232,6 +246,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer s.conns.Done()
 		defer release()
+		defer slot.release()
 		s.serveClient(newClient(conn, key))
 	}()
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -398,8 +399,8 @@ func TestPerIPConnectionLimit(t *testing.T) {
 	if status != http.StatusTooManyRequests || !strings.Contains(body, "too many connections") {
 		t.Fatalf("got %d %q, want 429 too many connections", status, body)
 	}
-	a.conn.Close() // frees a slot
-	eventually(t, "slot freed", func() bool { return ts.Metrics().Peers.Load() == 1 })
+	a.conn.Close() // frees a slot once the server has closed its end too
+	eventually(t, "slot freed", func() bool { return ts.tracker.openConns() == 1 })
 	ts.dial(t, "/r")
 	if n := ts.Metrics().Refused("ip_conns"); n != 1 {
 		t.Fatalf("ip_conns refusals = %d, want 1", n)
@@ -415,7 +416,8 @@ func TestPerIPJoinRate(t *testing.T) {
 		t.Fatalf("got %d %q, want 429 too many joins", status, body)
 	}
 	// Another address (as seen through a trusted proxy header) is unaffected.
-	ts2 := startServer(t, Config{MaxConnsPerIP: -1, JoinsPerSecondPerIP: 0.5, JoinBurstPerIP: 1, RealIPHeader: "X-Real-IP"})
+	ts2 := startServer(t, Config{MaxConnsPerIP: -1, JoinsPerSecondPerIP: 0.5, JoinBurstPerIP: 1,
+		RealIPHeader: "X-Real-IP", TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	for _, ip := range []string{"192.0.2.1", "192.0.2.2"} {
 		conn, _, err := websocket.DefaultDialer.Dial(ts2.url+"/r", http.Header{"X-Real-IP": {ip}})
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -14,7 +16,8 @@ import (
 // headers on a WebSocket, so the token rides in the query: /room?token=...
 type RoomClaims struct {
 	// Room is the room id the token opens (percent-decoded, as the server
-	// compares it with the path).
+	// compares it with the path). A token without one opens no room, not
+	// even the room at /, whose id is empty.
 	Room string `json:"room"`
 	// MaxNext, when above zero, requires ?next= between 1 and MaxNext: the
 	// token holder may only form groups of at most that size.
@@ -22,7 +25,7 @@ type RoomClaims struct {
 	jwt.RegisteredClaims
 }
 
-// MintToken returns a token for room valid for ttl from now, signed with
+// MintToken returns a token for room (not empty) valid for ttl from now, signed with
 // secret. maxNext 0 allows any join to the room.
 func MintToken(secret []byte, room string, ttl time.Duration, maxNext int, now time.Time) (string, error) {
 	if len(secret) == 0 {
@@ -30,6 +33,9 @@ func MintToken(secret []byte, room string, ttl time.Duration, maxNext int, now t
 	}
 	if ttl <= 0 {
 		return "", fmt.Errorf("signalserver: token lifetime must be positive, got %v", ttl)
+	}
+	if room == "" {
+		return "", errors.New("signalserver: a token needs a room")
 	}
 	claims := RoomClaims{
 		Room:    room,
@@ -82,6 +88,32 @@ func (s *Server) parseToken(r *http.Request) (RoomClaims, string) {
 		return claims, "token has no expiry"
 	case err != nil:
 		return claims, "token invalid"
+	case claims.Room == "":
+		// Not a token MintToken makes: it must open nothing, not even the
+		// room at / (or TURN credentials from /ice).
+		return claims, "token names no room"
 	}
 	return claims, ""
+}
+
+// redactedURI returns u's path and query for a log line, with the value of
+// every query parameter that could carry a token replaced: a token in the
+// logs would let anyone who reads them join its room.
+func redactedURI(u *url.URL) string {
+	if u.RawQuery == "" {
+		return u.EscapedPath()
+	}
+	parts := strings.Split(u.RawQuery, "&")
+	for i, part := range parts {
+		key, _, _ := strings.Cut(part, "=")
+		k, err := url.QueryUnescape(key)
+		switch {
+		case strings.Contains(part, ";") || err != nil:
+			// net/url skips such a part, but a client may have meant a token.
+			parts[i] = "REDACTED"
+		case strings.Contains(strings.ToLower(k), "token"):
+			parts[i] = key + "=REDACTED"
+		}
+	}
+	return u.EscapedPath() + "?" + strings.Join(parts, "&")
 }

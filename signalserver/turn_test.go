@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/pion/turn/v5"
 )
 
@@ -257,12 +258,17 @@ func TestICEEndpointNeedsTokenWithAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	roomless, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"exp": time.Now().Add(time.Hour).Unix()}).SignedString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		query  string
 		status int
 		body   string
 	}{
 		{"", http.StatusUnauthorized, "signalserver: token required: join with ?token=\n"},
+		{"?token=" + roomless, http.StatusUnauthorized, "signalserver: token names no room\n"},
 		{"?token=" + expired(t, secret, time.Now()), http.StatusUnauthorized, "signalserver: token expired\n"},
 		{"?token=" + valid[:len(valid)-2] + "AA", http.StatusUnauthorized, "signalserver: token signature invalid\n"},
 		{"?token=" + valid, http.StatusOK, `[{"urls":["stun:stun.example.org:3478"]}]` + "\n"},

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -48,6 +49,7 @@ type options struct {
 	logLevel        string
 	logFormat       string
 	origins         string
+	trustedProxies  string
 	shutdownTimeout time.Duration
 	web, noWeb      bool // serve the box game's page (-no-web wins)
 	authSecret      string
@@ -84,17 +86,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	if err != nil {
 		return err
 	}
+	maxConns := cfg.MaxConns
+	if maxConns == 0 {
+		maxConns = signalserver.DefaultMaxConns()
+	}
+	logger.Info("connection limits", "max_conns", maxConns, "max_conns_per_ip", cfg.MaxConnsPerIP,
+		"joins_per_second_per_ip", cfg.JoinsPerSecondPerIP, "join_burst_per_ip", cfg.JoinBurstPerIP)
 	return serve(ctx, srv, ln, opts, logger)
 }
 
 func serve(ctx context.Context, srv *signalserver.Server, ln net.Listener, opts options, logger *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	httpSrv := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	httpSrv := srv.HTTPServer() // connection caps and HTTP timeouts
 	errc := make(chan error, 1)
 	go func() {
 		if opts.tlsCert != "" {
@@ -153,10 +157,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (si
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", signalserver.DefaultPingInterval, "a client quiet this long is pinged (matchbox clients send KeepAlive every 10 s, so busy ones never are)")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", signalserver.DefaultReadTimeout, "close a client silent (no frame, no pong) for this long")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", signalserver.DefaultWriteTimeout, "deadline of each write to a client")
-	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", signalserver.DefaultMaxConnsPerIP, "concurrent connections per client IP (-1: no cap)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, fmt.Sprintf("concurrent connections, plain HTTP and WebSocket; past it new ones get 503 (0: sized from the file-descriptor limit and memory, here %d; -1: no cap)", signalserver.DefaultMaxConns()))
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", signalserver.DefaultMaxConnsPerIP, "concurrent connections per client IP, plain HTTP and WebSocket (-1: no cap)")
 	fs.Float64Var(&cfg.JoinsPerSecondPerIP, "joins-per-second-per-ip", signalserver.DefaultJoinsPerSecondPerIP, "sustained joins per second per client IP (-1: no limit)")
 	fs.IntVar(&cfg.JoinBurstPerIP, "join-burst-per-ip", signalserver.DefaultJoinBurstPerIP, "joins per client IP allowed in a burst")
-	fs.StringVar(&cfg.RealIPHeader, "real-ip-header", "", "header a trusted reverse proxy sets to the client address (e.g. X-Real-IP); empty: use the TCP peer")
+	fs.StringVar(&cfg.RealIPHeader, "real-ip-header", "", "header a reverse proxy sets to the client address (e.g. X-Real-IP or X-Forwarded-For), believed only from -trusted-proxies; empty: use the TCP peer")
+	fs.StringVar(&opts.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs or IPs of the reverse proxies whose -real-ip-header is believed (required with it)")
+	fs.DurationVar(&cfg.HTTPReadTimeout, "http-read-timeout", signalserver.DefaultHTTPReadTimeout, "deadline for reading each HTTP request (and WebSocket upgrade request), headers and body")
+	fs.DurationVar(&cfg.HTTPWriteTimeout, "http-write-timeout", signalserver.DefaultHTTPWriteTimeout, "deadline for writing each plain HTTP response, such as the web page")
+	fs.DurationVar(&cfg.HTTPIdleTimeout, "http-idle-timeout", signalserver.DefaultHTTPIdleTimeout, "close a keep-alive HTTP connection idle this long (WebSockets: -read-timeout)")
 	fs.IntVar(&cfg.MaxPeersPerRoom, "max-peers-per-room", signalserver.DefaultMaxPeersPerRoom, "peers per room without next, and the largest next")
 	fs.IntVar(&cfg.MaxRoomIDBytes, "max-room-id-bytes", signalserver.DefaultMaxRoomIDBytes, "longest room id, in bytes")
 	fs.StringVar(&cfg.Redis.URL, "redis", "", "redis://host:6379/0: share rooms with every instance using this Redis (several instances behind a load balancer); empty: rooms in memory")
@@ -215,6 +224,18 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (si
 	if err := opts.turn.apply(&cfg); err != nil {
 		return cfg, opts, err
 	}
+	if cfg.TrustedProxies, err = parseTrustedProxies(opts.trustedProxies); err != nil {
+		return cfg, opts, err
+	}
+	switch {
+	case cfg.RealIPHeader != "" && len(cfg.TrustedProxies) == 0:
+		// Believed from anyone, the header would let every client choose the
+		// address its limits apply to; ignored, it would put every client of
+		// the proxy under one address's limits. Neither is what was meant.
+		return cfg, opts, fmt.Errorf("-real-ip-header %s needs -trusted-proxies: the addresses of the proxies that set it (such as 127.0.0.1 for one on this host)", cfg.RealIPHeader)
+	case cfg.RealIPHeader == "" && len(cfg.TrustedProxies) > 0:
+		return cfg, opts, errors.New("-trusted-proxies needs -real-ip-header: the header those proxies set")
+	}
 	if opts.origins != "" {
 		for _, o := range strings.Split(opts.origins, ",") {
 			if o = strings.TrimSpace(o); o != "" {
@@ -239,4 +260,26 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("-log-format must be text or json, got %q", format)
 	}
+}
+
+// parseTrustedProxies parses -trusted-proxies: CIDRs, or IPs meaning one
+// address each, separated by commas.
+func parseTrustedProxies(list string) ([]netip.Prefix, error) {
+	var prefixes []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(item); err == nil {
+			prefixes = append(prefixes, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, fmt.Errorf("-trusted-proxies: %q is neither a CIDR nor an IP", item)
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes, nil
 }

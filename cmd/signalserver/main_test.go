@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,6 +65,10 @@ func TestBadSettingsRefused(t *testing.T) {
 		{"-log-level", "loud"},
 		{"-log-format", "xml"},
 		{"-read-timeout", "1s", "-ping-interval", "2s"},
+		{"-real-ip-header", "X-Real-IP"}, // believed from anyone: refused
+		{"-trusted-proxies", "10.0.0.0/8"},
+		{"-real-ip-header", "X-Real-IP", "-trusted-proxies", "10.0.0.0/33"},
+		{"-http-idle-timeout", "-1s"},
 	} {
 		if err := run(context.Background(), append(args, "127.0.0.1:0"), env(nil), io.Discard); err == nil {
 			t.Errorf("%q accepted", args)
@@ -163,5 +170,107 @@ func TestWebFlags(t *testing.T) {
 		if _, built := web.BoxGame(); !built && !strings.Contains(w.Body.String(), "make web") {
 			t.Errorf("without make web: %q", w.Body.String())
 		}
+	}
+}
+
+func TestConnectionLimitFlags(t *testing.T) {
+	cfg, _, err := parseFlags([]string{"-real-ip-header", "X-Forwarded-For", "-max-conns", "500", "-http-idle-timeout", "5s"}, env(map[string]string{
+		"SIGNALSERVER_TRUSTED_PROXIES":         "10.0.0.0/8, 192.0.2.1,2001:db8::/32",
+		"SIGNALSERVER_HTTP_READ_TIMEOUT":       "3s",
+		"SIGNALSERVER_HTTP_WRITE_TIMEOUT":      "4s",
+		"SIGNALSERVER_MAX_CONNS_PER_IP":        "7",
+		"SIGNALSERVER_JOIN_BURST_PER_IP":       "9",
+		"SIGNALSERVER_HTTP_IDLE_TIMEOUT":       "1h", // the flag wins
+		"SIGNALSERVER_JOINS_PER_SECOND_PER_IP": "2.5",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32"), netip.MustParsePrefix("2001:db8::/32")}
+	if !slices.Equal(cfg.TrustedProxies, want) || cfg.RealIPHeader != "X-Forwarded-For" {
+		t.Errorf("trusted proxies %v, header %q", cfg.TrustedProxies, cfg.RealIPHeader)
+	}
+	if cfg.MaxConns != 500 || cfg.MaxConnsPerIP != 7 || cfg.JoinBurstPerIP != 9 || cfg.JoinsPerSecondPerIP != 2.5 ||
+		cfg.HTTPReadTimeout != 3*time.Second || cfg.HTTPWriteTimeout != 4*time.Second || cfg.HTTPIdleTimeout != 5*time.Second {
+		t.Errorf("got %+v", cfg)
+	}
+	if _, _, err := parseFlags([]string{"-real-ip-header", "X-Real-IP", "-trusted-proxies", "10.0.0.0/8,proxy.example"}, env(nil), io.Discard); err == nil {
+		t.Error("a host name accepted as a trusted proxy")
+	}
+	_, _, err = parseFlags([]string{"-real-ip-header", "X-Real-IP"}, env(nil), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-trusted-proxies") {
+		t.Errorf("-real-ip-header alone: %v, want an error naming -trusted-proxies", err)
+	}
+	// The defaults admit a crowd behind one address.
+	cfg, _, err = parseFlags(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.MaxConns != 0 || cfg.MaxConnsPerIP < 200 || cfg.JoinBurstPerIP < 100 {
+		t.Errorf("defaults %d %d %d", cfg.MaxConns, cfg.MaxConnsPerIP, cfg.JoinBurstPerIP)
+	}
+}
+
+// TestServeClosesIdleConnections: the command's HTTP server closes a
+// keep-alive connection left idle, and counts it against -max-conns.
+func TestServeClosesIdleConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, opts, err := parseFlags([]string{"-http-idle-timeout", "200ms", "-max-conns", "1"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Logger = logger
+	srv, err := signalserver.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, srv, ln, opts, logger) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+
+	get := func(conn net.Conn) int {
+		t.Helper()
+		_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(conn, "GET /health HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	idle, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	if status := get(idle); status != http.StatusOK {
+		t.Fatalf("health: %d", status)
+	}
+	second, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if status := get(second); status != http.StatusServiceUnavailable {
+		t.Fatalf("a second connection with -max-conns 1: %d, want 503", status)
+	}
+	// The idle connection is closed after 200 ms, well within 5 s.
+	_ = idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, err = idle.Read(make([]byte, 1))
+	if netErr, ok := err.(net.Error); ok && netErr.Timeout() {
+		t.Fatal("idle connection still open after 5 s")
 	}
 }

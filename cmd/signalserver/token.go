@@ -45,7 +45,7 @@ func tokenCommand(args []string, getenv func(string) string, stdout, stderr io.W
 			"-auth-secret-file, $SIGNALSERVER_AUTH_SECRET or $SIGNALSERVER_AUTH_SECRET_FILE.\n\n")
 		fs.PrintDefaults()
 	}
-	room := fs.String("room", "", "room id the token opens (as the server decodes it from the path)")
+	room := fs.String("room", "", "room id the token opens (as the server decodes it from the path; not empty)")
 	ttl := fs.Duration("ttl", time.Hour, "how long the token is valid")
 	maxNext := fs.Int("max-next", 0, "when above 0, joins must use ?next= between 1 and this")
 	secret := fs.String("auth-secret", getenv("SIGNALSERVER_AUTH_SECRET"), "HS256 secret shared with the server")
@@ -56,8 +56,10 @@ func tokenCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	if fs.NArg() > 0 {
 		return fmt.Errorf("token: unexpected arguments %q", fs.Args())
 	}
-	if !isFlagSet(fs, "room") {
-		return errors.New("token: -room is required (use -room '' for the room at /)")
+	if *room == "" {
+		// The room at / cannot be opened by a token: a token without a room
+		// names none (see signalserver.RoomClaims).
+		return errors.New("token: -room is required and must not be empty")
 	}
 	key, err := loadSecret("auth-secret", *secret, *file)
 	if err != nil {
@@ -72,10 +74,4 @@ func tokenCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	}
 	_, err = fmt.Fprintln(stdout, tok)
 	return err
-}
-
-func isFlagSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }

@@ -46,8 +46,9 @@ func TestTokenSubcommandMintsWhatTheServerAccepts(t *testing.T) {
 
 func TestTokenSubcommandAndSecretErrors(t *testing.T) {
 	for _, args := range [][]string{
-		{"-ttl", "1h"}, // no room
-		{"-room", "r"}, // no secret
+		{"-ttl", "1h"},                     // no room
+		{"-room", "", "-auth-secret", "s"}, // a token for no room would open none
+		{"-room", "r"},                     // no secret
 		{"-room", "r", "-auth-secret", "s", "-ttl", "0s"},
 		{"-room", "r", "-auth-secret", "s", "extra"},
 	} {

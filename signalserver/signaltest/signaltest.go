@@ -39,7 +39,9 @@ func Start(tb testing.TB, cfg signalserver.Config) *Server {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
+	hs := httptest.NewUnstartedServer(nil)
+	hs.Config = srv.HTTPServer() // with the connection caps and timeouts of production
+	hs.Start()
 	tb.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
