@@ -28,8 +28,8 @@ func TestRedisFlagSharesRoomsAcrossInstances(t *testing.T) {
 		args []string
 		env  map[string]string
 	}{
-		{args: []string{"-redis", url, "-redis-heartbeat", "100ms", "-redis-presence-ttl", "1s"}},
-		{env: map[string]string{"SIGNALSERVER_REDIS": url, "SIGNALSERVER_REDIS_HEARTBEAT": "100ms", "SIGNALSERVER_REDIS_PRESENCE_TTL": "1s"}},
+		{args: []string{"-redis", url, "-redis-heartbeat", "100ms", "-redis-presence-ttl", "10s"}},
+		{env: map[string]string{"SIGNALSERVER_REDIS": url, "SIGNALSERVER_REDIS_HEARTBEAT": "100ms", "SIGNALSERVER_REDIS_PRESENCE_TTL": "10s"}},
 	} {
 		cfg, opts, err := parseFlags(setup.args, env(setup.env), io.Discard)
 		if err != nil {
