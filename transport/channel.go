@@ -11,7 +11,7 @@ import (
 
 	"github.com/pion/datachannel"
 	"github.com/pion/webrtc/v4"
-	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
 
@@ -55,7 +55,7 @@ func isChunk(msg []byte) bool {
 }
 
 // Channel is one of a socket's data channels to every peer. It implements
-// rollback.Socket[PeerID]. Send may be called from any goroutine; Receive
+// packet.Socket[PeerID]. Send may be called from any goroutine; Receive
 // from one goroutine at a time.
 type Channel struct {
 	s           *Socket
@@ -66,8 +66,8 @@ type Channel struct {
 }
 
 var (
-	_ rollback.Socket[PeerID] = (*Channel)(nil)
-	_ rollback.Socket[PeerID] = (*Socket)(nil)
+	_ packet.Socket[PeerID] = (*Channel)(nil)
+	_ packet.Socket[PeerID] = (*Socket)(nil)
 )
 
 // ChannelStats counts what a channel dropped.
@@ -107,7 +107,7 @@ func (c *Channel) Send(to PeerID, packet []byte) error {
 // buffers have grown to the traffic, Receive does not allocate. Packets come
 // only from peers that are (or were, until a disconnect since) connected, so
 // an answer sent at once reaches its peer.
-func (c *Channel) Receive() []rollback.Packet[PeerID] { return c.inbox.Drain() }
+func (c *Channel) Receive() []packet.Packet[PeerID] { return c.inbox.Drain() }
 
 // link is one channel to one peer.
 type link struct {

@@ -1,5 +1,5 @@
 // Package udp is a plain UDP datagram socket that implements
-// rollback.Socket[netip.AddrPort], like GGRS's UdpNonBlockingSocket: for LAN
+// packet.Socket[netip.AddrPort], like GGRS's UdpNonBlockingSocket: for LAN
 // play and dedicated setups where peers know each other's addresses and need
 // no signalling server or WebRTC.
 package udp
@@ -13,14 +13,14 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
 
 // ErrClosed is returned by Send after Close.
 var ErrClosed = errors.New("udp: socket closed")
 
-var _ rollback.Socket[netip.AddrPort] = (*Socket)(nil)
+var _ packet.Socket[netip.AddrPort] = (*Socket)(nil)
 
 const (
 	// maxDatagram is the largest UDP payload over IPv4.
@@ -97,7 +97,7 @@ func (s *Socket) Send(to netip.AddrPort, packet []byte) error {
 
 // Receive returns the datagrams received since the previous call, without
 // blocking. The slice and each Data are valid until the next Receive.
-func (s *Socket) Receive() []rollback.Packet[netip.AddrPort] { return s.inbox.Drain() }
+func (s *Socket) Receive() []packet.Packet[netip.AddrPort] { return s.inbox.Drain() }
 
 // Dropped returns how many datagrams were dropped on sending (refused by the
 // kernel) and on receiving (Receive not called often enough).
