@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 
@@ -17,8 +18,9 @@ import (
 
 // Errors returned by Send.
 var (
-	// ErrClosed: the socket was closed.
-	ErrClosed = errors.New("transport: socket closed")
+	// ErrClosed: the socket was closed. It wraps net.ErrClosed, as every
+	// packet.Socket's closed error does.
+	ErrClosed = fmt.Errorf("transport: socket closed: %w", net.ErrClosed)
 	// ErrUnknownPeer: no connected peer has that id (never was, not yet,
 	// or no longer).
 	ErrUnknownPeer = errors.New("transport: unknown or disconnected peer")

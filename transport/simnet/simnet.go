@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 
@@ -23,7 +24,9 @@ import (
 // Errors returned by Endpoint.Send.
 var (
 	ErrUnknownAddr = errors.New("simnet: unknown address")
-	ErrClosed      = errors.New("simnet: endpoint closed")
+	// ErrClosed wraps net.ErrClosed, as every packet.Socket's closed error
+	// does.
+	ErrClosed = fmt.Errorf("simnet: endpoint closed: %w", net.ErrClosed)
 )
 
 var (

@@ -17,8 +17,9 @@ import (
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
 
-// ErrClosed is returned by Send after Close.
-var ErrClosed = errors.New("udp: socket closed")
+// ErrClosed is returned by Send after Close. It wraps net.ErrClosed, as every
+// packet.Socket's closed error does.
+var ErrClosed = fmt.Errorf("udp: socket closed: %w", net.ErrClosed)
 
 var _ packet.Socket[netip.AddrPort] = (*Socket)(nil)
 
