@@ -8,6 +8,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/rollbox/rollbox/transport/simnet"
 )
 
 // dumpRecorder is a test game's state dump hook: it writes the state and pad
@@ -141,8 +143,7 @@ func TestP2PDesyncDumps(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			net := newTestNet(21)
-			net.latency = tc.latency
-			net.lossPct = tc.loss
+			net.setLink(simnet.Link{Latency: tc.latency, Loss: float64(tc.loss) / 100})
 			peers, recs := dumpMesh(t, net, [2]int{tc.pad, tc.pad})
 			playDesync(t, net, peers, 180, nil)
 			checkDumpExchange(t, peers, recs, tc.pad)
@@ -152,12 +153,13 @@ func TestP2PDesyncDumps(t *testing.T) {
 			if n := net.sentTypes[msgStateDump]; n < 2*dumpChunks(min(tc.pad, MaxStateDumpSize)) {
 				t.Fatalf("only %d dump chunks sent", n)
 			}
-			if tc.loss > 0 && (net.lostTypes[msgStateDump] == 0 || net.lostTypes[msgStateDumpAck] == 0) {
+			lost := net.lostTypes()
+			if tc.loss > 0 && (lost[msgStateDump] == 0 || lost[msgStateDumpAck] == 0) {
 				t.Fatalf("loss spared the transfer: %d chunks and %d acks lost",
-					net.lostTypes[msgStateDump], net.lostTypes[msgStateDumpAck])
+					lost[msgStateDump], lost[msgStateDumpAck])
 			}
 			t.Logf("%d chunks sent, %d lost; %d acks sent, %d lost", net.sentTypes[msgStateDump],
-				net.lostTypes[msgStateDump], net.sentTypes[msgStateDumpAck], net.lostTypes[msgStateDumpAck])
+				lost[msgStateDump], net.sentTypes[msgStateDumpAck], lost[msgStateDumpAck])
 			checkRunning(t, peers, 280)
 		})
 	}
@@ -177,19 +179,17 @@ func checkRunning(t *testing.T, peers []*testPeer, min Frame) {
 // its checksum.
 func TestP2PDesyncDumpStandsInForLostChecksumReport(t *testing.T) {
 	net := newTestNet(22)
-	net.latency = 20 * time.Millisecond
+	net.setLink(simnet.Link{Latency: 20 * time.Millisecond})
 	peers, recs := dumpMesh(t, net, [2]int{0, 0})
 	dropped := 0
-	playDesync(t, net, peers, 180, func() {
-		q := &net.inboxes[peerAddr(1)].queue
-		*q = slices.DeleteFunc(*q, func(p inflight) bool {
-			if p.from == peerAddr(0) && p.data[1] == byte(msgChecksumReport) {
-				dropped++
-				return true
-			}
-			return false
-		})
-	})
+	net.socket(peerAddr(0)).tamper = func(to string, packet []byte) [][]byte {
+		if to == peerAddr(1) && packet[1] == byte(msgChecksumReport) {
+			dropped++
+			return nil
+		}
+		return [][]byte{packet}
+	}
+	playDesync(t, net, peers, 180, nil)
 	if dropped == 0 {
 		t.Fatal("no checksum report dropped")
 	}
@@ -200,28 +200,22 @@ func TestP2PDesyncDumpStandsInForLostChecksumReport(t *testing.T) {
 // real dump still arrives intact and the game goes on.
 func TestP2PDesyncDumpRejectsHostileChunks(t *testing.T) {
 	net := newTestNet(23)
-	net.latency = 20 * time.Millisecond
+	net.setLink(simnet.Link{Latency: 20 * time.Millisecond})
 	peers, recs := dumpMesh(t, net, [2]int{3000, 3000})
 	injected := 0
-	seen := map[uint64]bool{}
-	playDesync(t, net, peers, 180, func() {
-		for _, to := range []int{0, 1} {
-			sock := net.inboxes[peerAddr(to)]
-			var extra []inflight
-			for _, p := range sock.queue {
-				if p.data[1] != byte(msgStateDump) || seen[p.seq] {
-					continue
-				}
-				seen[p.seq] = true
-				for _, bad := range hostileChunks(p.data) {
-					// Same arrival time, after the real chunk.
-					extra = append(extra, inflight{from: p.from, data: bad, at: p.at, seq: p.seq})
-				}
+	for _, p := range peers {
+		net.socket(p.addr).tamper = func(_ string, packet []byte) [][]byte {
+			if packet[1] != byte(msgStateDump) {
+				return [][]byte{packet}
 			}
-			sock.queue = append(sock.queue, extra...)
-			injected += len(extra)
+			// Over a link without jitter, they arrive right after the
+			// real chunk.
+			bad := hostileChunks(packet)
+			injected += len(bad)
+			return append([][]byte{packet}, bad...)
 		}
-	})
+	}
+	playDesync(t, net, peers, 180, nil)
 	if injected == 0 {
 		t.Fatal("no chunk intercepted")
 	}
@@ -304,8 +298,7 @@ func TestP2PDesyncReportedOnceDespiteDuplicates(t *testing.T) {
 	for _, hook := range []bool{false, true} {
 		t.Run(fmt.Sprintf("hook=%v", hook), func(t *testing.T) {
 			net := newTestNet(26)
-			net.dupPct = 100
-			net.latency, net.jitter = 30*time.Millisecond, 20*time.Millisecond
+			net.setLink(simnet.Link{Latency: 10 * time.Millisecond, Jitter: 40 * time.Millisecond, Duplicate: 1})
 			pad := -1
 			if hook {
 				pad = 2000
@@ -360,7 +353,7 @@ func TestSetStateDumpRemoved(t *testing.T) {
 // one is held, whatever the length of the game.
 func TestStateDumpsFreedWhenCompared(t *testing.T) {
 	net := newTestNet(29)
-	net.latency = 40 * time.Millisecond
+	net.setLink(simnet.Link{Latency: 40 * time.Millisecond})
 	peers := newMesh(t, net, 3, func(i int, cfg *Config[uint32, string]) { cfg.DesyncDetectionInterval = 5 })
 	recs := make([]*dumpRecorder, len(peers))
 	for i, p := range peers {

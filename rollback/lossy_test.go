@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+
+	"github.com/rollbox/rollbox/transport/simnet"
 )
 
 // playLossy runs n peers over a bad network for frames ticks and checks they
@@ -17,7 +19,9 @@ func playLossy(t *testing.T, n, frames int, seed uint64, latency, jitter time.Du
 	t.Helper()
 	net := newTestNet(seed)
 	peers := newMesh(t, net, n, func(i int, cfg *Config[uint32, string]) { cfg.DesyncDetectionInterval = 10 })
-	net.latency, net.jitter, net.lossPct, net.dupPct = latency, jitter, loss, dup
+	// latency±jitter, loss and dup in percent.
+	net.setLink(simnet.Link{Latency: latency - jitter, Jitter: 2 * jitter,
+		Loss: float64(loss) / 100, Duplicate: float64(dup) / 100})
 	syncMesh(t, net, peers)
 	rng := rand.New(rand.NewPCG(seed, 7))
 	held := make([]uint32, n)
@@ -105,7 +109,7 @@ func TestPropertyRandomNetworks(t *testing.T) {
 // A peer leaving mid-game: the others time it out, keep playing and agree.
 func TestMidGameDisconnect(t *testing.T) {
 	net := newTestNet(77)
-	net.latency, net.jitter, net.lossPct = 40*time.Millisecond, 20*time.Millisecond, 5
+	net.setLink(simnet.Link{Latency: 20 * time.Millisecond, Jitter: 40 * time.Millisecond, Loss: 0.05})
 	peers := newMesh(t, net, 4, nil)
 	syncMesh(t, net, peers)
 	in := func(p *testPeer) uint32 { return uint32(p.sess.CurrentFrame()/5) + uint32(p.handle) }
@@ -114,7 +118,7 @@ func TestMidGameDisconnect(t *testing.T) {
 		net.advance(time.Second / 60)
 	}
 	gone := peers[2]
-	net.blocked[gone.addr] = true
+	net.leave(gone.addr)
 	gone.sess = nil
 	for range 600 {
 		tick(t, peers, in)
@@ -153,7 +157,7 @@ func TestPeerDyingUnevenly(t *testing.T) {
 	for _, gap := range []int{2, 5, 8} {
 		t.Run(fmt.Sprintf("gap=%d", gap), func(t *testing.T) {
 			net := newTestNet(uint64(90 + gap))
-			net.latency = 20 * time.Millisecond
+			net.setLink(simnet.Link{Latency: 20 * time.Millisecond})
 			peers := newMesh(t, net, 3, nil)
 			syncMesh(t, net, peers)
 			in := func(p *testPeer) uint32 { return uint32(p.sess.CurrentFrame()/3) + uint32(p.handle) }
@@ -162,12 +166,12 @@ func TestPeerDyingUnevenly(t *testing.T) {
 				net.advance(time.Second / 60)
 			}
 			gone := peers[2]
-			net.cut[[2]string{gone.addr, peers[0].addr}] = true
+			net.cut(gone.addr, peers[0].addr)
 			for range gap {
 				tick(t, peers, in)
 				net.advance(time.Second / 60)
 			}
-			net.blocked[gone.addr] = true
+			net.leave(gone.addr)
 			gone.sess = nil
 			for range 400 {
 				tick(t, peers, in)

@@ -98,7 +98,7 @@ func tick(t testing.TB, peers []*testPeer, input func(p *testPeer) uint32) {
 	}
 }
 
-func countEvents(evs []Event[string], kind EventKind) int {
+func countEvents[A comparable](evs []Event[A], kind EventKind) int {
 	n := 0
 	for _, e := range evs {
 		if e.Kind == kind {

@@ -203,7 +203,7 @@ func FuzzSessionPackets(f *testing.F) {
 		net := newTestNet(1)
 		peers := newMesh(t, net, 2, nil)
 		syncMesh(t, net, peers)
-		b := net.inboxes[peerAddr(1)]
+		b := net.socket(peerAddr(1))
 		for range 20 {
 			_ = b.Send(peerAddr(0), pkt)
 			tick(t, peers, func(p *testPeer) uint32 { return 3 })
@@ -219,15 +219,15 @@ func TestVersionMismatchFailsHandshake(t *testing.T) {
 	net := newTestNet(12)
 	peers := newMesh(t, net, 2, nil)
 	// Rewrite every packet of peer 1 to claim another protocol version.
-	real := net.inboxes[peerAddr(0)]
+	net.socket(peerAddr(1)).tamper = func(to string, packet []byte) [][]byte {
+		if to == peerAddr(0) {
+			packet[0] = ProtocolVersion + 1
+		}
+		return [][]byte{packet}
+	}
 	for range 200 {
 		for _, p := range peers {
 			p.sess.PollRemoteClients()
-		}
-		for i := range real.queue {
-			if real.queue[i].from == peerAddr(1) {
-				real.queue[i].data[0] = ProtocolVersion + 1
-			}
 		}
 		net.advance(5 * time.Millisecond)
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/rollbox/rollbox/transport/simnet"
 )
 
 func TestP2PSynchronizeEvents(t *testing.T) {
@@ -296,7 +298,7 @@ func TestP2PMissingLocalInput(t *testing.T) {
 
 func TestP2PNetworkStats(t *testing.T) {
 	net := newTestNet(11)
-	net.latency = 30 * time.Millisecond
+	net.setLink(simnet.Link{Latency: 30 * time.Millisecond})
 	peers := newMesh(t, net, 2, nil)
 	syncMesh(t, net, peers)
 	if _, err := peers[0].sess.NetworkStats(1); !errors.Is(err, ErrNotEnoughData) {

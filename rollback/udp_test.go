@@ -1,120 +1,140 @@
 package rollback
 
 import (
-	"net"
+	"context"
+	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/rollbox/rollbox/transport/udp"
+	"go.uber.org/goleak"
 )
 
-// udpSocket adapts a loopback UDP socket to Socket[string] for tests:
-// Receive drains what arrived using a very short read deadline.
-type udpSocket struct {
-	conn  *net.UDPConn
-	addrs map[string]*net.UDPAddr
-	bufs  [][]byte
-	out   []Packet[string]
-}
-
-func newUDPSocket(t *testing.T) *udpSocket {
-	t.Helper()
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return &udpSocket{conn: conn, addrs: map[string]*net.UDPAddr{}}
-}
-
-func (s *udpSocket) addr() string { return s.conn.LocalAddr().String() }
-
-func (s *udpSocket) Send(to string, p []byte) error {
-	a, ok := s.addrs[to]
-	if !ok {
-		var err error
-		if a, err = net.ResolveUDPAddr("udp4", to); err != nil {
-			return err
-		}
-		s.addrs[to] = a
-	}
-	_, err := s.conn.WriteToUDP(p, a)
-	return err
-}
-
-func (s *udpSocket) Receive() []Packet[string] {
-	s.out = s.out[:0]
-	for i := 0; ; i++ {
-		if i == len(s.bufs) {
-			s.bufs = append(s.bufs, make([]byte, 2048))
-		}
-		_ = s.conn.SetReadDeadline(time.Now().Add(200 * time.Microsecond))
-		n, from, err := s.conn.ReadFromUDP(s.bufs[i])
-		if err != nil {
-			// Deadline exceeded: nothing more queued. Any other error
-			// (socket closed) also ends this receive.
-			return s.out
-		}
-		s.out = append(s.out, Packet[string]{From: from.String(), Data: s.bufs[i][:n]})
-	}
-}
-
-// The GGRS integration scenarios over real UDP on loopback: synchronize, one
-// frame per tick, converge, detect a desync.
+// The GGRS integration scenario over real UDP on loopback, through
+// transport/udp as a LAN game would use it: synchronize, one frame per tick,
+// converge, detect a desync.
+//
+// Packets travel in real time but the sessions' clock is virtual and moves
+// only by the test's ticks, never while it waits for the kernel to deliver:
+// a loaded machine slows the test down but cannot time a peer out.
 func TestP2POverUDP(t *testing.T) {
-	clock := newTestNet(0) // virtual time only; packets go over UDP
-	socks := []*udpSocket{newUDPSocket(t), newUDPSocket(t)}
-	peers := make([]*testPeer, 2)
-	for i := range 2 {
-		cfg := DefaultConfig[uint32, string](UintCodec[uint32]{})
-		cfg.Clock = clock.clock
-		cfg.DesyncDetectionInterval = 100
-		cfg.AddLocalPlayer(PlayerHandle(i))
-		cfg.AddRemotePlayer(PlayerHandle(1-i), socks[1-i].addr())
-		sess, err := NewP2PSession[stubState](cfg, socks[i])
+	t.Cleanup(func() { goleak.VerifyNone(t) }) // registered first, so it runs after the sockets close
+	var now time.Duration
+	clock := func() time.Time { return testEpoch.Add(now) }
+	type udpPeer struct {
+		sock   *udp.Socket
+		sess   *P2PSession[stubState, uint32, netip.AddrPort]
+		game   *stubGame
+		events []Event[netip.AddrPort]
+	}
+	var peers [2]*udpPeer
+	for i := range peers {
+		sock, err := udp.Listen(context.Background(), "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
 		}
-		peers[i] = &testPeer{sess: sess, game: newStubGame(), handle: PlayerHandle(i), addr: socks[i].addr()}
-	}
-	for range 2000 {
-		for _, p := range peers {
-			p.sess.PollRemoteClients()
-		}
-		if peers[0].sess.State() == Running && peers[1].sess.State() == Running {
-			break
-		}
-		clock.advance(time.Millisecond)
-	}
-	for _, p := range peers {
-		evs := p.sess.Events()
-		if p.sess.State() != Running || countEvents(evs, EventSynchronized) != 1 || countEvents(evs, EventSynchronizing) != 5 {
-			t.Fatalf("%s did not synchronize: %v", p.addr, evs)
-		}
-	}
-	for i := range 10 {
-		tick(t, peers, func(p *testPeer) uint32 { return uint32(i) })
-		for _, p := range peers {
-			if p.game.gs.Frame != int32(i+1) {
-				t.Fatalf("%s at frame %d after %d ticks", p.addr, p.game.gs.Frame, i+1)
-			}
-		}
-		clock.advance(16 * time.Millisecond)
-	}
-	for i := 10; i < 110; i++ {
-		tick(t, peers, func(p *testPeer) uint32 { return uint32(i) })
-		clock.advance(16 * time.Millisecond)
-	}
-	if agree(t, peers) < 100 {
-		t.Fatal("too few frames confirmed")
-	}
-	for range 100 {
-		peers[0].game.gs.Value = 1234
-		tick(t, peers, func(p *testPeer) uint32 { return uint32(p.handle) })
-		clock.advance(16 * time.Millisecond)
+		t.Cleanup(func() { _ = sock.Close() })
+		peers[i] = &udpPeer{sock: sock, game: newStubGame()}
 	}
 	for i, p := range peers {
+		cfg := DefaultConfig[uint32, netip.AddrPort](UintCodec[uint32]{})
+		cfg.Clock = clock
+		cfg.DesyncDetectionInterval = 100
+		cfg.AddLocalPlayer(PlayerHandle(i))
+		cfg.AddRemotePlayer(PlayerHandle(1-i), peers[1-i].sock.LocalAddr())
+		sess, err := NewP2PSession[stubState](cfg, p.sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.sess = sess
+	}
+	// waitFor polls both sessions until cond holds, giving the kernel real
+	// time between polls and moving the sessions' clock by step each time.
+	// Once playing, it collects their events.
+	playing := false
+	waitFor := func(what string, step time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(time.Minute)
+		for {
+			for _, p := range peers {
+				p.sess.PollRemoteClients()
+				if playing {
+					p.events = append(p.events, p.sess.Events()...)
+				}
+			}
+			if cond() {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(200 * time.Microsecond)
+			now += step
+		}
+	}
+	// The handshake resends on a timer, so its clock runs while it waits.
+	waitFor("synchronization", time.Millisecond, func() bool {
+		return peers[0].sess.State() == Running && peers[1].sess.State() == Running
+	})
+	for i, p := range peers {
+		evs := p.sess.Events()
+		if countEvents(evs, EventSynchronized) != 1 || countEvents(evs, EventSynchronizing) != 5 {
+			t.Fatalf("peer %d synchronized with events %v", i, evs)
+		}
+	}
+	playing = true
+	// tick plays one frame on both peers with their inputs, then waits
+	// until each has the other's input for it: lockstep, whatever the
+	// machine's load.
+	tick := func(input func(i int) uint32) {
+		t.Helper()
+		for i, p := range peers {
+			if err := p.sess.AddLocalInput(PlayerHandle(i), input(i)); err != nil {
+				t.Fatal(err)
+			}
+			reqs, err := p.sess.AdvanceFrame()
+			if err != nil {
+				t.Fatalf("peer %d: %v", i, err)
+			}
+			if err := p.game.handle(reqs); err != nil {
+				t.Fatalf("peer %d: %v", i, err)
+			}
+		}
+		now += 16 * time.Millisecond
+		waitFor("the remote inputs", 0, func() bool {
+			return peers[0].sess.ConfirmedFrame() >= peers[0].sess.CurrentFrame()-1 &&
+				peers[1].sess.ConfirmedFrame() >= peers[1].sess.CurrentFrame()-1
+		})
+	}
+	for f := range 110 {
+		tick(func(int) uint32 { return uint32(f) })
+		for i, p := range peers {
+			if p.game.gs.Frame != int32(f+1) {
+				t.Fatalf("peer %d at frame %d after %d ticks", i, p.game.gs.Frame, f+1)
+			}
+		}
+	}
+	// Lockstep confirmed every frame played but the last.
+	for f := int32(1); f <= 109; f++ {
+		a, okA := peers[0].game.confirmed[f]
+		b, okB := peers[1].game.confirmed[f]
+		if !okA || !okB || a != b {
+			t.Fatalf("frame %d: checksums %#x (%v) and %#x (%v)", f, a, okA, b, okB)
+		}
+	}
+	// Peer 0's state diverges from frame 110; detection every 100 frames
+	// reports it at frame 200.
+	for range 100 {
+		peers[0].game.gs.Value = 1234
+		tick(func(i int) uint32 { return uint32(i) })
+	}
+	waitFor("the checksum reports of frame 200", 0, func() bool {
+		return countEvents(peers[0].events, EventDesyncDetected) > 0 && countEvents(peers[1].events, EventDesyncDetected) > 0
+	})
+	for i, p := range peers {
 		if len(p.events) != 1 || p.events[0].Kind != EventDesyncDetected || p.events[0].Frame != 200 ||
-			p.events[0].Addr != peers[1-i].addr {
-			t.Fatalf("%s: events %v, want one desync at frame 200", p.addr, p.events)
+			p.events[0].Addr != peers[1-i].sock.LocalAddr() {
+			t.Fatalf("peer %d: events %v, want one desync at frame 200", i, p.events)
 		}
 	}
 	if peers[0].events[0].LocalChecksum != peers[1].events[0].RemoteChecksum {

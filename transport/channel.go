@@ -6,19 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 
 	"github.com/pion/datachannel"
 	"github.com/pion/webrtc/v4"
-	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
 
 // Errors returned by Send.
 var (
-	// ErrClosed: the socket was closed.
-	ErrClosed = errors.New("transport: socket closed")
+	// ErrClosed: the socket was closed. It wraps net.ErrClosed, as every
+	// packet.Socket's closed error does.
+	ErrClosed = fmt.Errorf("transport: socket closed: %w", net.ErrClosed)
 	// ErrUnknownPeer: no connected peer has that id (never was, not yet,
 	// or no longer).
 	ErrUnknownPeer = errors.New("transport: unknown or disconnected peer")
@@ -55,7 +57,7 @@ func isChunk(msg []byte) bool {
 }
 
 // Channel is one of a socket's data channels to every peer. It implements
-// rollback.Socket[PeerID]. Send may be called from any goroutine; Receive
+// packet.Socket[PeerID]. Send may be called from any goroutine; Receive
 // from one goroutine at a time.
 type Channel struct {
 	s           *Socket
@@ -66,8 +68,8 @@ type Channel struct {
 }
 
 var (
-	_ rollback.Socket[PeerID] = (*Channel)(nil)
-	_ rollback.Socket[PeerID] = (*Socket)(nil)
+	_ packet.Socket[PeerID] = (*Channel)(nil)
+	_ packet.Socket[PeerID] = (*Socket)(nil)
 )
 
 // ChannelStats counts what a channel dropped.
@@ -107,7 +109,7 @@ func (c *Channel) Send(to PeerID, packet []byte) error {
 // buffers have grown to the traffic, Receive does not allocate. Packets come
 // only from peers that are (or were, until a disconnect since) connected, so
 // an answer sent at once reaches its peer.
-func (c *Channel) Receive() []rollback.Packet[PeerID] { return c.inbox.Drain() }
+func (c *Channel) Receive() []packet.Packet[PeerID] { return c.inbox.Drain() }
 
 // link is one channel to one peer.
 type link struct {

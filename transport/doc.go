@@ -14,13 +14,14 @@
 // in the same room interoperate. Channels are negotiated data channels with
 // id i and label "matchbox_socket_<i>"; channel 0 is unreliable and
 // unordered by default. Socket and each Channel implement
-// rollback.Socket[PeerID].
+// packet.Socket[PeerID], the socket rollback sessions send through; Mesh is
+// the part of Socket a game needs, to mock in its unit tests.
 //
 // Unlike matchbox_socket, a dropped signalling WebSocket is reconnected with
 // backoff while established peer connections carry on, and messages over
 // 64 KiB on reliable ordered channels are split into chunks and reassembled.
 //
 // Subpackages: simnet simulates a lossy network deterministically for tests,
-// udp is a plain UDP socket with the same interface, and mocks holds gomock
-// mocks of it.
+// udp is a plain UDP socket with the same interface, and mocks holds a gomock
+// mock of Mesh.
 package transport

@@ -15,7 +15,7 @@ import (
 	"github.com/pion/transport/v5"
 	"github.com/pion/webrtc/v4"
 	"github.com/rollbox/rollbox/internal/ratelog"
-	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
 
@@ -52,7 +52,7 @@ type PeerEvent struct {
 const maxEvents = 4096
 
 // Socket is a full-mesh WebRTC socket to every peer in a matchbox room. Send
-// and Receive use channel 0 and make it a rollback.Socket[PeerID]; Channel
+// and Receive use channel 0 and make it a packet.Socket[PeerID]; Channel
 // gives the others. Its methods may be called from any goroutine, except
 // that each channel's Receive must be called from one goroutine at a time.
 type Socket struct {
@@ -179,7 +179,7 @@ func (s *Socket) Channel(i int) *Channel { return s.channels[i] }
 func (s *Socket) Send(to PeerID, packet []byte) error { return s.channels[0].Send(to, packet) }
 
 // Receive returns what arrived on channel 0. See Channel.Receive.
-func (s *Socket) Receive() []rollback.Packet[PeerID] { return s.channels[0].Receive() }
+func (s *Socket) Receive() []packet.Packet[PeerID] { return s.channels[0].Receive() }
 
 // Ready returns a channel that receives a value when packets or peer events
 // may be waiting, for programs that block instead of polling once per frame.

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"testing"
 	"time"
@@ -190,8 +191,8 @@ func TestLeavingPeerIsReportedDisconnectedEverywhere(t *testing.T) {
 	leaver := socks[3]
 	start := time.Now()
 	closeSocket(t, leaver)
-	if err := leaver.Send(socks[0].ID(), []byte("x")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("send on a closed socket: %v, want ErrClosed", err)
+	if err := leaver.Send(socks[0].ID(), []byte("x")); !errors.Is(err, ErrClosed) || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("send on a closed socket: %v, want ErrClosed wrapping net.ErrClosed", err)
 	}
 	ctx := testContext(t, 10*time.Second)
 	for _, s := range socks[:3] {

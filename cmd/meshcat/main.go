@@ -21,7 +21,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/transport"
 )
 
@@ -145,7 +145,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // relay prints every packet waiting on ch and, with echo, sends it back to
 // its sender on the same channel.
-func relay(ch rollback.Socket[transport.PeerID], index int, out io.Writer, echo bool) error {
+func relay(ch packet.Socket[transport.PeerID], index int, out io.Writer, echo bool) error {
 	var errs []error
 	for _, p := range ch.Receive() {
 		fmt.Fprintf(out, "%s %d %s\n", p.From, index, p.Data)

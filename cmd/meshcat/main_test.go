@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/rollbox/rollbox/internal/syncbuf"
-	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/packet"
+	"github.com/rollbox/rollbox/packet/mocks"
 	"github.com/rollbox/rollbox/signalserver"
 	"github.com/rollbox/rollbox/signalserver/signaltest"
 	"github.com/rollbox/rollbox/transport"
-	"github.com/rollbox/rollbox/transport/mocks"
 	"go.uber.org/goleak"
 	"go.uber.org/mock/gomock"
 )
@@ -25,7 +25,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestRelayPrintsAndEchoes(t *testing.T) {
 	ctrl := gomock.NewController(t)
 	sock := mocks.NewMockSocket[transport.PeerID](ctrl)
-	sock.EXPECT().Receive().Return([]rollback.Packet[transport.PeerID]{
+	sock.EXPECT().Receive().Return([]packet.Packet[transport.PeerID]{
 		{From: "alice", Data: []byte("hi")},
 		{From: "bob", Data: []byte("yo")},
 	})
@@ -43,7 +43,7 @@ func TestRelayPrintsAndEchoes(t *testing.T) {
 	}
 
 	// Without -echo nothing is sent back: the mock fails on any Send.
-	sock.EXPECT().Receive().Return([]rollback.Packet[transport.PeerID]{{From: "carol", Data: []byte("x")}})
+	sock.EXPECT().Receive().Return([]packet.Packet[transport.PeerID]{{From: "carol", Data: []byte("x")}})
 	out.Reset()
 	if err := relay(sock, 0, &out, false); err != nil || out.String() != "carol 0 x\n" {
 		t.Fatalf("relay without echo: %q, %v", out.String(), err)

@@ -40,7 +40,7 @@ type remote struct {
 // session and the world, driven once per tick.
 type netMatch struct {
 	*match
-	sock    *transport.Socket
+	sock    transport.Mesh
 	session *session
 	local   rollback.PlayerHandle
 	remotes []remote
@@ -117,7 +117,7 @@ func connect(ctx context.Context, o options, stderr io.Writer, progress progress
 
 // waitForPeers waits until the other players-1 peers are connected, telling
 // progress how many are in the room and how many connected meanwhile.
-func waitForPeers(ctx context.Context, sock *transport.Socket, players int, progress progressFunc) ([]transport.PeerID, error) {
+func waitForPeers(ctx context.Context, sock transport.Mesh, players int, progress progressFunc) ([]transport.PeerID, error) {
 	// Polled: the counts change a few times per match, and a tenth of a
 	// second is quick enough for a progress line.
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -140,7 +140,7 @@ func waitForPeers(ctx context.Context, sock *transport.Socket, players int, prog
 	}
 }
 
-func newNetMatch(sock *transport.Socket, peers []transport.PeerID, o options, logger *slog.Logger) (*netMatch, error) {
+func newNetMatch(sock transport.Mesh, peers []transport.PeerID, o options, logger *slog.Logger) (*netMatch, error) {
 	ids := slices.Sorted(slices.Values(append([]transport.PeerID{sock.ID()}, peers...)))
 	cfg := rollback.DefaultConfig[sim.Input, transport.PeerID](rollback.UintCodec[sim.Input]{})
 	cfg.NumPlayers = len(ids)

@@ -1,6 +1,5 @@
-// Package mocks holds gomock mocks of the socket interface that rollback
-// defines and every transport implements, for unit tests of code that sends
-// and receives through a socket. Regenerate with go generate.
+// Package mocks holds a gomock mock of transport.Mesh, for unit tests of a
+// game's networking code without a signalling server or WebRTC peers.
+// Regenerate with go generate ./transport. The mock of the datagram socket
+// itself lives in packet/mocks.
 package mocks
-
-//go:generate go run go.uber.org/mock/mockgen@v0.6.0 -source=../../rollback/socket.go -destination=socket.go -package=mocks

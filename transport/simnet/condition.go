@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/packet"
 )
 
 // maxConditionedQueue bounds the packets a Conditioned socket holds back.
@@ -24,7 +24,7 @@ const maxConditionedQueue = 1 << 14
 // the next Send or Receive, so delays are rounded up to the caller's polling
 // period (one frame for a game).
 type Conditioned[A comparable] struct {
-	inner rollback.Socket[A]
+	inner packet.Socket[A]
 	now   func() time.Duration
 
 	mu    sync.Mutex
@@ -35,11 +35,11 @@ type Conditioned[A comparable] struct {
 	free  [][]byte
 }
 
-var _ rollback.Socket[int] = (*Conditioned[int])(nil)
+var _ packet.Socket[int] = (*Conditioned[int])(nil)
 
 // Condition wraps inner. The seed drives every random decision; now is the
 // clock that delays are measured on (for a real game, time since start).
-func Condition[A comparable](inner rollback.Socket[A], l Link, seed uint64, now func() time.Duration) *Conditioned[A] {
+func Condition[A comparable](inner packet.Socket[A], l Link, seed uint64, now func() time.Duration) *Conditioned[A] {
 	return &Conditioned[A]{
 		inner: inner,
 		now:   now,
@@ -73,7 +73,7 @@ func (c *Conditioned[A]) Send(to A, packet []byte) error {
 }
 
 // Receive sends whatever is due, then returns the inner socket's packets.
-func (c *Conditioned[A]) Receive() []rollback.Packet[A] {
+func (c *Conditioned[A]) Receive() []packet.Packet[A] {
 	c.mu.Lock()
 	_ = c.flush(c.now()) // errors belong to packets already reported as sent
 	c.mu.Unlock()

@@ -1,5 +1,5 @@
 // Package simnet is a simulated datagram network for tests: N endpoints that
-// implement rollback.Socket[int], joined by links with latency, jitter, loss,
+// implement packet.Socket[int], joined by links with latency, jitter, loss,
 // duplication, reordering and bandwidth.
 //
 // The network has no goroutines and never reads the wall clock. Time is
@@ -13,21 +13,24 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sync"
 	"time"
 
-	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
 
 // Errors returned by Endpoint.Send.
 var (
 	ErrUnknownAddr = errors.New("simnet: unknown address")
-	ErrClosed      = errors.New("simnet: endpoint closed")
+	// ErrClosed wraps net.ErrClosed, as every packet.Socket's closed error
+	// does.
+	ErrClosed = fmt.Errorf("simnet: endpoint closed: %w", net.ErrClosed)
 )
 
 var (
-	_ rollback.Socket[int] = (*Endpoint)(nil)
+	_ packet.Socket[int] = (*Endpoint)(nil)
 )
 
 const (
@@ -275,7 +278,7 @@ func (l *link) schedule(rng *rand.Rand, now time.Duration, size int) (at [2]time
 	return at, copies
 }
 
-// Endpoint is one node of a Network. It implements rollback.Socket[int].
+// Endpoint is one node of a Network. It implements packet.Socket[int].
 type Endpoint struct {
 	net    *Network
 	addr   int
@@ -306,7 +309,7 @@ func (e *Endpoint) Send(to int, packet []byte) error {
 // Receive returns the packets delivered since the previous call, in delivery
 // order. The slice and the packets' Data are valid until the next Receive on
 // this endpoint.
-func (e *Endpoint) Receive() []rollback.Packet[int] { return e.inbox.Drain() }
+func (e *Endpoint) Receive() []packet.Packet[int] { return e.inbox.Drain() }
 
 // Close takes the endpoint off the network, like a process that exits: its
 // Sends fail from now on and packets travelling to it are lost.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -190,8 +191,8 @@ func TestSendErrorsAndClose(t *testing.T) {
 	if got := n.Endpoint(1).Receive(); len(got) != 0 {
 		t.Fatalf("closed endpoint received %d packets", len(got))
 	}
-	if err := n.Endpoint(1).Send(0, []byte("x")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("send from closed endpoint: %v", err)
+	if err := n.Endpoint(1).Send(0, []byte("x")); !errors.Is(err, ErrClosed) || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("send from closed endpoint: %v, want ErrClosed wrapping net.ErrClosed", err)
 	}
 	if err := n.Endpoint(0).Send(1, []byte("x")); err != nil {
 		t.Fatalf("send to a closed endpoint must look like loss, got %v", err)

@@ -1,5 +1,5 @@
 // Package udp is a plain UDP datagram socket that implements
-// rollback.Socket[netip.AddrPort], like GGRS's UdpNonBlockingSocket: for LAN
+// packet.Socket[netip.AddrPort], like GGRS's UdpNonBlockingSocket: for LAN
 // play and dedicated setups where peers know each other's addresses and need
 // no signalling server or WebRTC.
 package udp
@@ -13,14 +13,15 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
 
-// ErrClosed is returned by Send after Close.
-var ErrClosed = errors.New("udp: socket closed")
+// ErrClosed is returned by Send after Close. It wraps net.ErrClosed, as every
+// packet.Socket's closed error does.
+var ErrClosed = fmt.Errorf("udp: socket closed: %w", net.ErrClosed)
 
-var _ rollback.Socket[netip.AddrPort] = (*Socket)(nil)
+var _ packet.Socket[netip.AddrPort] = (*Socket)(nil)
 
 const (
 	// maxDatagram is the largest UDP payload over IPv4.
@@ -97,7 +98,7 @@ func (s *Socket) Send(to netip.AddrPort, packet []byte) error {
 
 // Receive returns the datagrams received since the previous call, without
 // blocking. The slice and each Data are valid until the next Receive.
-func (s *Socket) Receive() []rollback.Packet[netip.AddrPort] { return s.inbox.Drain() }
+func (s *Socket) Receive() []packet.Packet[netip.AddrPort] { return s.inbox.Drain() }
 
 // Dropped returns how many datagrams were dropped on sending (refused by the
 // kernel) and on receiving (Receive not called often enough).

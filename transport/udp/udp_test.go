@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -70,8 +71,8 @@ func TestSendErrors(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Send(a.LocalAddr(), []byte("x")); !errors.Is(err, ErrClosed) {
-		t.Fatalf("send after close: %v, want ErrClosed", err)
+	if err := a.Send(a.LocalAddr(), []byte("x")); !errors.Is(err, ErrClosed) || !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("send after close: %v, want ErrClosed wrapping net.ErrClosed", err)
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 	"context"
 	"sync"
 
-	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/packet"
 )
 
 // batch holds packets back to back in one byte arena, so that a steady
@@ -37,7 +37,7 @@ type Inbox[A comparable] struct {
 
 	// read is only touched by the consumer inside Drain.
 	read batch[A]
-	out  []rollback.Packet[A]
+	out  []packet.Packet[A]
 }
 
 // New returns an inbox that holds at most maxBytes of payload between two
@@ -98,7 +98,7 @@ func (q *Inbox[A]) PushWait(ctx context.Context, from A, data []byte) error {
 // Drain returns every packet pushed since the previous Drain, oldest first.
 // The slice and the Data of its packets stay valid until the next Drain;
 // Drain must not be called concurrently with itself.
-func (q *Inbox[A]) Drain() []rollback.Packet[A] {
+func (q *Inbox[A]) Drain() []packet.Packet[A] {
 	q.mu.Lock()
 	q.read.reset()
 	q.read, q.write = q.write, q.read
@@ -112,7 +112,7 @@ func (q *Inbox[A]) Drain() []rollback.Packet[A] {
 	q.out = q.out[:0]
 	start := 0
 	for i, end := range q.read.ends {
-		q.out = append(q.out, rollback.Packet[A]{From: q.read.from[i], Data: q.read.arena[start:end:end]})
+		q.out = append(q.out, packet.Packet[A]{From: q.read.from[i], Data: q.read.arena[start:end:end]})
 		start = end
 	}
 	return q.out
