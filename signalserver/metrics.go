@@ -54,11 +54,12 @@ const (
 	disconnectShutdown                       // the server is shutting down
 	disconnectRegistry                       // the registry failed
 	disconnectRegistryLost                   // the shared registry dropped this instance's peers
+	disconnectInvalidUTF8                    // a text frame that is not UTF-8 (closed with 1007)
 	disconnectMemoryCap                      // writes stalled while all queues exceeded Config.MaxQueuedBytes
 	disconnectCount
 )
 
-var disconnectNames = [disconnectCount]string{"closed", "timeout", "frame_too_large", "slow_consumer", "write_error", "room_full", "shutdown", "registry_error", "registry_lost", "memory_cap"}
+var disconnectNames = [disconnectCount]string{"closed", "timeout", "frame_too_large", "slow_consumer", "write_error", "room_full", "shutdown", "registry_error", "registry_lost", "invalid_utf8", "memory_cap"}
 
 // Metrics counts what the server does. All fields are safe for concurrent use.
 type Metrics struct {

@@ -284,3 +284,27 @@ func readSignalsOf(p *peer, from PeerID, data string, n int) <-chan error {
 	}()
 	return done
 }
+
+// TestInvalidUTF8ClosesSenderWith1007: a text frame that is not UTF-8
+// closes its sender with status 1007 and never reaches the receiver, whose
+// browser would close its own WebSocket on it.
+func TestInvalidUTF8ClosesSenderWith1007(t *testing.T) {
+	ts := startServer(t, Config{})
+	a := ts.dial(t, "/r")
+	b := ts.dial(t, "/r")
+	a.expect(newPeerMsg(b.id))
+	a.signal(b.id, `"fine é"`)
+	a.signal(b.id, "\"bad \xff\"")
+	if code := a.expectClose(); code != websocket.CloseInvalidFramePayloadData {
+		t.Fatalf("close code %d, want 1007", code)
+	}
+	b.expect(signalMsg(a.id, `"fine é"`))
+	b.expect(peerLeftMsg(a.id)) // and not the bad signal
+	if n := ts.Metrics().Disconnects("invalid_utf8"); n != 1 {
+		t.Fatalf("invalid_utf8 disconnects = %d, want 1", n)
+	}
+	if body := get(t, ts.http.URL+"/metrics"); !strings.Contains(body, `signalserver_disconnects_total{reason="invalid_utf8"} 1`+"\n") {
+		t.Fatalf("/metrics does not count it:\n%s", body)
+	}
+	b.expectSilence(quiet)
+}

@@ -390,6 +390,11 @@ func (s *Server) readLoop(c *client, log *slog.Logger) disconnect {
 		}
 		msg, err := ParseClientMessage(frame)
 		switch {
+		case errors.Is(err, ErrInvalidUTF8): // before ErrMalformed, which it wraps
+			// Relaying it would make a browser receiving it close its
+			// WebSocket; a sender of such frames is broken or hostile.
+			s.kick(c, disconnectInvalidUTF8, websocket.CloseInvalidFramePayloadData, "text frame is not UTF-8")
+			return disconnectInvalidUTF8
 		case errors.Is(err, ErrUnknownMessage):
 			s.dropped(log, dropUnknownMessage, err)
 		case err != nil:
