@@ -24,8 +24,12 @@ func logOncePerSecond() *rate.Sometimes { return &rate.Sometimes{Interval: time.
 //     server itself (NewPeer, PeerLeft, IdAssigned) cannot wait. They may
 //     overrun the bound up to twice its size while the client keeps
 //     completing writes.
-//   - Either way, a client whose queue holds frames while its writer has
-//     completed none for SlowConsumerTimeout is disconnected as slow.
+//   - Either way, a client whose queue is full while its writer has
+//     completed no write for SlowConsumerTimeout is disconnected as slow
+//     (a queue below its bound is left to the write deadline).
+//   - When all queues together exceed MaxQueuedBytes, clients with queued
+//     frames whose writes have stalled for stalledAfter are disconnected
+//     at once (shedStalled).
 
 // frameOverhead is what a queued frame costs beyond its payload: its slice
 // header in the queue and its allocation's rounding. Charging it keeps a
