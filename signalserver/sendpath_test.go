@@ -79,7 +79,7 @@ func TestBurstsToReadingClientLoseNothing(t *testing.T) {
 		{"default", memory(Config{}), false},
 		{"byte-bound", memory(Config{SendQueueBytes: 16 << 10}), true},
 		{"frame-cap", memory(Config{SendQueue: 16}), true},
-		{"redis-cross-instance", startSlowRedisPair, false},
+		{"redis-cross-instance", func(t *testing.T) *testCluster { return startSlowRedisPair(t, Config{}) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := tc.start(t)
@@ -119,11 +119,12 @@ func TestBurstsToReadingClientLoseNothing(t *testing.T) {
 // with the default presence timing: on a machine as busy as busyMachine
 // makes it, the test cluster's one-second presence TTL would expire and
 // drop the peers for a reason that is not this test's.
-func startSlowRedisPair(t *testing.T) *testCluster {
+func startSlowRedisPair(t *testing.T, cfg Config) *testCluster {
 	rs := redistest.Start(t)
 	c := &testCluster{redis: rs}
 	for range 2 {
-		c.servers = append(c.servers, startServer(t, Config{Redis: RedisConfig{URL: rs.URL()}}))
+		cfg.Redis = RedisConfig{URL: rs.URL()}
+		c.servers = append(c.servers, startServer(t, cfg))
 	}
 	for i, ts := range c.servers {
 		eventually(t, fmt.Sprintf("instance %d registered", i), func() bool { return ts.registryHealth() == nil })
@@ -341,4 +342,42 @@ func TestInvalidUTF8ClosesSenderWith1007(t *testing.T) {
 		t.Fatalf("/metrics does not count it:\n%s", body)
 	}
 	b.expectSilence(quiet)
+}
+
+// TestSlowConsumerAcrossInstances: frames from another instance cannot
+// pause their sender, so a never-reading client there is disconnected once
+// its queue overruns twice its bound (or stays full without a write for
+// SlowConsumerTimeout), and its instance never holds more for it.
+func TestSlowConsumerAcrossInstances(t *testing.T) {
+	const bound = 64 << 10
+	c := startSlowRedisPair(t, Config{SendQueueBytes: bound, SlowConsumerTimeout: time.Second, WriteTimeout: 30 * time.Second})
+	here, there := c.servers[0], c.servers[1]
+	a := here.dial(t, "/r")
+	fast := here.dial(t, "/r")
+	a.expect(newPeerMsg(fast.id))
+	slowID := there.dialNonReader(t, "/r", a)
+	fast.expect(newPeerMsg(slowID))
+	peak := peakQueuedBytes(there)
+
+	payload := `"` + strings.Repeat("z", 16<<10) + `"`
+	const n = 800 // 12.5 MiB to the slow peer
+	done := readSignalsOf(fast, a.id, payload, n)
+	for range n {
+		a.signal(slowID, payload)
+		a.signal(fast.id, payload)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	a.expect(peerLeftMsg(slowID))
+	if got := peak(); got > 2*bound+1024 {
+		t.Errorf("the slow peer's instance queued up to %d bytes, want at most %d", got, 2*bound+1024)
+	}
+	if got := there.Metrics().Disconnects("slow_consumer"); got != 1 {
+		t.Errorf("slow_consumer disconnects = %d, want 1 (%s)", got, c.disconnects())
+	}
+	if got := c.sum(func(m *Metrics) int64 { return m.Peers.Load() }); got != 2 {
+		t.Errorf("peers = %d, want 2", got)
+	}
+	eventually(t, "queue memory released", func() bool { return there.Metrics().QueuedBytes.Load() == 0 })
 }
