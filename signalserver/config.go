@@ -43,9 +43,10 @@ type Config struct {
 	// (NewPeer, PeerLeft) and frames from other instances cannot wait; they
 	// may overrun the bound up to twice its size.
 	SendQueueBytes int64
-	// SlowConsumerTimeout is how long a client may leave its full queue
-	// without draining half of it, or leave a queue without completing a
-	// write, before it is disconnected as too slow. A client that reads
+	// SlowConsumerTimeout is how long a client's full queue may go without
+	// draining to half (while a peer waits for room in it) or without a
+	// completed write (while frames from elsewhere arrive), before the
+	// client is disconnected as too slow. A client that reads
 	// keeps making progress and is never disconnected for a burst, however
 	// large; a peer waiting for room waits at most this long. It must be
 	// shorter than ReadTimeout: a waiting peer's reads pause. Zero means

@@ -381,3 +381,29 @@ func TestSlowConsumerAcrossInstances(t *testing.T) {
 	}
 	eventually(t, "queue memory released", func() bool { return there.Metrics().QueuedBytes.Load() == 0 })
 }
+
+// TestSendQueueConfig: the queue settings' defaults, and the rule that a
+// sender's pause must end before its read deadline.
+func TestSendQueueConfig(t *testing.T) {
+	cfg, err := Config{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SendQueueBytes != 1<<20 || cfg.MaxQueuedBytes != 256<<20 || cfg.SlowConsumerTimeout != 5*time.Second || cfg.SendQueue != 0 {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	cfg, err = Config{ReadTimeout: 4 * time.Second, PingInterval: time.Second}.withDefaults()
+	if err != nil || cfg.SlowConsumerTimeout != 2*time.Second {
+		t.Fatalf("with a 4 s ReadTimeout: SlowConsumerTimeout %v, %v; want 2s", cfg.SlowConsumerTimeout, err)
+	}
+	for _, bad := range []Config{
+		{SlowConsumerTimeout: DefaultReadTimeout},
+		{SendQueueBytes: -1},
+		{MaxQueuedBytes: -1},
+		{SendQueue: -1},
+	} {
+		if _, err := New(bad); err == nil {
+			t.Errorf("New(%+v) accepted", bad)
+		}
+	}
+}
