@@ -12,7 +12,9 @@ import (
 // Defaults for the zero fields of Config.
 const (
 	DefaultMaxFrameBytes       = 64 << 10 // any SDP with its candidates fits
-	DefaultSendQueue           = 256      // frames waiting for one slow client
+	DefaultSendQueueBytes      = 1 << 20  // 16 of the largest frames, thousands of typical signals
+	DefaultSlowConsumerTimeout = 5 * time.Second
+	DefaultMaxQueuedBytes      = 256 << 20
 	DefaultPingInterval        = 15 * time.Second
 	DefaultReadTimeout         = 40 * time.Second // > ping interval + a round trip, and > the 10 s client keep-alive
 	DefaultWriteTimeout        = 10 * time.Second
@@ -38,14 +40,45 @@ const (
 	DefaultHTTPIdleTimeout = 75 * time.Second
 )
 
+// DefaultSendQueue is the default of Config.SendQueue: no cap in frames,
+// the bound in bytes (DefaultSendQueueBytes) is the queue's bound. It was
+// 256 frames, which held up to 16 MiB for one client and disconnected
+// clients that were reading but received a burst.
+const DefaultSendQueue = 0
+
 // Config holds the server's settings. The zero value of a field means its
 // default; per-IP limits are switched off with a negative value.
 type Config struct {
 	// MaxFrameBytes is the largest frame a client may send; a client that
 	// sends a larger one is closed with status 1009 (message too big).
 	MaxFrameBytes int64
-	// SendQueue is how many frames may wait for one client. A client whose
-	// queue is full is disconnected so that it never slows its room.
+	// SendQueueBytes bounds the frames waiting for one client, in bytes
+	// (each frame's payload plus 64 bytes of bookkeeping). A peer relaying
+	// a signal to a client whose queue is full waits for room: its reads
+	// pause, which pushes back on that peer. Frames the server makes itself
+	// (NewPeer, PeerLeft) and frames from other instances cannot wait; they
+	// may overrun the bound up to twice its size.
+	SendQueueBytes int64
+	// SlowConsumerTimeout is how long a client's full queue may go without
+	// draining to half (while a peer waits for room in it) or without a
+	// completed write (while frames from elsewhere arrive), before the
+	// client is disconnected as too slow. A client that reads
+	// keeps making progress and is never disconnected for a burst, however
+	// large; a peer waiting for room waits at most this long. It must be
+	// shorter than ReadTimeout: a waiting peer's reads pause. Zero means
+	// DefaultSlowConsumerTimeout, or half of ReadTimeout if that is shorter.
+	SlowConsumerTimeout time.Duration
+	// MaxQueuedBytes bounds the frames waiting for all clients together,
+	// in the same bytes as SendQueueBytes. When it is exceeded, every client
+	// whose writes have stalled for a second (or SlowConsumerTimeout, if
+	// shorter) is disconnected at once instead of after
+	// SlowConsumerTimeout; clients whose writes progress are never
+	// disconnected for it.
+	MaxQueuedBytes int64
+	// SendQueue, when positive, also caps the frames waiting for one
+	// client, with the same rule as SendQueueBytes; zero (the default) sets
+	// no cap in frames. SendQueueBytes is what bounds memory: a count of
+	// frames does so only at the largest frame size.
 	SendQueue int
 	// PingInterval is how long a client may stay quiet before the server
 	// pings it (and how often it pings while the client stays quiet).
@@ -140,10 +173,12 @@ type Config struct {
 // error naming the first invalid field.
 func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.MaxFrameBytes, DefaultMaxFrameBytes)
-	setDefault(&c.SendQueue, DefaultSendQueue)
+	setDefault(&c.SendQueueBytes, DefaultSendQueueBytes)
+	setDefault(&c.MaxQueuedBytes, DefaultMaxQueuedBytes)
 	setDefault(&c.PingInterval, DefaultPingInterval)
 	setDefault(&c.ReadTimeout, DefaultReadTimeout)
 	setDefault(&c.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&c.SlowConsumerTimeout, min(DefaultSlowConsumerTimeout, c.ReadTimeout/2))
 	setDefault(&c.MaxConnsPerIP, DefaultMaxConnsPerIP)
 	setDefault(&c.JoinsPerSecondPerIP, DefaultJoinsPerSecondPerIP)
 	setDefault(&c.JoinBurstPerIP, DefaultJoinBurstPerIP)
@@ -162,7 +197,12 @@ func (c Config) withDefaults() (Config, error) {
 		}
 	}
 	check(c.MaxFrameBytes > 0, "MaxFrameBytes must be positive, got %d", c.MaxFrameBytes)
-	check(c.SendQueue > 0, "SendQueue must be positive, got %d", c.SendQueue)
+	check(c.SendQueueBytes > 0, "SendQueueBytes must be positive, got %d", c.SendQueueBytes)
+	// A sender paused for a full queue reads nothing meanwhile, not even
+	// its pongs: its read deadline must outlast the pause.
+	check(c.SlowConsumerTimeout > 0 && c.SlowConsumerTimeout < c.ReadTimeout, "SlowConsumerTimeout (%v) must be positive and below ReadTimeout (%v)", c.SlowConsumerTimeout, c.ReadTimeout)
+	check(c.MaxQueuedBytes > 0, "MaxQueuedBytes must be positive, got %d", c.MaxQueuedBytes)
+	check(c.SendQueue >= 0, "SendQueue must not be negative, got %d", c.SendQueue)
 	check(c.PingInterval > 0, "PingInterval must be positive, got %v", c.PingInterval)
 	check(c.ReadTimeout > c.PingInterval, "ReadTimeout (%v) must exceed PingInterval (%v)", c.ReadTimeout, c.PingInterval)
 	check(c.WriteTimeout > 0, "WriteTimeout must be positive, got %v", c.WriteTimeout)

@@ -49,16 +49,18 @@ const (
 	disconnectClosed       disconnect = iota // the client closed or the connection broke
 	disconnectTimeout                        // nothing read within ReadTimeout
 	disconnectFrameTooBig                    // frame over MaxFrameBytes
-	disconnectSlowConsumer                   // send queue full
+	disconnectSlowConsumer                   // send queue full and not draining (see Config.SlowConsumerTimeout)
 	disconnectWriteError                     // a write failed or timed out
 	disconnectRoomFull                       // the room filled between check and join
 	disconnectShutdown                       // the server is shutting down
 	disconnectRegistry                       // the registry failed
 	disconnectRegistryLost                   // the shared registry dropped this instance's peers
+	disconnectInvalidUTF8                    // a text frame that is not UTF-8 (closed with 1007)
+	disconnectMemoryCap                      // writes stalled while all queues exceeded Config.MaxQueuedBytes
 	disconnectCount
 )
 
-var disconnectNames = [disconnectCount]string{"closed", "timeout", "frame_too_large", "slow_consumer", "write_error", "room_full", "shutdown", "registry_error", "registry_lost"}
+var disconnectNames = [disconnectCount]string{"closed", "timeout", "frame_too_large", "slow_consumer", "write_error", "room_full", "shutdown", "registry_error", "registry_lost", "invalid_utf8", "memory_cap"}
 
 // Metrics counts what the server does. All fields are safe for concurrent use.
 type Metrics struct {
@@ -68,6 +70,8 @@ type Metrics struct {
 	KeepAlives     atomic.Int64
 	BytesIn        atomic.Int64 // client frame payload bytes
 	BytesOut       atomic.Int64 // frame payload bytes queued to clients
+	QueuedBytes    atomic.Int64 // bytes waiting in all send queues, as Config.MaxQueuedBytes counts them (gauge)
+	SenderPauses   atomic.Int64 // signals whose sender waited for room in a full send queue
 	refused        [refusalCount]atomic.Int64
 	dropped        [dropCount]atomic.Int64
 	disconnects    [disconnectCount]atomic.Int64
@@ -127,6 +131,8 @@ func (m *Metrics) writePrometheus(w io.Writer, groups int) {
 	counter("signalserver_keepalives_total", "KeepAlive messages received.", m.KeepAlives.Load())
 	counter("signalserver_received_bytes_total", "Payload bytes of client frames.", m.BytesIn.Load())
 	counter("signalserver_sent_bytes_total", "Payload bytes of frames queued to clients.", m.BytesOut.Load())
+	gauge("signalserver_queued_bytes", "Bytes waiting in all send queues (payload plus 64 per frame).", m.QueuedBytes.Load())
+	counter("signalserver_sender_pauses_total", "Signals whose sender waited for room in the receiver's full send queue.", m.SenderPauses.Load())
 	labelled("signalserver_refused_total", "Connections refused before the WebSocket upgrade, by reason.", m.refused[:], refusalNames[:])
 	labelled("signalserver_dropped_total", "Client frames dropped, by reason.", m.dropped[:], dropNames[:])
 	labelled("signalserver_disconnects_total", "Client connections ended, by reason.", m.disconnects[:], disconnectNames[:])

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // PeerID is a peer's id: a lowercase, hyphenated UUID v4 made by the server.
@@ -82,12 +83,22 @@ var (
 	ErrMalformed = errors.New("malformed message")
 	// ErrUnknownMessage means well-formed JSON naming a message we do not know.
 	ErrUnknownMessage = errors.New("unknown message")
+	// ErrInvalidUTF8 means the frame is not UTF-8, which every text frame
+	// must be (RFC 6455 section 8.1): relayed, it would make the receiving
+	// browser close its WebSocket. It wraps ErrMalformed; the server closes
+	// the sender with status 1007 (invalid frame payload data).
+	ErrInvalidUTF8 = fmt.Errorf("%w: not UTF-8", ErrMalformed)
 )
 
 // ParseClientMessage decodes one text frame from a client, following serde's
 // externally tagged enum encoding that matchbox_protocol uses. The returned
 // Data aliases a copy, never frame, so frame may be reused by the caller.
+// A frame that is not UTF-8 is refused with ErrInvalidUTF8: encoding/json
+// lets invalid bytes through inside strings.
 func ParseClientMessage(frame []byte) (ClientMessage, error) {
+	if !utf8.Valid(frame) {
+		return ClientMessage{}, ErrInvalidUTF8
+	}
 	frame = bytes.TrimSpace(frame)
 	if msg, ok := parseCanonical(frame); ok {
 		return msg, nil

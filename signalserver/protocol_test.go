@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseClientMessage(t *testing.T) {
@@ -30,6 +32,13 @@ func TestParseClientMessage(t *testing.T) {
 		{`{"Signal":{"receiver":"` + string(id) + `"}}`, ClientMessage{}, ErrMalformed},
 		{`{"Signal":{"receiver":"` + string(id)[1:] + `x","data":1}}`, ClientMessage{}, ErrMalformed},
 		{`"KeepAlive" "KeepAlive"`, ClientMessage{}, ErrMalformed},
+		// Text frames must be UTF-8 (RFC 6455 section 8.1); JSON escapes
+		// of any code point are fine.
+		{`{"Signal":{"receiver":"` + string(id) + `","data":"\ud800 é"}}`, ClientMessage{Kind: Signal, Receiver: id, Data: json.RawMessage(`"\ud800 é"`)}, nil},
+		{`{"Signal":{"receiver":"` + string(id) + `","data":"` + "\xff" + `"}}`, ClientMessage{}, ErrInvalidUTF8},
+		{`{"Signal":{"data":"` + "\xc3" + `","receiver":"` + string(id) + `"}}`, ClientMessage{}, ErrInvalidUTF8},
+		{`{"Signal":{"receiver":"` + string(id) + `","data":"` + "\xed\xa0\x80" + `"}}`, ClientMessage{}, ErrInvalidUTF8}, // a surrogate, encoded
+		{"\"KeepAlive\"\xff", ClientMessage{}, ErrInvalidUTF8},
 	} {
 		got, err := ParseClientMessage([]byte(tc.in))
 		if !errors.Is(err, tc.err) || got.Kind != tc.want.Kind || got.Receiver != tc.want.Receiver || !bytes.Equal(got.Data, tc.want.Data) {
@@ -69,14 +78,17 @@ func TestServerFramesAreMatchboxJSON(t *testing.T) {
 	}
 }
 
-// FuzzParseClientMessage: no input panics, and every accepted signal
-// re-encodes as valid JSON carrying its data byte for byte.
+// FuzzParseClientMessage: no input panics, every frame accepted is UTF-8
+// (and every one refused for its encoding is not), and every accepted
+// signal re-encodes as a valid JSON, UTF-8 frame carrying its data byte for
+// byte.
 func FuzzParseClientMessage(f *testing.F) {
 	id := string(NewPeerID())
 	for _, seed := range []string{
 		`"KeepAlive"`, `{"Signal":{"receiver":"` + id + `","data":{"Offer":"v=0"}}}`,
 		`{"Signal":{"receiver":"` + id + `","data":{"IceCandidate":"null"}}}`,
 		`{"Signal":{"receiver":"` + id + `"}}`, `{"Uuid":"a"}`, `{`, `[]`, `"`, "\x00", `{"Signal":{"receiver":"` + id + `","data":"\ud800"}}`,
+		`{"Signal":{"receiver":"` + id + `","data":"` + "\xff" + `"}}`, `{"Signal":{"data":"` + "\xc3\xa9\xc3" + `","receiver":"` + id + `"}}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -93,7 +105,14 @@ func FuzzParseClientMessage(f *testing.F) {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrUnknownMessage) {
 				t.Fatalf("unclassified error %v", err)
 			}
+			if errors.Is(err, ErrInvalidUTF8) != !utf8.Valid(in) {
+				t.Fatalf("error %v for a frame whose UTF-8 validity is %v", err, utf8.Valid(in))
+			}
 			return
+		}
+		// Browsers close the WebSocket on a text frame that is not UTF-8.
+		if !utf8.Valid(in) {
+			t.Fatalf("accepted a frame that is not UTF-8: %q", in)
 		}
 		switch msg.Kind {
 		case KeepAlive:
@@ -114,8 +133,34 @@ func FuzzParseClientMessage(f *testing.F) {
 			if !bytes.Equal(back.Signal.Data, msg.Data) {
 				t.Fatalf("data changed: %q -> %q", msg.Data, back.Signal.Data)
 			}
+			if !utf8.Valid(out) {
+				t.Fatalf("relayed frame %q is not UTF-8", out)
+			}
 		default:
 			t.Fatalf("unknown kind %d", msg.Kind)
 		}
 	})
+}
+
+// BenchmarkParseClientMessage parses the frames the relay sees most: a
+// typical ICE candidate signal and a large SDP offer.
+//
+//	go test -run '^$' -bench ParseClientMessage ./signalserver
+func BenchmarkParseClientMessage(b *testing.B) {
+	id := string(NewPeerID())
+	for _, bc := range []struct{ name, data string }{
+		{"candidate", `{"IceCandidate":"{\"candidate\":\"candidate:1 1 udp 2122260223 192.168.1.20 50000 typ host\",\"sdpMid\":\"0\",\"sdpMLineIndex\":0,\"usernameFragment\":null}"}`},
+		{"offer-8KiB", `{"Offer":"` + strings.Repeat("a=candidate:1 1 udp 1 10.0.0.1 9 typ host\\r\\n", 8<<10/44) + `"}`},
+	} {
+		frame := []byte(`{"Signal":{"receiver":"` + id + `","data":` + bc.data + `}}`)
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(frame)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseClientMessage(frame); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

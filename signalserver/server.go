@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 )
 
 // closeGrace bounds the WebSocket close handshake and the drain after it.
@@ -48,6 +49,10 @@ type Server struct {
 	busDone chan struct{}
 	owned   io.Closer // what the server made from Config.Redis and closes
 
+	slowLog  *rate.Sometimes // "disconnecting slow client"
+	shedLog  *rate.Sometimes // stalled clients shed over the global cap
+	lastShed atomic.Int64    // when stalled clients were last looked for, as time since epoch
+
 	mu      sync.RWMutex
 	clients map[PeerID]*client
 	closing bool
@@ -69,6 +74,8 @@ func New(cfg Config) (*Server, error) {
 		clients: make(map[PeerID]*client),
 		bus:     cfg.Bus,
 		epoch:   time.Now(),
+		slowLog: logOncePerSecond(),
+		shedLog: logOncePerSecond(),
 	}
 	s.tracker = newConnTracker(cfg, s.realIP, &s.metrics)
 	if r, ok := cfg.Registry.(*Redis); ok && cfg.Redis.URL != "" {
@@ -402,6 +409,11 @@ func (s *Server) readLoop(c *client, log *slog.Logger) disconnect {
 		}
 		msg, err := ParseClientMessage(frame)
 		switch {
+		case errors.Is(err, ErrInvalidUTF8): // before ErrMalformed, which it wraps
+			// Relaying it would make a browser receiving it close its
+			// WebSocket; a sender of such frames is broken or hostile.
+			s.kick(c, disconnectInvalidUTF8, websocket.CloseInvalidFramePayloadData, "text frame is not UTF-8")
+			return disconnectInvalidUTF8
 		case errors.Is(err, ErrUnknownMessage):
 			s.dropped(log, dropUnknownMessage, err)
 		case err != nil:
@@ -459,27 +471,6 @@ func (s *Server) broadcast(to []PeerID, frame []byte) {
 	s.deliver(ctx, to, frame)
 }
 
-// enqueue queues frame for c without blocking. A client whose queue is full
-// cannot keep up: it is disconnected rather than allowed to slow the sender.
-func (s *Server) enqueue(c *client, frame []byte) bool {
-	c.mu.Lock()
-	if c.kicked {
-		c.mu.Unlock()
-		return false
-	}
-	if len(c.queue)+int(c.writing.Load()) >= s.cfg.SendQueue {
-		c.mu.Unlock()
-		s.log.Info("disconnecting slow client", "peer", c.id, "queued", s.cfg.SendQueue)
-		s.kick(c, disconnectSlowConsumer, 0, "")
-		return false
-	}
-	c.queue = append(c.queue, frame)
-	s.startWriter(c)
-	c.mu.Unlock()
-	s.metrics.BytesOut.Add(int64(len(frame)))
-	return true
-}
-
 // inlineMax bounds the frames send may write on the caller's goroutine.
 const inlineMax = 2048
 
@@ -488,20 +479,20 @@ const inlineMax = 2048
 // socket buffer at once, so the caller (the sender's reader) writes it
 // itself: that saves a goroutine hand-off per signal, a fifth of the
 // one-signal relay latency at p50 and half at p99 (docs/benchmarks.md). Everything else
-// is queued for the writer goroutine, so a receiver that cannot keep up
-// still never slows its sender.
+// is queued for the writer goroutine; when the receiver's queue is full,
+// the sender waits for room (see queue.go).
 func (s *Server) send(c *client, frame []byte) bool {
 	c.mu.Lock()
 	if len(frame) > inlineMax || c.running || c.held || c.kicked || c.pingDue || len(c.queue) > 0 {
 		c.mu.Unlock()
-		return s.enqueue(c, frame)
+		return s.enqueueOrWait(c, frame)
 	}
 	if !c.probed {
 		c.probe, c.probed = newSendQueueProbe(c.conn.NetConn()), true
 	}
 	if !c.probe.sendQueueEmpty() {
 		c.mu.Unlock()
-		return s.enqueue(c, frame)
+		return s.enqueueOrWait(c, frame)
 	}
 	c.running = true // the writer, for this one frame
 	c.mu.Unlock()
@@ -569,7 +560,7 @@ func (s *Server) writeFrames(c *client) {
 	for {
 		c.mu.Lock()
 		if c.kicked {
-			c.queue, c.spare = nil, nil // running stays set: no writer starts again
+			s.discardQueue(c) // running stays set: no writer starts again
 			c.mu.Unlock()
 			c.close()
 			close(c.closed)
@@ -596,8 +587,9 @@ func (s *Server) writeFrames(c *client) {
 			frames[i] = nil
 			if err != nil {
 				s.kick(c, disconnectWriteError, 0, "")
-				break
+				break // the rest are discarded with the queue
 			}
+			s.written(c, frame)
 		}
 		if ping {
 			if err := c.conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout)); err != nil {
@@ -637,6 +629,12 @@ type client struct {
 	why     disconnect // set once, with kicked
 	code    int        // close status to send; 0 to drop the connection at once
 	text    string
+
+	// The queue's bound and progress (queue.go).
+	queued   atomic.Int64  // cost (see frameCost) of the frames queued or being written; raised under mu, lowered by the writer
+	progress atomic.Int64  // when the writer last completed a write, or the queue last became non-empty; time since Server.epoch
+	room     chan struct{} // under mu: closed when senders waiting for room may look again; nil when none waits
+	awaited  atomic.Bool   // room is not nil: the writer wakes its waiters as the queue drains
 }
 
 func newClient(conn *websocket.Conn, key RoomKey) *client {
@@ -660,6 +658,7 @@ func (s *Server) kick(c *client, why disconnect, code int, text string) {
 		return
 	}
 	c.kicked, c.why, c.code, c.text = true, why, code, text
+	c.wakeSenders() // they find it kicked and give up
 	if code == 0 && why != disconnectFrameTooBig {
 		_ = c.conn.NetConn().Close()
 	}

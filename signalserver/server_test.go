@@ -62,9 +62,7 @@ func TestKeepAliveAcceptedSilently(t *testing.T) {
 }
 
 func TestSignalOrderKept(t *testing.T) {
-	// The burst outruns the default queue when the machine is busy; this
-	// test is about order, the slow-consumer rule has its own.
-	eachBackend(t, Config{SendQueue: 1024}, func(t *testing.T, ts *testCluster) {
+	eachBackend(t, Config{}, func(t *testing.T, ts *testCluster) {
 		a := ts.dial(t, "/r")
 		b := ts.dial(t, "/r")
 		a.expect(newPeerMsg(b.id))
@@ -254,60 +252,6 @@ func TestDefaultFrameLimitFitsLargeSDP(t *testing.T) {
 	_ = a.conn.WriteMessage(websocket.TextMessage, []byte(`"`+strings.Repeat("y", 65<<10)+`"`))
 	if code := a.expectClose(); code != websocket.CloseMessageTooBig {
 		t.Fatalf("close code %d, want 1009", code)
-	}
-}
-
-// TestSlowConsumerDisconnected fills a non-reading client's queue: it is
-// disconnected and the sender's other room-mate keeps receiving everything.
-func TestSlowConsumerDisconnected(t *testing.T) {
-	// The queue leaves the fast peer headroom on a busy machine; the slow
-	// one is sent far more than the queue and the kernel buffers hold.
-	ts := startServer(t, Config{SendQueue: 32, WriteTimeout: 30 * time.Second})
-	// A tiny receive window makes the kernel buffers fill fast.
-	dialer := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if err == nil {
-			_ = conn.(*net.TCPConn).SetReadBuffer(4096)
-		}
-		return conn, err
-	}}
-	a := ts.dial(t, "/r")
-	fast := ts.dial(t, "/r")
-	a.expect(newPeerMsg(fast.id))
-	slowConn, _, err := dialer.Dial(ts.url+"/r", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer slowConn.Close()
-	// The slow client never reads: not even its IdAssigned.
-	var np struct{ NewPeer PeerID }
-	if err := json.Unmarshal(a.next(), &np); err != nil {
-		t.Fatal(err)
-	}
-	slowID := np.NewPeer
-
-	payload := `"` + strings.Repeat("z", 16<<10) + `"`
-	var received sync.WaitGroup
-	received.Add(1)
-	const n = 800 // 12.5 MiB to the slow peer
-	go func() {
-		defer received.Done()
-		for range n {
-			_ = fast.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-			if _, _, err := fast.conn.ReadMessage(); err != nil {
-				t.Errorf("fast peer: %v", err)
-				return
-			}
-		}
-	}()
-	for range n {
-		a.signal(slowID, payload)
-		a.signal(fast.id, payload)
-	}
-	received.Wait()
-	eventually(t, "slow consumer disconnected", func() bool { return ts.Metrics().Disconnects("slow_consumer") == 1 })
-	if got := ts.Metrics().Peers.Load(); got != 2 {
-		t.Fatalf("peers = %d, want 2", got)
 	}
 }
 

@@ -153,7 +153,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (si
 		fs.PrintDefaults()
 	}
 	fs.Int64Var(&cfg.MaxFrameBytes, "max-frame-bytes", signalserver.DefaultMaxFrameBytes, "largest client frame; larger ones close the client with status 1009")
-	fs.IntVar(&cfg.SendQueue, "send-queue", signalserver.DefaultSendQueue, "frames queued per client before it is disconnected as too slow")
+	fs.Int64Var(&cfg.SendQueueBytes, "send-queue-bytes", signalserver.DefaultSendQueueBytes, "bytes queued for one client (payload + 64 per frame); a peer signalling a client whose queue is full waits for room")
+	fs.DurationVar(&cfg.SlowConsumerTimeout, "slow-consumer-timeout", 0, "disconnect a client whose full send queue goes this long without draining to half or completing a write (0: 5s, or half -read-timeout if shorter; must be below it)")
+	fs.Int64Var(&cfg.MaxQueuedBytes, "max-queued-bytes", signalserver.DefaultMaxQueuedBytes, "bytes queued for all clients together; over it, clients whose writes stalled for a second are disconnected at once")
+	fs.IntVar(&cfg.SendQueue, "send-queue", signalserver.DefaultSendQueue, "also cap the frames queued per client, with the rule of -send-queue-bytes (0: no cap in frames)")
 	fs.DurationVar(&cfg.PingInterval, "ping-interval", signalserver.DefaultPingInterval, "a client quiet this long is pinged (matchbox clients send KeepAlive every 10 s, so busy ones never are)")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", signalserver.DefaultReadTimeout, "close a client silent (no frame, no pong) for this long")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", signalserver.DefaultWriteTimeout, "deadline of each write to a client")
