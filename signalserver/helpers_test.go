@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 	"github.com/rollbox/rollbox/internal/redistest"
+	"github.com/rollbox/rollbox/internal/syncbuf"
 	"go.uber.org/goleak"
 )
 
@@ -44,7 +45,15 @@ func unlimited(c Config) Config {
 func startServer(t testing.TB, cfg Config) *testServer {
 	t.Helper()
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		// Warnings are kept and shown only if the test fails: they say why
+		// a server closed its clients (a lost registration, a Redis timeout).
+		var logs syncbuf.Buffer
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		t.Cleanup(func() {
+			if t.Failed() && logs.String() != "" {
+				t.Logf("server warnings:\n%s", logs.String())
+			}
+		})
 	}
 	srv, err := New(cfg)
 	if err != nil {
