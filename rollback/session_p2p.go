@@ -275,9 +275,13 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 		}
 		if s.sparseSaving {
 			s.checkLastSavedState(confirmed)
-		} else {
-			s.buf.save(s.sync.saveCurrentState())
 		}
+		// Without sparse saving the current frame is saved only when it
+		// advances (below): a tick that waits leaves the state as it is,
+		// and the save of the tick that advances stores the same state.
+		// Nothing reads the current frame's cell before then: rollbacks
+		// load earlier frames, and checksums are read from frames saved
+		// and confirmed.
 	}
 
 	s.sendToSpectators(confirmed, now)
@@ -300,6 +304,9 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 		canAdvance = int(ahead) < s.maxPrediction
 	}
 	if canAdvance {
+		if !lockstep && !s.sparseSaving {
+			s.buf.save(s.sync.saveCurrentState())
+		}
 		inputs := s.buf.nextInputs()
 		s.sync.synchronizedInputs(inputs, s.localStatus)
 		s.buf.advance(s.sync.currentFrame, inputs)
@@ -382,7 +389,7 @@ func (s *P2PSession[S, I, A]) handleEndpointEvents(pr *peer[A], now time.Duratio
 			s.events.push(Event[A]{Kind: EventNetworkResumed, Addr: ep.addr})
 		case epDisconnected:
 			if pr.spectator {
-				ep.disconnect(now)
+				ep.disconnect(s.socket, now)
 				s.checkInitialSync()
 			} else if h := ep.handles[0]; !s.localStatus[h].disconnected {
 				s.disconnectPlayerAtFrame(pr, s.localStatus[h].lastFrame, now)
@@ -413,7 +420,7 @@ func (s *P2PSession[S, I, A]) DisconnectPlayer(h PlayerHandle) error {
 		if pr.ep.state == stateDisconnected || pr.ep.state == stateShutdown {
 			return invalidf("spectator %d already disconnected", h)
 		}
-		pr.ep.disconnect(s.clock.since())
+		pr.ep.disconnect(s.socket, s.clock.since())
 		s.checkInitialSync()
 		return nil
 	}
@@ -436,7 +443,7 @@ func (s *P2PSession[S, I, A]) disconnectPlayerAtFrame(pr *peer[A], last Frame, n
 			st.lastFrame = last
 		}
 	}
-	pr.ep.disconnect(now)
+	pr.ep.disconnect(s.socket, now)
 	if s.sync.currentFrame > last {
 		if df := last + 1; s.disconnectFrame == NullFrame || df < s.disconnectFrame {
 			s.disconnectFrame = df

@@ -380,3 +380,29 @@ func TestP2PDisconnectPropagates(t *testing.T) {
 	}
 	agree(t, peers[:2])
 }
+
+// A peer that waits (no input packet to carry its quality reply) answers
+// after a while; the ping stays the network's round trip, not the wait.
+func TestP2PPingExcludesReplyHold(t *testing.T) {
+	net := newTestNet(15)
+	net.latency = 30 * time.Millisecond
+	peers := newMesh(t, net, 2, nil)
+	syncMesh(t, net, peers)
+	// Peer 1 only polls: it sends no input, so its replies wait
+	// maxControlDelay; peer 0 stalls at the prediction window.
+	for range 300 {
+		tick(t, peers[:1], func(p *testPeer) uint32 { return 1 })
+		peers[1].sess.PollRemoteClients()
+		net.advance(16 * time.Millisecond)
+	}
+	st, err := peers[0].sess.NetworkStats(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Ping < 55*time.Millisecond || st.Ping > 80*time.Millisecond {
+		t.Fatalf("ping %v over a 30 ms one-way link, the peer holding replies %v", st.Ping, maxControlDelay)
+	}
+	if st.SendQueueLen > 8 {
+		t.Fatalf("%d frames unacknowledged by a waiting peer", st.SendQueueLen)
+	}
+}

@@ -125,8 +125,8 @@ func (s *SpectatorSession[S, I, A]) handleHostEvents() {
 			s.events.push(Event[A]{Kind: EventNetworkInterrupted, Addr: addr, DisconnectTimeout: ev.timeLeft})
 		case epResumed:
 			s.events.push(Event[A]{Kind: EventNetworkResumed, Addr: addr})
-		case epDisconnected:
-			s.host.disconnect(s.clock.since())
+		case epDisconnected, epDroppedUs:
+			s.host.disconnect(s.socket, s.clock.since())
 			s.events.push(Event[A]{Kind: EventDisconnected, Addr: addr})
 		case epVersionMismatch:
 			s.events.push(Event[A]{Kind: EventVersionMismatch, Addr: addr, RemoteVersion: ev.remoteVersion})
