@@ -84,7 +84,9 @@ type Config[I comparable, A comparable] struct {
 	// advances CatchupSpeed frames per tick. Default 10; 1..59.
 	MaxFramesBehind int
 	// CatchupSpeed is the spectator's frames per tick while catching up.
-	// Default 1 (never catch up); must be below MaxFramesBehind.
+	// Default 1 (never catch up); at least 1. It may exceed MaxFramesBehind
+	// (as in GGRS 0.13): a tick never advances more frames than the host
+	// has sent, nor more than SpectatorBufferSize.
 	CatchupSpeed int
 	// Clock returns the current time; nil means time.Now. Tests inject a
 	// virtual clock. Only durations between calls matter.
@@ -258,9 +260,6 @@ func (c *Config[I, A]) validateSpectator() error {
 	}
 	if c.CatchupSpeed < 1 {
 		return invalidf("CatchupSpeed cannot be smaller than 1, got %d", c.CatchupSpeed)
-	}
-	if c.CatchupSpeed >= c.MaxFramesBehind {
-		return invalidf("CatchupSpeed %d must be below MaxFramesBehind %d", c.CatchupSpeed, c.MaxFramesBehind)
 	}
 	return nil
 }

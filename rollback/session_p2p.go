@@ -54,6 +54,7 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	decoded     []I
 
 	disconnectFrame      Frame
+	localSentFrame       Frame // the newest frame of local input sent
 	nextSpectatorFrame   Frame
 	nextRecommendedSleep Frame
 	framesAhead          int
@@ -69,6 +70,8 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	events eventQueue[A]
 	buf    requestBuffer[S, I]
 	msg    message
+	// waitTimer paces AdvanceFrameWait's polls; nil until its first wait.
+	waitTimer *time.Timer
 }
 
 // NewP2PSession validates cfg and returns a session that talks to the remote
@@ -105,6 +108,7 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 		specInputs:            make([]PlayerInput[I], cfg.NumPlayers),
 		decoded:               make([]I, cfg.NumPlayers),
 		disconnectFrame:       NullFrame,
+		localSentFrame:        NullFrame,
 		lastSentChecksumFrame: NullFrame,
 		events:                newEventQueue[A](),
 		// A rollback resimulates at most the saved-state ring, plus the
@@ -317,21 +321,22 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 }
 
 // addLocalInputs puts this tick's local inputs into the queues and sends
-// every frame they filled (more than one if the input delay grew).
+// every frame that every local player's input has reached: more than one if
+// an input delay grew, none while a player with a longer delay than another
+// has not reached the frame yet (input delay is per player).
 func (s *P2PSession[S, I, A]) addLocalInputs(now time.Duration) {
-	first, last := NullFrame, NullFrame
-	for _, h := range s.localHandles {
-		f0, f1 := s.sync.addLocalInput(h, s.localInputs[h])
-		if f0 == NullFrame {
-			continue // this frame's input was given already
-		}
-		s.localStatus[h].lastFrame = f1
-		first, last = f0, f1
-	}
-	if first == NullFrame {
+	if len(s.localHandles) == 0 {
 		return
 	}
-	for f := first; f <= last; f++ {
+	ready := Frame(1<<31 - 1)
+	for _, h := range s.localHandles {
+		if f0, f1 := s.sync.addLocalInput(h, s.localInputs[h]); f0 != NullFrame {
+			s.localStatus[h].lastFrame = f1
+		}
+		ready = min(ready, s.localStatus[h].lastFrame)
+	}
+	for f := s.localSentFrame + 1; f <= ready; f++ {
+		s.localSentFrame = f
 		for i, h := range s.localHandles {
 			in, _ := s.sync.queues[h].confirmedInput(f)
 			s.codec.Encode(s.frameBytes[i*s.inputSize:(i+1)*s.inputSize], in)
@@ -679,16 +684,22 @@ func (s *P2PSession[S, I, A]) localChecksum(f Frame) (uint64, bool) {
 	return 0, false
 }
 
-// SetInputDelay changes the input delay of every local player. Growing it
-// repeats the last input for the new frames; shrinking it drops local inputs
-// until the current frame catches up.
-func (s *P2PSession[S, I, A]) SetInputDelay(frames int) error {
+// SetInputDelay changes the input delay of local player h, as GGRS's
+// set_input_delay; Config.InputDelay sets every local player's at the start.
+// It takes effect with the next AddLocalInput. Growing it repeats h's last
+// input for the new frames; shrinking it drops h's inputs until the current
+// frame catches up. Local players may have different delays: the session
+// sends a frame to the peers once every local player's input has reached it.
+// Errors: ErrInvalidRequest if h is not a local player or frames is out of
+// range 0..MaxInputDelay.
+func (s *P2PSession[S, I, A]) SetInputDelay(h PlayerHandle, frames int) error {
+	if s.kinds[h] != Local {
+		return invalidf("player handle %d is not a local player", h)
+	}
 	if frames < 0 || frames > MaxInputDelay {
 		return invalidf("input delay %d out of range 0..%d", frames, MaxInputDelay)
 	}
-	for _, h := range s.localHandles {
-		s.sync.setFrameDelay(h, frames)
-	}
+	s.sync.setFrameDelay(h, frames)
 	return nil
 }
 

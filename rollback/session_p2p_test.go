@@ -147,7 +147,7 @@ func TestP2PInputDelayChangedMidSession(t *testing.T) {
 	}
 	run(10)
 	for _, p := range peers {
-		if err := p.sess.SetInputDelay(4); err != nil {
+		if err := p.sess.SetInputDelay(p.handle, 4); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -157,13 +157,16 @@ func TestP2PInputDelayChangedMidSession(t *testing.T) {
 		t.Fatal("session froze after the delay grew")
 	}
 	for _, p := range peers {
-		if err := p.sess.SetInputDelay(1); err != nil {
+		if err := p.sess.SetInputDelay(p.handle, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
 	run(20)
-	if err := peers[0].sess.SetInputDelay(MaxInputDelay + 1); !errors.Is(err, ErrInvalidRequest) {
+	if err := peers[0].sess.SetInputDelay(0, MaxInputDelay+1); !errors.Is(err, ErrInvalidRequest) {
 		t.Fatalf("SetInputDelay too big: %v", err)
+	}
+	if err := peers[0].sess.SetInputDelay(1, 2); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("SetInputDelay of a remote player: %v", err)
 	}
 	if agree(t, peers) < 40 {
 		t.Fatal("too few frames confirmed")
@@ -404,5 +407,113 @@ func TestP2PPingExcludesReplyHold(t *testing.T) {
 	}
 	if st.SendQueueLen > 8 {
 		t.Fatalf("%d frames unacknowledged by a waiting peer", st.SendQueueLen)
+	}
+}
+
+// Input delay is per local player (GGRS 0.13's set_input_delay): two local
+// players on one peer with different delays, changed mid-session, and a
+// remote peer that receives their inputs as complete frames. Every player's
+// input lands delay frames after it was given, and both peers agree.
+func TestP2PInputDelayPerPlayer(t *testing.T) {
+	net := newTestNet(16)
+	net.latency = 20 * time.Millisecond
+	cfgFor := func(local []PlayerHandle, remote PlayerHandle, addr string) Config[uint32, string] {
+		cfg := DefaultConfig[uint32, string](UintCodec[uint32]{})
+		cfg.NumPlayers = 3
+		cfg.Clock = net.clock
+		for _, h := range local {
+			cfg.AddLocalPlayer(h)
+		}
+		cfg.AddRemotePlayer(remote, addr)
+		return cfg
+	}
+	cfgA := cfgFor([]PlayerHandle{0, 1}, 2, "b")
+	cfgB := cfgFor([]PlayerHandle{2}, 0, "a")
+	cfgB.AddRemotePlayer(1, "a")
+	a, err := NewP2PSession[stubState](cfgA, net.socket("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewP2PSession[stubState](cfgB, net.socket("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := []*testPeer{{sess: a, game: newStubGame(), addr: "a"}, {sess: b, game: newStubGame(), addr: "b"}}
+	syncMesh(t, net, peers)
+	if err := a.SetInputDelay(0, 3); err != nil {
+		t.Fatal(err)
+	}
+	// The input given at tick i (= frame i, nothing stalls at this
+	// latency) is i*10+handle: player h's input of frame f is
+	// (f-delay)*10+h.
+	delays := map[PlayerHandle]int{0: 3, 1: 0, 2: 0}
+	inputAt := map[PlayerHandle]map[Frame]uint32{0: {}, 1: {}, 2: {}}
+	seen := map[PlayerHandle]map[Frame]uint32{0: {}, 1: {}, 2: {}}
+	for i := range 120 {
+		if i == 40 {
+			if err := a.SetInputDelay(1, 5); err != nil {
+				t.Fatal(err)
+			}
+			delays[1] = 5
+		}
+		if i == 80 {
+			if err := a.SetInputDelay(0, 1); err != nil {
+				t.Fatal(err)
+			}
+			delays[0] = 1
+		}
+		for _, p := range peers {
+			f := p.sess.CurrentFrame()
+			for _, h := range p.sess.LocalPlayerHandles() {
+				v := uint32(f)*10 + uint32(h)
+				if err := p.sess.AddLocalInput(h, v); err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := inputAt[h][f+Frame(delays[h])]; !ok {
+					inputAt[h][f+Frame(delays[h])] = v
+				}
+			}
+			reqs, err := p.sess.AdvanceFrame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.game.handle(reqs); err != nil {
+				t.Fatal(err)
+			}
+			if p == peers[1] {
+				for _, r := range reqs {
+					if r.Kind != AdvanceFrame {
+						continue
+					}
+					for h, in := range r.Inputs {
+						if in.Status == Confirmed {
+							seen[PlayerHandle(h)][r.Frame] = in.Input
+						}
+					}
+				}
+			}
+		}
+		net.advance(16 * time.Millisecond)
+	}
+	if n := agree(t, peers); n < 100 {
+		t.Fatalf("only %d frames agreed", n)
+	}
+	// Where the given input did not just fill a gap, the remote peer saw
+	// exactly the input given delay frames earlier.
+	checked := 0
+	for h, frames := range inputAt {
+		for f, want := range frames {
+			got, ok := seen[h][f]
+			if !ok || f < 10 {
+				continue
+			}
+			checked++
+			if got != want {
+				t.Fatalf("player %d frame %d: remote saw input %d, want %d (given at frame %d)", h, f, got, want, want/10)
+			}
+		}
+	}
+	if checked < 200 {
+		t.Fatalf("only %d inputs checked", checked)
 	}
 }
