@@ -31,9 +31,11 @@ const (
 	// within this delay, far inside resendInterval.
 	maxControlDelay = 50 * time.Millisecond
 	// noticeInterval spaces the disconnect notices a disconnected endpoint
-	// sends in answer to the peer's packets (one at once, then at most one
-	// per interval, however fast the peer sends).
+	// sends: one at once, then one per interval noticeRepeats times (the
+	// peer may not reach us, so it cannot ask), then only in answer to the
+	// peer's packets, at most one per interval however fast it sends.
 	noticeInterval = 100 * time.Millisecond
+	noticeRepeats  = 10
 	// udpHeaderSize is counted per packet in the bandwidth statistic.
 	udpHeaderSize   = 28
 	maxEndpointEvts = 16
@@ -114,6 +116,7 @@ type endpoint[A comparable] struct {
 	disconnectSent    bool
 	droppedUsSent     bool
 	lastNoticeTime    time.Duration
+	noticesSent       int
 
 	// Control parts waiting for the next input packet (see
 	// maxControlDelay): an acknowledgement of lastRecvFrame, our quality
@@ -286,6 +289,7 @@ func (e *endpoint[A]) disconnect(sock Socket[A], now time.Duration) {
 
 func (e *endpoint[A]) sendNotice(sock Socket[A], now time.Duration) {
 	e.lastNoticeTime = now
+	e.noticesSent++
 	e.send(sock, appendHeader(e.sendBuf[:0], msgDisconnectNotice, e.magic), now)
 }
 
@@ -643,6 +647,8 @@ func (e *endpoint[A]) poll(status []connectionStatus, sock Socket[A], now time.D
 	case stateDisconnected:
 		if now > e.shutdownAt {
 			e.state = stateShutdown
+		} else if e.noticesSent <= noticeRepeats && now-e.lastNoticeTime >= noticeInterval {
+			e.sendNotice(sock, now)
 		}
 	}
 }

@@ -126,9 +126,12 @@ func (s *SpectatorSession[S, I, A]) handleHostEvents() {
 			s.events.push(Event[A]{Kind: EventNetworkInterrupted, Addr: addr, DisconnectTimeout: ev.timeLeft})
 		case epResumed:
 			s.events.push(Event[A]{Kind: EventNetworkResumed, Addr: addr})
-		case epDisconnected, epDroppedUs:
+		case epDisconnected:
 			s.host.disconnect(s.socket, s.clock.since())
-			s.events.push(Event[A]{Kind: EventDisconnected, Addr: addr})
+			s.events.push(Event[A]{Kind: EventDisconnected, Addr: addr, Reason: DisconnectTimeout})
+		case epDroppedUs:
+			s.host.disconnect(s.socket, s.clock.since())
+			s.events.push(Event[A]{Kind: EventDisconnected, Addr: addr, Reason: DisconnectDroppedUs, Reporter: addr})
 		case epVersionMismatch:
 			s.events.push(Event[A]{Kind: EventVersionMismatch, Addr: addr, RemoteVersion: ev.remoteVersion})
 		}
