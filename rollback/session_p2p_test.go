@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -382,6 +383,24 @@ func TestP2PDisconnectPropagates(t *testing.T) {
 		t.Fatalf("player 2 dropped after frame %d on peer 0, %d on peer 1", f0, f1)
 	}
 	agree(t, peers[:2])
+	// Every peer is told, naming who reported the disconnect: peer 1 that
+	// peer 0 did, peer 2 (kicked) that both dropped it.
+	want := map[string][]string{
+		peerAddr(0): {"disconnected p2 (local request)"},
+		peerAddr(1): {"disconnected p2 (reported by p0)"},
+		peerAddr(2): {"disconnected p0 (dropped us by p0)", "disconnected p1 (dropped us by p1)"},
+	}
+	for _, p := range peers {
+		var got []string
+		for _, e := range p.events {
+			if e.Kind == EventDisconnected || e.Kind == EventDisconnectDisputed {
+				got = append(got, e.String())
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want[p.addr]) {
+			t.Errorf("%s: events %q, want %q", p.addr, got, want[p.addr])
+		}
+	}
 }
 
 // A peer that waits (no input packet to carry its quality reply) answers
