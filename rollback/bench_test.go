@@ -18,8 +18,9 @@ type benchNet struct {
 	tickTime time.Duration
 	now      time.Time
 	socks    map[string]*benchSocket
-	// sent counts the datagrams sent, for the datagrams-per-frame metric.
-	sent int
+	// sent and bytes count the datagrams and bytes sent, for the
+	// per-frame metrics.
+	sent, bytes int
 }
 
 type benchSlot struct {
@@ -59,6 +60,7 @@ func (n *benchNet) socket(addr string) *benchSocket {
 
 func (s *benchSocket) Send(to string, p []byte) error {
 	s.net.sent++
+	s.net.bytes += len(p)
 	d := s.net.socks[to]
 	if d == nil || d.count == len(d.slots) {
 		return nil
@@ -213,17 +215,22 @@ func BenchmarkP2PFrame(b *testing.B) {
 					meshTick(net, peers, mode.changing)
 				}
 				start := peers[0].rollback
-				sent, frames, saves := net.sent, 0, 0
+				sent, bytes, frames, saves := net.sent, net.bytes, 0, 0
 				for _, p := range peers {
 					frames -= int(p.sess.CurrentFrame())
 					saves -= p.saves
 				}
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu0, cpuOK := processCPUTime()
 				for range b.N {
 					meshTick(net, peers, mode.changing)
 				}
+				cpu1, _ := processCPUTime()
 				b.StopTimer()
+				if cpuOK {
+					b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N*n), "cpu-ns/session-frame")
+				}
 				for _, p := range peers {
 					frames += int(p.sess.CurrentFrame())
 					saves += p.saves
@@ -233,6 +240,7 @@ func BenchmarkP2PFrame(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/session-frame")
 				if frames > 0 {
 					b.ReportMetric(float64(net.sent-sent)/float64(frames)/float64(n-1), "datagrams/frame/peer")
+					b.ReportMetric(float64(net.bytes-bytes)/float64(frames)/float64(n-1), "bytes/frame/peer")
 					if !mode.changing {
 						b.ReportMetric(float64(saves)/float64(frames), "saves/frame")
 					}

@@ -120,7 +120,8 @@ type endpoint[A comparable] struct {
 
 	// Control parts waiting for the next input packet (see
 	// maxControlDelay): an acknowledgement of lastRecvFrame, our quality
-	// report, and the reply to the peer's report (pong, received at pongAt).
+	// report, and the reply to the peer's latest report (pong, received at
+	// pongAt; a reply has been due since pongDueAt).
 	ackDue      bool
 	ackDueAt    time.Duration
 	reportDue   bool
@@ -128,6 +129,7 @@ type endpoint[A comparable] struct {
 	pongDue     bool
 	pong        uint64
 	pongAt      time.Duration
+	pongDueAt   time.Duration
 
 	// peerStatus is the peer's view of every player, merged over packets.
 	peerStatus []connectionStatus
@@ -355,9 +357,10 @@ func (e *endpoint[A]) handleQuality(m *message, now time.Duration) {
 	if m.hasReport {
 		e.remoteFrameAdvantage = int(m.frameAdvantage)
 		if !e.pongDue {
-			e.pongAt = now
+			e.pongDueAt = now
 		}
-		e.pongDue, e.pong = true, m.ping
+		// Answer the latest report: its hold is measured from its arrival.
+		e.pongDue, e.pong, e.pongAt = true, m.ping, now
 	}
 	if m.hasReply {
 		// The reply waited held ms at the peer for an input packet to
@@ -537,7 +540,7 @@ func (e *endpoint[A]) flushControl(sock Socket[A], now time.Duration) {
 		b := appendHeader(e.sendBuf[:0], msgInputAck, e.magic)
 		e.send(sock, appendFrame(b, e.lastRecvFrame), now)
 	}
-	if e.reportDue && now-e.reportDueAt >= maxControlDelay || e.pongDue && now-e.pongAt >= maxControlDelay {
+	if e.reportDue && now-e.reportDueAt >= maxControlDelay || e.pongDue && now-e.pongDueAt >= maxControlDelay {
 		q := e.takeQuality(now)
 		if q.report {
 			b := appendHeader(e.sendBuf[:0], msgQualityReport, e.magic)
