@@ -53,8 +53,10 @@ type Config[I comparable, A comparable] struct {
 	InputCodec InputCodec[I]
 	// Predictor guesses missing remote inputs; nil means RepeatLast.
 	Predictor Predictor[I]
-	// InputDelay delays local inputs by this many frames, trading
-	// responsiveness for fewer rollbacks. Default 0; at most MaxInputDelay.
+	// InputDelay delays every local player's inputs by this many frames,
+	// trading responsiveness for fewer rollbacks. Default 0; at most
+	// MaxInputDelay. P2PSession.SetInputDelay changes one player's delay
+	// mid-session.
 	InputDelay int
 	// MaxPrediction is how many frames a session may run ahead of the last
 	// frame with every input confirmed. 0 means lockstep: advance only on
