@@ -673,6 +673,14 @@ func (s *P2PSession[S, I, A]) adjustGamestate(firstIncorrect, minConfirmed Frame
 		s.sync.resetPrediction()
 		return
 	}
+	if oldest := current - Frame(len(s.sync.states)) + 1; target < oldest {
+		// The resimulation saves every frame up to current into the ring:
+		// rolling back further would hand out the loaded cell again for a
+		// later frame before the game loads it. Only a disconnect reported
+		// for a frame older than the ring asks for that; recover as well
+		// as possible (desync detection will tell).
+		target = oldest
+	}
 	cell, ok := s.sync.loadFrame(target)
 	for f := target + 1; !ok && f < current; f++ {
 		// The target left the ring: only a disconnect reported for a frame

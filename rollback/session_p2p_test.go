@@ -536,3 +536,28 @@ func TestP2PInputDelayPerPlayer(t *testing.T) {
 		t.Fatalf("only %d inputs checked", checked)
 	}
 }
+
+// A disconnect agreed for a frame older than the saved-state ring (only a
+// peer's late or lying report asks for that) must not make the game load a
+// cell that the same tick's resimulation already handed out for a later
+// frame: the session rolls back as far as the ring allows instead.
+func TestP2PDisconnectOlderThanTheRing(t *testing.T) {
+	net := newTestNet(18)
+	peers := newMesh(t, net, 2, nil)
+	syncMesh(t, net, peers)
+	for range 60 {
+		tick(t, peers, func(p *testPeer) uint32 { return uint32(p.sess.CurrentFrame() / 3) })
+		net.advance(16 * time.Millisecond)
+	}
+	a := peers[0]
+	ring := Frame(len(a.sess.sync.states))
+	old := a.sess.CurrentFrame() - 2*ring
+	a.sess.disconnectPlayerAtFrame(a.sess.byHandle[1], old, a.sess.clock.since())
+	for range 5 {
+		tick(t, peers[:1], func(p *testPeer) uint32 { return 1 })
+		net.advance(16 * time.Millisecond)
+	}
+	if a.game.loads == 0 {
+		t.Fatal("no rollback")
+	}
+}

@@ -105,12 +105,17 @@ func TestForgedDisconnectReportIsDisputed(t *testing.T) {
 // dropped; p0 adopts p2's report because p1 confirms it, naming p2. p0 and
 // p2 agree on p1's disconnect frame and play on in agreement.
 func TestOneSidedLossDropsThePlayerEverywhere(t *testing.T) {
+	heldTicks := 0
 	for _, seed := range trustSeeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			net, peers, run := trustMesh(t, seed)
 			net.cut[[2]string{peerAddr(1), peerAddr(2)}] = true
 			droppedAt := -1
 			learnedAt := -1
+			// While p2's report awaits p1's confirmation at p0, p0 confirms
+			// no frame after the reported one: adopting the report would
+			// change it (and spectators would have been sent it).
+			held := 0 // ticks p0 held the report, summed over seeds below
 			for i := range 400 {
 				run(1)
 				if droppedAt < 0 && peers[2].sess.localStatus[1].disconnected {
@@ -119,7 +124,16 @@ func TestOneSidedLossDropsThePlayerEverywhere(t *testing.T) {
 				if learnedAt < 0 && countEvents(peers[1].events, EventDisconnected) > 0 {
 					learnedAt = i
 				}
+				if report := peers[0].sess.byAddr[peerAddr(2)].ep.peerStatus[1]; report.disconnected &&
+					!peers[0].sess.localStatus[1].disconnected {
+					held++
+					if c := peers[0].sess.ConfirmedFrame(); c > report.lastFrame {
+						t.Fatalf("tick %d: p0 confirmed frame %d while p2's report of p1 gone after %d waits",
+							i, c, report.lastFrame)
+					}
+				}
 			}
+			heldTicks += held
 			if droppedAt < 0 || learnedAt < 0 {
 				t.Fatalf("p2 dropped p1 at tick %d, p1 learned at tick %d", droppedAt, learnedAt)
 			}
@@ -163,6 +177,11 @@ func TestOneSidedLossDropsThePlayerEverywhere(t *testing.T) {
 				t.Fatalf("only %d frames agreed", n)
 			}
 		})
+	}
+	// Usually the report reaches p0 before p1's confirmation does; a lost
+	// packet may turn that around in one network or another.
+	if heldTicks == 0 {
+		t.Fatal("p0 never held a report: every one was confirmed in the tick it arrived")
 	}
 }
 
