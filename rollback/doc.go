@@ -52,6 +52,11 @@
 //     confirmed, so spectators and desync checks never see a frame that
 //     adopting the report would change.
 //
+// Frames confirmed before any report arrived can still change when the
+// agreed frame is earlier (a peer that lost X stalls, but the others may have
+// confirmed a few frames with X's inputs meanwhile), as in GGRS: the saved
+// states keep a second prediction window for that rollback.
+//
 // So a peer cannot evict a player that the others still hear by a report
 // alone: it has to tell the player (which then confirms) or stop talking to
 // it, and either way every peer's event names it as the reporter. A lying
@@ -66,14 +71,14 @@
 //	topic                    GGRS 0.13                                rollback
 //	Synchronizing events     4 (counts 1..4 of 5), then Synchronized  5 (counts 1..5 of 5), then Synchronized:
 //	                                                                  every completed round trip is reported
-//	saves on the first frame frame 0 saved twice                      once
+//	first-frame saves        frame 0 saved twice                      once
 //	saves while waiting      the current frame is saved on every      only in the tick that advances it (one
 //	                         advance_frame, also one that cannot      save per frame however often the game
 //	                         advance                                  ticks; sparse saving unchanged)
 //	lockstep                 advance_frame is "conservative": may     advances in the AdvanceFrame call whose
 //	                         need input delay to cover polling        poll brings the last missing input (this
-//	                         jitter; advance_frame_with_wait(_timeout) tick's local input included);
-//	                         polls for a Duration                     AdvanceFrameWait polls until a context ends
+//	                         jitter; advance_frame_with_wait and      tick's local input included);
+//	                         ..._timeout poll for a Duration          AdvanceFrameWait polls until a context ends
 //	checksums                u128                                     uint64 (StateCell.Save)
 //	NetworkStats             kbps_sent removed                        KbpsSent kept (GGPO has it), 28 bytes of
 //	                                                                  IP/UDP header counted per datagram
