@@ -13,8 +13,14 @@ import (
 type benchNet struct {
 	tick  int
 	delay int
-	now   time.Time
-	socks map[string]*benchSocket
+	// step is the virtual time between ticks: a frame (1/60 s) for a paced
+	// game, less for one that ticks as fast as it can.
+	tickTime time.Duration
+	now      time.Time
+	socks    map[string]*benchSocket
+	// sent and bytes count the datagrams and bytes sent, for the
+	// per-frame metrics.
+	sent, bytes int
 }
 
 type benchSlot struct {
@@ -36,14 +42,14 @@ type benchSocket struct {
 }
 
 func newBenchNet(delay int) *benchNet {
-	return &benchNet{delay: delay, now: time.Unix(0, 0), socks: map[string]*benchSocket{}}
+	return &benchNet{delay: delay, tickTime: time.Second / 60, now: time.Unix(0, 0), socks: map[string]*benchSocket{}}
 }
 
 func (n *benchNet) clock() time.Time { return n.now }
 
 func (n *benchNet) step() {
 	n.tick++
-	n.now = n.now.Add(time.Second / 60)
+	n.now = n.now.Add(n.tickTime)
 }
 
 func (n *benchNet) socket(addr string) *benchSocket {
@@ -53,6 +59,8 @@ func (n *benchNet) socket(addr string) *benchSocket {
 }
 
 func (s *benchSocket) Send(to string, p []byte) error {
+	s.net.sent++
+	s.net.bytes += len(p)
 	d := s.net.socks[to]
 	if d == nil || d.count == len(d.slots) {
 		return nil
@@ -91,6 +99,7 @@ type benchPeer struct {
 	handle   PlayerHandle
 	rollback int
 	advances int
+	saves    int
 }
 
 func (p *benchPeer) run(in uint32) {
@@ -104,6 +113,7 @@ func (p *benchPeer) run(in uint32) {
 		switch r.Kind {
 		case SaveState:
 			r.Cell.Save(p.state, p.state.value)
+			p.saves++
 		case LoadState:
 			p.state, _ = r.Cell.Load()
 			p.rollback++
@@ -188,26 +198,53 @@ func BenchmarkP2PFrame(b *testing.B) {
 		delay         int
 		maxPrediction int
 		changing      bool
+		step          time.Duration
 	}{
-		{"steady", 0, 8, false},
-		{"rollback8", 8, 12, true},
+		{"steady", 0, 8, false, time.Second / 60},
+		{"rollback8", 8, 12, true, time.Second / 60},
+		// freerun: a game loop that ticks every millisecond instead of
+		// every frame, over a 28 ms one-way link: it advances 8 frames, then
+		// waits for the remote inputs (3.5 ticks per frame).
+		{"freerun", 28, 8, false, time.Millisecond},
 	} {
 		for _, n := range []int{2, 4, 8} {
 			b.Run(fmt.Sprintf("%s/players=%d", mode.name, n), func(b *testing.B) {
 				net, peers := newBenchMesh(b, n, mode.delay, mode.maxPrediction)
-				for range 120 {
+				net.tickTime = mode.step
+				for range 1200 {
 					meshTick(net, peers, mode.changing)
 				}
 				start := peers[0].rollback
+				sent, bytes, frames, saves := net.sent, net.bytes, 0, 0
+				for _, p := range peers {
+					frames -= int(p.sess.CurrentFrame())
+					saves -= p.saves
+				}
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu0, cpuOK := processCPUTime()
 				for range b.N {
 					meshTick(net, peers, mode.changing)
 				}
+				cpu1, _ := processCPUTime()
 				b.StopTimer()
-				// One op is a frame on every peer; report the cost of one
-				// session's frame, the figure a game pays per tick.
+				if cpuOK {
+					b.ReportMetric(float64((cpu1-cpu0).Nanoseconds())/float64(b.N*n), "cpu-ns/session-frame")
+				}
+				for _, p := range peers {
+					frames += int(p.sess.CurrentFrame())
+					saves += p.saves
+				}
+				// One op is a tick on every peer; report the cost of one
+				// session's tick, the figure a game pays per tick.
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/session-frame")
+				if frames > 0 {
+					b.ReportMetric(float64(net.sent-sent)/float64(frames)/float64(n-1), "datagrams/frame/peer")
+					b.ReportMetric(float64(net.bytes-bytes)/float64(frames)/float64(n-1), "bytes/frame/peer")
+					if !mode.changing {
+						b.ReportMetric(float64(saves)/float64(frames), "saves/frame")
+					}
+				}
 				if mode.changing && peers[0].rollback-start < b.N/2 {
 					b.Fatalf("only %d rollbacks in %d frames", peers[0].rollback-start, b.N)
 				}
@@ -351,5 +388,73 @@ func TestStateDumpHookDoesNotAllocate(t *testing.T) {
 	}
 	if buffers == 0 || held > 1 {
 		t.Fatalf("%d dumps held, %d buffers used", held, buffers)
+	}
+}
+
+// freeRunMesh is the freerun benchmark's mesh: a game loop ticking every
+// millisecond over a 28 ms one-way link, so every session waits on the
+// network for most of its ticks.
+func freeRunMesh(tb testing.TB, n int) (*benchNet, []*benchPeer) {
+	net, peers := newBenchMesh(tb, n, 28, 8)
+	net.tickTime = time.Millisecond
+	for range 1200 {
+		meshTick(net, peers, false)
+	}
+	return net, peers
+}
+
+// Every remote peer gets one datagram per frame in steady state, paced or
+// free-running: the input packet carries the acknowledgement and the
+// quality reports.
+func TestOneDatagramPerPeerPerFrame(t *testing.T) {
+	for _, n := range []int{2, 4} {
+		for _, freeRun := range []bool{false, true} {
+			var net *benchNet
+			var peers []*benchPeer
+			if freeRun {
+				net, peers = freeRunMesh(t, n)
+			} else {
+				net, peers = newBenchMesh(t, n, 0, 8)
+				for range 300 {
+					meshTick(net, peers, false)
+				}
+			}
+			sent, frames := net.sent, 0
+			for _, p := range peers {
+				frames -= int(p.sess.CurrentFrame())
+			}
+			for range 3000 {
+				meshTick(net, peers, false)
+			}
+			for _, p := range peers {
+				frames += int(p.sess.CurrentFrame())
+			}
+			if frames < 600*n {
+				t.Fatalf("%d players, free-running %v: only %d frames", n, freeRun, frames)
+			}
+			if got := float64(net.sent-sent) / float64(frames*(n-1)); got != 1 {
+				t.Errorf("%d players, free-running %v: %.3f datagrams per frame per remote peer, want 1",
+					n, freeRun, got)
+			}
+		}
+	}
+}
+
+// A tick that cannot advance saves nothing: free-running, every save is of
+// a frame that then advances.
+func TestSavesOnlyWhenAdvancing(t *testing.T) {
+	net, peers := freeRunMesh(t, 2)
+	frames, saves, ticks := -int(peers[0].sess.CurrentFrame()), -peers[0].saves, 0
+	for range 2000 {
+		meshTick(net, peers, false)
+		ticks++
+	}
+	frames += int(peers[0].sess.CurrentFrame())
+	saves += peers[0].saves
+	if frames == 0 || frames > ticks/2 {
+		t.Fatalf("%d frames in %d ticks: the mesh does not wait on the network", frames, ticks)
+	}
+	if saves != frames {
+		t.Fatalf("%d saves for %d frames advanced in %d ticks", saves, frames, ticks)
 	}
 }

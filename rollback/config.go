@@ -53,8 +53,10 @@ type Config[I comparable, A comparable] struct {
 	InputCodec InputCodec[I]
 	// Predictor guesses missing remote inputs; nil means RepeatLast.
 	Predictor Predictor[I]
-	// InputDelay delays local inputs by this many frames, trading
-	// responsiveness for fewer rollbacks. Default 0; at most MaxInputDelay.
+	// InputDelay delays every local player's inputs by this many frames,
+	// trading responsiveness for fewer rollbacks. Default 0; at most
+	// MaxInputDelay. P2PSession.SetInputDelay changes one player's delay
+	// mid-session.
 	InputDelay int
 	// MaxPrediction is how many frames a session may run ahead of the last
 	// frame with every input confirmed. 0 means lockstep: advance only on
@@ -84,7 +86,9 @@ type Config[I comparable, A comparable] struct {
 	// advances CatchupSpeed frames per tick. Default 10; 1..59.
 	MaxFramesBehind int
 	// CatchupSpeed is the spectator's frames per tick while catching up.
-	// Default 1 (never catch up); must be below MaxFramesBehind.
+	// Default 1 (never catch up); at least 1. It may exceed MaxFramesBehind
+	// (as in GGRS 0.13): a tick never advances more frames than the host
+	// has sent, nor more than SpectatorBufferSize.
 	CatchupSpeed int
 	// Clock returns the current time; nil means time.Now. Tests inject a
 	// virtual clock. Only durations between calls matter.
@@ -258,9 +262,6 @@ func (c *Config[I, A]) validateSpectator() error {
 	}
 	if c.CatchupSpeed < 1 {
 		return invalidf("CatchupSpeed cannot be smaller than 1, got %d", c.CatchupSpeed)
-	}
-	if c.CatchupSpeed >= c.MaxFramesBehind {
-		return invalidf("CatchupSpeed %d must be below MaxFramesBehind %d", c.CatchupSpeed, c.MaxFramesBehind)
 	}
 	return nil
 }

@@ -81,7 +81,9 @@ func TestConfigValidation(t *testing.T) {
 		{"max frames behind 60", spectator, func(c *cfgT) { c.MaxFramesBehind = 60 }, "MaxFramesBehind"},
 		{"max frames behind 59", spectator, func(c *cfgT) { c.MaxFramesBehind = 59; c.CatchupSpeed = 10 }, ""},
 		{"catchup zero", spectator, func(c *cfgT) { c.CatchupSpeed = 0 }, "CatchupSpeed"},
-		{"catchup equal max behind", spectator, func(c *cfgT) { c.CatchupSpeed = 10 }, "CatchupSpeed"},
+		// GGRS 0.13 dropped the rule CatchupSpeed < MaxFramesBehind.
+		{"catchup equal max behind", spectator, func(c *cfgT) { c.CatchupSpeed = 10 }, ""},
+		{"catchup above max behind", spectator, func(c *cfgT) { c.MaxFramesBehind = 2; c.CatchupSpeed = 1000 }, ""},
 		{"input too large", spectator, func(c *cfgT) { c.InputCodec = bigCodec{} }, "InputCodec.Size"},
 	} {
 		cfg := twoPlayerConfig()

@@ -1,9 +1,101 @@
 // Package rollback provides GGRS-style rollback networking sessions (P2P,
-// sync test and spectator) over any unreliable datagram Socket.
+// sync test and spectator) over any unreliable datagram Socket. A user of
+// GGRS 0.13 finds its concepts, defaults and request sequences here; the
+// differences that remain are deliberate and listed below.
+//
+// # Desync detection and state dumps
 //
 // Desync detection (Config.DesyncDetectionInterval) reports the frame and
 // both checksums. To learn what differed, install a state dump hook with
 // P2PSession.SetStateDump: on a desync both peers exchange their dumps of the
 // frame, and each game receives both views (EventDesyncDetected,
-// EventDesyncDump).
+// EventDesyncDump). SyncTestSession.SetStateDump takes the same hook: a sync
+// test failure (MismatchedChecksumError.Mismatches) then carries the dumps of
+// the first and the resimulated state of every mismatched frame.
+//
+// # Traffic
+//
+// In steady state a P2P session sends one datagram per remote peer per
+// frame: the input packet, which also carries the acknowledgement of the
+// peer's inputs and, every 200 ms, the quality report and the reply to the
+// peer's. A peer that sends no input (waiting on the network, lockstep,
+// spectators) sends them on their own after at most 50 ms. Without sparse
+// saving a session saves a state only in the tick that advances it, so a game
+// loop that ticks faster than frames advance saves once per frame.
+//
+// # Disconnects
+//
+// A peer is dropped when nothing arrives from it for
+// Config.DisconnectTimeout, when the game calls DisconnectPlayer, or when
+// another peer reports it and this session adopts the report. Every
+// disconnect raises EventDisconnected on every peer of the match: Reason says
+// why and Reporter names the peer that reported it. A session that drops a
+// peer tells it at once (a disconnect notice), so the dropped peer leaves the
+// dropper's match with EventDisconnected{Reason: DisconnectDroppedUs}
+// instead of waiting for a timeout.
+//
+// Peers exchange their view of every player, so that all drop a player at the
+// same frame (the earliest frame anyone received from it). In GGRS any peer's
+// report is adopted, which lets one peer evict another silently. Here a
+// report from peer R that player X is disconnected is adopted:
+//
+//   - at once, if this session no longer hears X either (nothing for
+//     Config.DisconnectNotifyStart): X is gone;
+//   - once X confirms that it lost R, or that R dropped it (its own reports
+//     say R is disconnected): the link between R and X is broken and one of
+//     them must go. If R reported first and X only learnt of it, X goes; if
+//     each lost the other, every peer keeps the one with the lower handle,
+//     so all agree;
+//   - never, while X is still heard here and does not confirm: after one
+//     second the report raises EventDisconnectDisputed (naming X and R)
+//     once. Until then, frames after the reported frame do not count as
+//     confirmed, so spectators and desync checks never see a frame that
+//     adopting the report would change.
+//
+// Frames confirmed before any report arrived can still change when the
+// agreed frame is earlier (a peer that lost X stalls, but the others may have
+// confirmed a few frames with X's inputs meanwhile), as in GGRS: the saved
+// states keep a second prediction window for that rollback.
+//
+// So a peer cannot evict a player that the others still hear by a report
+// alone: it has to tell the player (which then confirms) or stop talking to
+// it, and either way every peer's event names it as the reporter. A lying
+// peer can still desync a match, as it can by sending different inputs to
+// different peers; desync detection finds that. Spectators follow their
+// host's view of the players and raise events only about the host.
+//
+// # Differences from GGRS 0.13
+//
+// These are deliberate; everything else follows GGRS 0.13.
+//
+//	topic                    GGRS 0.13                                rollback
+//	Synchronizing events     4 (counts 1..4 of 5), then Synchronized  5 (counts 1..5 of 5), then Synchronized:
+//	                                                                  every completed round trip is reported
+//	first-frame saves        frame 0 saved twice                      once
+//	saves while waiting      the current frame is saved on every      only in the tick that advances it (one
+//	                         advance_frame, also one that cannot      save per frame however often the game
+//	                         advance                                  ticks; sparse saving unchanged)
+//	lockstep                 advance_frame is "conservative": may     advances in the AdvanceFrame call whose
+//	                         need input delay to cover polling        poll brings the last missing input (this
+//	                         jitter; advance_frame_with_wait and      tick's local input included);
+//	                         ..._timeout poll for a Duration          AdvanceFrameWait polls until a context ends
+//	checksums                u128                                     uint64 (StateCell.Save)
+//	NetworkStats             kbps_sent removed                        KbpsSent kept (GGPO has it), 28 bytes of
+//	                                                                  IP/UDP header counted per datagram
+//	acks, quality reports    datagrams of their own                   ride the input packet: one datagram per
+//	                                                                  peer per frame in steady state
+//	disconnect reports       any peer's report adopted, silently;     the rule above; events everywhere naming
+//	                         dropped peer not told                    the reporter; dropped peer told at once
+//	DisconnectPlayer         no event                                 EventDisconnected{Reason: DisconnectLocal}
+//	wire format              bincode, no version                      ProtocolVersion byte; a peer on another
+//	                                                                  version gets EventVersionMismatch
+//	bounds                   none explicit                            MaxPlayers, MaxPrediction, MaxInputDelay,
+//	                                                                  MaxInputSize, MaxFrameInputBytes, 1400-byte
+//	                                                                  packets
+//	state dumps              none (bevy_ggrs #117)                    SetStateDump on P2P and sync test sessions
+//
+// API names follow Go: SetInputDelay(handle, frames) is set_input_delay,
+// SpectatorSession.CurrentFrame is current_frame (the last frame advanced,
+// NullFrame before the first), P2PSession.CurrentFrame is current_frame (the
+// frame the game is at, the next to advance).
 package rollback

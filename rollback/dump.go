@@ -351,15 +351,20 @@ func (s *P2PSession[S, I, A]) keepDump(f Frame, cell *StateCell[S]) {
 		}
 	}
 	state, _ := cell.Load()
-	data := s.stateDump(slot.data[:0], f, state)
+	data := cutDump(s.stateDump(slot.data[:0], f, state))
+	*slot = localDump{frame: f, used: true, waiting: s.runningRemotes(), data: data}
+}
+
+// cutDump cuts a hook's dump to MaxStateDumpSize, copying it if its array is
+// larger, so a session never keeps a larger array alive for good.
+func cutDump(data []byte) []byte {
 	if len(data) > MaxStateDumpSize {
 		data = data[:MaxStateDumpSize]
 	}
 	if cap(data) > MaxStateDumpSize {
-		// Do not keep a larger array alive for good.
 		data = append(make([]byte, 0, len(data)), data...)
 	}
-	*slot = localDump{frame: f, used: true, waiting: s.runningRemotes(), data: data}
+	return data
 }
 
 // runningRemotes has bit i set for every remote i exchanging inputs.

@@ -50,6 +50,19 @@ type MismatchedChecksumError struct {
 	CurrentFrame Frame
 	// Frames lists every mismatched frame, oldest first.
 	Frames []Frame
+	// Mismatches describes each frame of Frames, in the same order.
+	Mismatches []ChecksumMismatch
+}
+
+// ChecksumMismatch is one frame whose checksum changed in a sync test: the
+// checksum of the state first saved for it and of the state saved after a
+// rollback and resimulation. With a state dump hook
+// (SyncTestSession.SetStateDump) it also carries the hook's dump of each
+// state, so the two can be compared line by line; without one both are nil.
+type ChecksumMismatch struct {
+	Frame                              Frame
+	FirstChecksum, ResimulatedChecksum uint64
+	FirstDump, ResimulatedDump         []byte
 }
 
 func (e *MismatchedChecksumError) Error() string {

@@ -14,7 +14,9 @@ const (
 	EventSynchronizing EventKind = iota + 1
 	// EventSynchronized: the handshake with Addr is complete.
 	EventSynchronized
-	// EventDisconnected: the peer at Addr is disconnected.
+	// EventDisconnected: the peer at Addr is disconnected; Reason says
+	// why and Reporter who reported it. Every peer of a match gets one for
+	// every disconnect, including the dropped peer (DisconnectDroppedUs).
 	EventDisconnected
 	// EventNetworkInterrupted: nothing arrived from Addr for the notify
 	// delay; the peer will be disconnected after DisconnectTimeout more.
@@ -41,7 +43,48 @@ const (
 	// comes if the peer installed no hook, no longer held its dump, or the
 	// transfer gave up (see P2PSession.SetStateDump).
 	EventDesyncDump
+	// EventDisconnectDisputed: the peer at Reporter reports the player at
+	// Addr disconnected, but this session still hears Addr and Addr does
+	// not confirm it lost Reporter, so the report is not adopted (see
+	// "Disconnects" in the package documentation). Reported once per
+	// reporter and player. If the report was true, an EventDisconnected
+	// follows once Addr confirms or goes silent here.
+	EventDisconnectDisputed
 )
+
+// DisconnectReason says why a peer was disconnected (EventDisconnected).
+type DisconnectReason uint8
+
+const (
+	// DisconnectTimeout: nothing arrived from the peer for
+	// Config.DisconnectTimeout, or it acknowledged none of the last 128
+	// frames of input. This session reported it.
+	DisconnectTimeout DisconnectReason = iota + 1
+	// DisconnectLocal: the game called DisconnectPlayer.
+	DisconnectLocal
+	// DisconnectReported: the peer at Reporter reported the disconnect and
+	// this session adopted it: it no longer hears the peer either, or the
+	// peer confirmed that it lost (or was dropped by) Reporter.
+	DisconnectReported
+	// DisconnectDroppedUs: the peer at Addr (also Reporter) dropped this
+	// session and told it so: this session has left that peer's match.
+	DisconnectDroppedUs
+)
+
+// String returns the reason's name.
+func (r DisconnectReason) String() string {
+	switch r {
+	case DisconnectTimeout:
+		return "timeout"
+	case DisconnectLocal:
+		return "local request"
+	case DisconnectReported:
+		return "reported"
+	case DisconnectDroppedUs:
+		return "dropped us"
+	}
+	return "invalid"
+}
 
 // String returns the kind name.
 func (k EventKind) String() string {
@@ -64,6 +107,8 @@ func (k EventKind) String() string {
 		return "version mismatch"
 	case EventDesyncDump:
 		return "desync dump"
+	case EventDisconnectDisputed:
+		return "disconnect disputed"
 	}
 	return "invalid"
 }
@@ -98,6 +143,13 @@ type Event[A comparable] struct {
 	RemoteDump []byte
 	// RemoteVersion is the peer's protocol version (EventVersionMismatch).
 	RemoteVersion uint8
+	// Reason says why the peer was disconnected (EventDisconnected).
+	Reason DisconnectReason
+	// Reporter is the peer that reported the disconnect
+	// (EventDisconnected with DisconnectReported or DisconnectDroppedUs,
+	// EventDisconnectDisputed); for the other reasons this session itself
+	// reported it and Reporter is the zero value.
+	Reporter A
 }
 
 // String describes the event for logs.
@@ -118,6 +170,13 @@ func (e Event[A]) String() string {
 	case EventVersionMismatch:
 		return fmt.Sprintf("protocol version mismatch with %v: local %d, remote %d",
 			e.Addr, ProtocolVersion, e.RemoteVersion)
+	case EventDisconnected:
+		if e.Reason == DisconnectReported || e.Reason == DisconnectDroppedUs {
+			return fmt.Sprintf("disconnected %v (%v by %v)", e.Addr, e.Reason, e.Reporter)
+		}
+		return fmt.Sprintf("disconnected %v (%v)", e.Addr, e.Reason)
+	case EventDisconnectDisputed:
+		return fmt.Sprintf("disconnect of %v reported by %v not adopted: %v is still heard", e.Addr, e.Reporter, e.Addr)
 	}
 	return fmt.Sprintf("%v %v", e.Kind, e.Addr)
 }

@@ -15,7 +15,12 @@ import (
 // not know (errUnknownType), so a peer that lacks a feature just never answers
 // its packets, and each feature is built to give up after a bound. The state
 // dump types (stateDump, stateDumpAck) came this way.
-const ProtocolVersion uint8 = 1
+//
+// Version 2 carries quality reports and replies inside input packets (one
+// datagram per peer per frame), a third connection status ("dropped us") and
+// the disconnectNotice type; its peers follow the disconnect rule of
+// P2PSession, which a version 1 peer does not know.
+const ProtocolVersion uint8 = 2
 
 // Wire format, little-endian. Every packet starts with a 4-byte header:
 //
@@ -27,14 +32,26 @@ const ProtocolVersion uint8 = 1
 //
 //	syncRequest, syncReply: nonce u32
 //	input:        start i32 | ack i32 | flags u8 | n u8 | n × (lastFrame i32,
-//	              disconnected u8) | frameBytes u16 | count u8 | payload
+//	              status u8) | [report] | [reply] | frameBytes u16 | count u8 |
+//	              payload
 //	inputAck:     ack i32
 //	qualityReport: frameAdvantage i8 | ping u64
-//	qualityReply: pong u64
+//	qualityReply: pong u64 | held u16
 //	keepAlive:    (empty)
+//	disconnectNotice: (empty)
 //	checksumReport: frame i32 | checksum u64
 //	stateDump:    frame i32 | checksum u64 | total u32 | chunk u8 | data
 //	stateDumpAck: frame i32 | received u64
+//
+// An input packet's flags say which optional parts follow the statuses: bit 0
+// a quality report (frameAdvantage i8 | ping u64), bit 1 a quality reply
+// (pong u64 | held u16), each exactly as in its own packet type. A quality
+// reply's held is the milliseconds the replier held the report before
+// answering (it waits for its next input packet), which the pinger subtracts
+// from the round trip. A status is 0 (connected), 1 (disconnected: the sender
+// lost the player or decided to drop it) or 2 (the player dropped the sender,
+// which then left the player's match). disconnectNotice tells the receiver
+// that the sender has dropped it.
 //
 // A stateDump packet carries chunk number chunk of the sender's state dump of
 // frame (whose checksum is checksum and whose length is total, at most
@@ -56,6 +73,7 @@ const (
 	msgChecksumReport
 	msgStateDump
 	msgStateDumpAck
+	msgDisconnectNotice
 )
 
 const (
@@ -68,8 +86,14 @@ const (
 	// of incompressible input, still fits maxPacketSize.
 	maxInputPayload = MaxFrameInputBytes + MaxFrameInputBytes/maxRun + 2
 	// maxFramesPerPacket bounds the frames one input packet carries.
-	maxFramesPerPacket      = 128
-	flagDisconnectRequested = 1
+	maxFramesPerPacket = 128
+	// Input packet flags: which optional parts follow the statuses.
+	flagQualityReport = 1
+	flagQualityReply  = 2
+	// Connection status values on the wire.
+	wireConnected    = 0
+	wireDisconnected = 1
+	wireDroppedUs    = 2
 )
 
 var (
@@ -91,17 +115,22 @@ type message struct {
 	nonce uint32 // syncRequest, syncReply
 
 	// input, inputAck
-	startFrame          Frame
-	ackFrame            Frame
-	disconnectRequested bool
-	numStatus           int
-	status              [MaxPlayers]connectionStatus
-	frameBytes          int
-	count               int
-	payload             []byte
+	startFrame Frame
+	ackFrame   Frame
+	numStatus  int
+	status     [MaxPlayers]connectionStatus
+	frameBytes int
+	count      int
+	payload    []byte
 
-	frameAdvantage int8   // qualityReport
-	ping           uint64 // qualityReport ping, qualityReply pong
+	// qualityReport, and input packets with flagQualityReport
+	hasReport      bool
+	frameAdvantage int8
+	ping           uint64
+	// qualityReply, and input packets with flagQualityReply
+	hasReply bool
+	pong     uint64
+	held     uint16
 
 	frame    Frame  // checksumReport, stateDump, stateDumpAck
 	checksum uint64 // checksumReport, stateDump
@@ -177,6 +206,7 @@ func decodeMessage(b []byte, m *message) error {
 	}
 	m.typ = msgType(b[1])
 	m.magic = binary.LittleEndian.Uint16(b[2:4])
+	m.hasReport, m.hasReply = false, false
 	r := reader{b: b[headerSize:]}
 	switch m.typ {
 	case msgSyncRequest, msgSyncReply:
@@ -191,11 +221,10 @@ func decodeMessage(b []byte, m *message) error {
 			return errBadField
 		}
 	case msgQualityReport:
-		m.frameAdvantage = int8(r.u8())
-		m.ping = r.u64()
+		decodeReport(&r, m)
 	case msgQualityReply:
-		m.ping = r.u64()
-	case msgKeepAlive:
+		decodeReply(&r, m)
+	case msgKeepAlive, msgDisconnectNotice:
 	case msgChecksumReport:
 		m.frame = r.frame()
 		m.checksum = r.u64()
@@ -224,6 +253,18 @@ func decodeMessage(b []byte, m *message) error {
 	return nil
 }
 
+func decodeReport(r *reader, m *message) {
+	m.hasReport = true
+	m.frameAdvantage = int8(r.u8())
+	m.ping = r.u64()
+}
+
+func decodeReply(r *reader, m *message) {
+	m.hasReply = true
+	m.pong = r.u64()
+	m.held = r.u16()
+}
+
 func decodeInputBody(r *reader, m *message) error {
 	m.startFrame = r.frame()
 	m.ackFrame = r.frame()
@@ -232,21 +273,26 @@ func decodeInputBody(r *reader, m *message) error {
 	if r.err != nil {
 		return r.err
 	}
-	if m.startFrame < 0 || m.ackFrame < NullFrame || flags&^flagDisconnectRequested != 0 ||
+	if m.startFrame < 0 || m.ackFrame < NullFrame || flags&^(flagQualityReport|flagQualityReply) != 0 ||
 		m.numStatus > MaxPlayers {
 		return errBadField
 	}
-	m.disconnectRequested = flags&flagDisconnectRequested != 0
 	for i := range m.numStatus {
 		f := r.frame()
 		d := r.u8()
 		if r.err != nil {
 			return r.err
 		}
-		if f < NullFrame || d > 1 {
+		if f < NullFrame || d > wireDroppedUs {
 			return errBadField
 		}
-		m.status[i] = connectionStatus{disconnected: d == 1, lastFrame: f}
+		m.status[i] = connectionStatus{disconnected: d != wireConnected, droppedUs: d == wireDroppedUs, lastFrame: f}
+	}
+	if flags&flagQualityReport != 0 {
+		decodeReport(r, m)
+	}
+	if flags&flagQualityReply != 0 {
+		decodeReply(r, m)
 	}
 	m.frameBytes = int(r.u16())
 	m.count = int(r.u8())
@@ -299,25 +345,55 @@ func appendFrame(dst []byte, f Frame) []byte {
 	return binary.LittleEndian.AppendUint32(dst, uint32(int32(f)))
 }
 
+// qualityParts are the optional quality report and reply of an input packet.
+type qualityParts struct {
+	report         bool
+	frameAdvantage int8
+	ping           uint64
+	reply          bool
+	pong           uint64
+	held           uint16
+}
+
+func appendReport(dst []byte, frameAdvantage int8, ping uint64) []byte {
+	return appendU64(append(dst, byte(frameAdvantage)), ping)
+}
+
+func appendReply(dst []byte, pong uint64, held uint16) []byte {
+	return appendU16(appendU64(dst, pong), held)
+}
+
 // appendInputHead appends an input packet up to (excluding) count and
 // payload; the caller appends count and the encoded frames.
-func appendInputHead(dst []byte, magic uint16, start, ack Frame, disconnectRequested bool,
-	status []connectionStatus, frameBytes int) []byte {
+func appendInputHead(dst []byte, magic uint16, start, ack Frame, status []connectionStatus, q qualityParts,
+	frameBytes int) []byte {
 	dst = appendHeader(dst, msgInput, magic)
 	dst = appendFrame(dst, start)
 	dst = appendFrame(dst, ack)
 	var flags byte
-	if disconnectRequested {
-		flags |= flagDisconnectRequested
+	if q.report {
+		flags |= flagQualityReport
+	}
+	if q.reply {
+		flags |= flagQualityReply
 	}
 	dst = append(dst, flags, byte(len(status)))
 	for _, s := range status {
 		dst = appendFrame(dst, s.lastFrame)
-		d := byte(0)
-		if s.disconnected {
-			d = 1
+		d := byte(wireConnected)
+		switch {
+		case s.droppedUs:
+			d = wireDroppedUs
+		case s.disconnected:
+			d = wireDisconnected
 		}
 		dst = append(dst, d)
+	}
+	if q.report {
+		dst = appendReport(dst, q.frameAdvantage, q.ping)
+	}
+	if q.reply {
+		dst = appendReply(dst, q.pong, q.held)
 	}
 	return appendU16(dst, uint16(frameBytes))
 }

@@ -56,19 +56,27 @@ func TestDecodeDeltaRejectsBadPayloads(t *testing.T) {
 }
 
 func validPackets() [][]byte {
-	status := []connectionStatus{{lastFrame: 3}, {disconnected: true, lastFrame: 1}}
-	in := appendInputHead(nil, 0xbeef, 2, 1, false, status, 4)
+	status := []connectionStatus{{lastFrame: 3}, {disconnected: true, lastFrame: 1},
+		{disconnected: true, droppedUs: true, lastFrame: 7}}
+	in := appendInputHead(nil, 0xbeef, 2, 1, status, qualityParts{}, 4)
 	in = append(in, 2)
 	in = appendDelta(in, make([]byte, 4), []byte{1, 0, 0, 0})
 	in = appendDelta(in, []byte{1, 0, 0, 0}, []byte{1, 0, 0, 0})
+	// An input packet carrying a quality report and a reply.
+	inq := appendInputHead(nil, 0xbeef, 0, -1, status[:1],
+		qualityParts{report: true, frameAdvantage: -3, ping: 77, reply: true, pong: 55, held: 9}, 4)
+	inq = append(inq, 1)
+	inq = appendDelta(inq, make([]byte, 4), []byte{5, 0, 0, 0})
 	return [][]byte{
 		appendU32(appendHeader(nil, msgSyncRequest, 7), 99),
 		appendU32(appendHeader(nil, msgSyncReply, 7), 99),
 		in,
 		appendFrame(appendHeader(nil, msgInputAck, 7), 5),
-		appendU64(append(appendHeader(nil, msgQualityReport, 7), 0xfe), 1234),
-		appendU64(appendHeader(nil, msgQualityReply, 7), 1234),
+		appendReport(appendHeader(nil, msgQualityReport, 7), -2, 1234),
+		appendReply(appendHeader(nil, msgQualityReply, 7), 1234, 3),
 		appendHeader(nil, msgKeepAlive, 7),
+		inq,
+		appendHeader(nil, msgDisconnectNotice, 7),
 		appendU64(appendFrame(appendHeader(nil, msgChecksumReport, 7), 100), 0xabc),
 		// The middle chunk of a 3000-byte dump, the last one, and an
 		// empty dump's only chunk.
@@ -97,8 +105,15 @@ func TestDecodeMessageValid(t *testing.T) {
 	}
 	p := validPackets()[2]
 	if err := decodeMessage(p, &m); err != nil || m.startFrame != 2 || m.ackFrame != 1 || m.count != 2 ||
-		m.numStatus != 2 || !m.status[1].disconnected || m.status[0].lastFrame != 3 || m.magic != 0xbeef {
+		m.numStatus != 3 || m.status[0].disconnected || !m.status[1].disconnected || m.status[1].droppedUs ||
+		!m.status[2].droppedUs || !m.status[2].disconnected || m.status[0].lastFrame != 3 || m.magic != 0xbeef ||
+		m.hasReport || m.hasReply {
 		t.Fatalf("input decoded as %+v, %v", m, err)
+	}
+	q := validPackets()[7]
+	if err := decodeMessage(q, &m); err != nil || m.typ != msgInput || !m.hasReport || m.frameAdvantage != -3 ||
+		m.ping != 77 || !m.hasReply || m.pong != 55 || m.held != 9 || m.count != 1 || m.numStatus != 1 {
+		t.Fatalf("input with quality parts decoded as %+v, %v", m, err)
 	}
 }
 
@@ -131,7 +146,7 @@ func TestDecodeMessageRejectsMalformed(t *testing.T) {
 	if err := decodeMessage(v, &m); err != errVersion || m.version != ProtocolVersion+1 {
 		t.Fatalf("other version: %v %d", err, m.version)
 	}
-	hostile := appendInputHead(nil, 1, 0x7fffffff, 0, false, nil, 4)
+	hostile := appendInputHead(nil, 1, 0x7fffffff, 0, nil, qualityParts{}, 4)
 	hostile = append(hostile, 10, 0x80)
 	if err := decodeMessage(hostile, &m); err != errBadField {
 		t.Fatalf("frame overflow: %v", err)

@@ -23,6 +23,19 @@ const (
 	maxPendingChecksums = 32
 	// syncNonceSlots bounds the outstanding handshake nonces.
 	syncNonceSlots = 8
+	// maxControlDelay is how long an acknowledgement, quality report or
+	// quality reply waits for an input packet to carry it before it goes
+	// in a datagram of its own. A peer that advances sends an input packet
+	// every frame, so in steady state nothing goes alone; a peer that waits
+	// (prediction window full, lockstep, spectator) still acknowledges
+	// within this delay, far inside resendInterval.
+	maxControlDelay = 50 * time.Millisecond
+	// noticeInterval spaces the disconnect notices a disconnected endpoint
+	// sends: one at once, then one per interval noticeRepeats times (the
+	// peer may not reach us, so it cannot ask), then only in answer to the
+	// peer's packets, at most one per interval however fast it sends.
+	noticeInterval = 100 * time.Millisecond
+	noticeRepeats  = 10
 	// udpHeaderSize is counted per packet in the bandwidth statistic.
 	udpHeaderSize   = 28
 	maxEndpointEvts = 16
@@ -48,6 +61,8 @@ const (
 	epVersionMismatch
 	// epDumpReceived: dumpIn holds a complete state dump from the peer.
 	epDumpReceived
+	// epDroppedUs: the peer sent a disconnect notice: it dropped us.
+	epDroppedUs
 )
 
 type endpointEvent struct {
@@ -99,6 +114,22 @@ type endpoint[A comparable] struct {
 	shutdownAt        time.Duration
 	notifySent        bool
 	disconnectSent    bool
+	droppedUsSent     bool
+	lastNoticeTime    time.Duration
+	noticesSent       int
+
+	// Control parts waiting for the next input packet (see
+	// maxControlDelay): an acknowledgement of lastRecvFrame, our quality
+	// report, and the reply to the peer's latest report (pong, received at
+	// pongAt; a reply has been due since pongDueAt).
+	ackDue      bool
+	ackDueAt    time.Duration
+	reportDue   bool
+	reportDueAt time.Duration
+	pongDue     bool
+	pong        uint64
+	pongAt      time.Duration
+	pongDueAt   time.Duration
 
 	// peerStatus is the peer's view of every player, merged over packets.
 	peerStatus []connectionStatus
@@ -244,14 +275,24 @@ func (e *endpoint[A]) takeNonce(n uint32) bool {
 	return false
 }
 
-// disconnect stops input exchange; the endpoint shuts down after a while.
-func (e *endpoint[A]) disconnect(now time.Duration) {
-	if e.state == stateShutdown {
+// disconnect stops input exchange and tells the peer it was dropped; the
+// endpoint answers the peer's later packets with the same notice (see
+// handle) and shuts down after a while.
+func (e *endpoint[A]) disconnect(sock Socket[A], now time.Duration) {
+	if e.state == stateShutdown || e.state == stateDisconnected {
 		return
 	}
 	e.state = stateDisconnected
 	e.shutdownAt = now + shutdownDelay
 	e.stopDumps()
+	e.ackDue, e.reportDue, e.pongDue = false, false, false
+	e.sendNotice(sock, now)
+}
+
+func (e *endpoint[A]) sendNotice(sock Socket[A], now time.Duration) {
+	e.lastNoticeTime = now
+	e.noticesSent++
+	e.send(sock, appendHeader(e.sendBuf[:0], msgDisconnectNotice, e.magic), now)
 }
 
 // versionMismatch records a packet from the peer in another protocol
@@ -271,6 +312,14 @@ func (e *endpoint[A]) handle(m *message, sock Socket[A], now time.Duration, sink
 	if e.remoteMagic != 0 && m.magic != e.remoteMagic {
 		return
 	}
+	if e.state == stateDisconnected {
+		// The peer still plays with us: tell it again that we dropped it,
+		// in case the first notice was lost.
+		if m.typ != msgDisconnectNotice && now-e.lastNoticeTime >= noticeInterval {
+			e.sendNotice(sock, now)
+		}
+		return
+	}
 	e.lastRecvTime = now
 	if e.notifySent && e.state == stateRunning {
 		e.notifySent = false
@@ -286,14 +335,12 @@ func (e *endpoint[A]) handle(m *message, sock Socket[A], now time.Duration, sink
 		e.handleInput(m, sock, now, sink)
 	case msgInputAck:
 		e.popPending(m.ackFrame)
-	case msgQualityReport:
-		e.remoteFrameAdvantage = int(m.frameAdvantage)
-		b := appendHeader(e.sendBuf[:0], msgQualityReply, e.magic)
-		e.send(sock, appendU64(b, m.ping), now)
-	case msgQualityReply:
-		sent := time.Duration(m.ping) * time.Millisecond
-		if m.ping <= uint64(math.MaxInt64/time.Millisecond) && sent <= now {
-			e.rtt = now - sent
+	case msgQualityReport, msgQualityReply:
+		e.handleQuality(m, now)
+	case msgDisconnectNotice:
+		if e.state == stateRunning && !e.droppedUsSent {
+			e.droppedUsSent = true
+			e.pushEvent(endpointEvent{kind: epDroppedUs})
 		}
 	case msgChecksumReport:
 		e.storeChecksum(m.frame, m.checksum)
@@ -301,6 +348,27 @@ func (e *endpoint[A]) handle(m *message, sock Socket[A], now time.Duration, sink
 		e.handleDumpChunk(m)
 	case msgStateDumpAck:
 		e.handleDumpAck(m)
+	}
+}
+
+// handleQuality takes the peer's quality report (answered with the next
+// input packet, or alone after maxControlDelay) and its reply to ours.
+func (e *endpoint[A]) handleQuality(m *message, now time.Duration) {
+	if m.hasReport {
+		e.remoteFrameAdvantage = int(m.frameAdvantage)
+		if !e.pongDue {
+			e.pongDueAt = now
+		}
+		// Answer the latest report: its hold is measured from its arrival.
+		e.pongDue, e.pong, e.pongAt = true, m.ping, now
+	}
+	if m.hasReply {
+		// The reply waited held ms at the peer for an input packet to
+		// carry it; that wait is no network time.
+		sent := time.Duration(m.pong)*time.Millisecond + time.Duration(m.held)*time.Millisecond
+		if m.pong <= uint64(math.MaxInt64/time.Millisecond)/2 && sent <= now {
+			e.rtt = now - sent
+		}
 	}
 }
 
@@ -344,17 +412,17 @@ func (e *endpoint[A]) handleInput(m *message, sock Socket[A], now time.Duration,
 		return // not a peer of this session's shape
 	}
 	e.popPending(m.ackFrame)
-	if m.disconnectRequested {
-		if e.state != stateDisconnected && !e.disconnectSent {
-			e.disconnectSent = true
-			e.pushEvent(endpointEvent{kind: epDisconnected})
+	for i := range e.peerStatus {
+		p, st := &e.peerStatus[i], m.status[i]
+		if st.disconnected && !p.disconnected {
+			// The peer never changes a disconnect's kind: keep the first.
+			p.disconnected, p.droppedUs = true, st.droppedUs
 		}
-	} else {
-		for i := range e.peerStatus {
-			p := &e.peerStatus[i]
-			p.disconnected = p.disconnected || m.status[i].disconnected
-			p.lastFrame = max(p.lastFrame, m.status[i].lastFrame)
-		}
+		p.lastFrame = max(p.lastFrame, st.lastFrame)
+	}
+	e.handleQuality(m, now)
+	if !e.ackDue {
+		e.ackDue, e.ackDueAt = true, now
 	}
 
 	// The XOR base of the first frame is the frame before it: zeros before
@@ -390,8 +458,6 @@ func (e *endpoint[A]) handleInput(m *message, sock Socket[A], now time.Duration,
 		}
 		prev = out
 	}
-	b := appendHeader(e.sendBuf[:0], msgInputAck, e.magic)
-	e.send(sock, appendFrame(b, e.lastRecvFrame), now)
 }
 
 // sendInput queues the input of frame f (consecutive with earlier calls) and
@@ -424,8 +490,8 @@ func (e *endpoint[A]) sendPending(status []connectionStatus, sock Socket[A], now
 	if e.pendingLen == 0 {
 		return
 	}
-	b := appendInputHead(e.sendBuf[:0], e.magic, e.pendingFirst, e.lastRecvFrame,
-		e.state == stateDisconnected, status, e.sendFrameBytes)
+	b := appendInputHead(e.sendBuf[:0], e.magic, e.pendingFirst, e.lastRecvFrame, status,
+		e.takeQuality(now), e.sendFrameBytes)
 	countAt := len(b)
 	b = append(b, 0)
 	payloadAt := len(b)
@@ -443,7 +509,48 @@ func (e *endpoint[A]) sendPending(status []connectionStatus, sock Socket[A], now
 		n++
 	}
 	b[countAt] = byte(n)
+	e.ackDue = false // the packet carries the acknowledgement
 	e.send(sock, b, now)
+}
+
+// takeQuality hands the due quality report and reply to a packet that
+// carries them.
+func (e *endpoint[A]) takeQuality(now time.Duration) qualityParts {
+	var q qualityParts
+	if e.reportDue {
+		e.reportDue = false
+		e.lastQualityReport = now
+		q.report = true
+		q.frameAdvantage = int8(max(math.MinInt8, min(math.MaxInt8, e.localFrameAdvantage)))
+		q.ping = uint64(now / time.Millisecond)
+	}
+	if e.pongDue {
+		e.pongDue = false
+		q.reply, q.pong = true, e.pong
+		q.held = uint16(min(math.MaxUint16, (now-e.pongAt)/time.Millisecond))
+	}
+	return q
+}
+
+// flushControl sends the acknowledgement, quality report and reply that no
+// input packet carried within maxControlDelay.
+func (e *endpoint[A]) flushControl(sock Socket[A], now time.Duration) {
+	if e.ackDue && now-e.ackDueAt >= maxControlDelay {
+		e.ackDue = false
+		b := appendHeader(e.sendBuf[:0], msgInputAck, e.magic)
+		e.send(sock, appendFrame(b, e.lastRecvFrame), now)
+	}
+	if e.reportDue && now-e.reportDueAt >= maxControlDelay || e.pongDue && now-e.pongDueAt >= maxControlDelay {
+		q := e.takeQuality(now)
+		if q.report {
+			b := appendHeader(e.sendBuf[:0], msgQualityReport, e.magic)
+			e.send(sock, appendReport(b, q.frameAdvantage, q.ping), now)
+		}
+		if q.reply {
+			b := appendHeader(e.sendBuf[:0], msgQualityReply, e.magic)
+			e.send(sock, appendReply(b, q.pong, q.held), now)
+		}
+	}
 }
 
 // sendChecksum reports the checksum of a confirmed frame.
@@ -521,13 +628,10 @@ func (e *endpoint[A]) poll(status []connectionStatus, sock Socket[A], now time.D
 			e.sendPending(status, sock, now)
 			e.lastInputRecvTime = now
 		}
-		if now-e.lastQualityReport > qualityReportInterval {
-			e.lastQualityReport = now
-			adv := max(math.MinInt8, min(math.MaxInt8, e.localFrameAdvantage))
-			b := appendHeader(e.sendBuf[:0], msgQualityReport, e.magic)
-			b = append(b, byte(int8(adv)))
-			e.send(sock, appendU64(b, uint64(now/time.Millisecond)), now)
+		if !e.reportDue && now-e.lastQualityReport > qualityReportInterval {
+			e.reportDue, e.reportDueAt = true, now
 		}
+		e.flushControl(sock, now)
 		if e.dumpIn.ackDue || e.dumpOut.active {
 			e.pollDumps(sock, now)
 		}
@@ -546,6 +650,8 @@ func (e *endpoint[A]) poll(status []connectionStatus, sock Socket[A], now time.D
 	case stateDisconnected:
 		if now > e.shutdownAt {
 			e.state = stateShutdown
+		} else if e.noticesSent <= noticeRepeats && now-e.lastNoticeTime >= noticeInterval {
+			e.sendNotice(sock, now)
 		}
 	}
 }

@@ -14,7 +14,27 @@ type peer[A comparable] struct {
 	sink      inputSink
 	spectator bool
 	dumps     peerDumps
+	// disputed has bit h set once this peer's report that player h
+	// disconnected was disputed (EventDisconnectDisputed), so it is
+	// reported once.
+	disputed uint64
+	// contestedSince is when a report that this peer disconnected was
+	// first left unconfirmed (negative: none now); it is disputed after
+	// disputeGrace.
+	contestedSince time.Duration
+	// holding: a report that this peer disconnected after holdFrame awaits
+	// its confirmation, so no later frame counts as confirmed: were it
+	// adopted, those frames would change.
+	holding   bool
+	holdFrame Frame
 }
+
+// disputeGrace is how long a report about a player this session still hears
+// may wait for the player's confirmation before it is disputed: a true report
+// is confirmed within a notice's round trip (the reporter tells the player,
+// the player's next packets say so), so only reports still unconfirmed after
+// this raise EventDisconnectDisputed.
+const disputeGrace = time.Second
 
 // P2PSession is the game session: it exchanges inputs with every remote peer,
 // predicts missing inputs, rolls back when a prediction was wrong, keeps the
@@ -54,6 +74,7 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	decoded     []I
 
 	disconnectFrame      Frame
+	localSentFrame       Frame // the newest frame of local input sent
 	nextSpectatorFrame   Frame
 	nextRecommendedSleep Frame
 	framesAhead          int
@@ -69,6 +90,8 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	events eventQueue[A]
 	buf    requestBuffer[S, I]
 	msg    message
+	// waitTimer paces AdvanceFrameWait's polls; nil until its first wait.
+	waitTimer *time.Timer
 }
 
 // NewP2PSession validates cfg and returns a session that talks to the remote
@@ -105,6 +128,7 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 		specInputs:            make([]PlayerInput[I], cfg.NumPlayers),
 		decoded:               make([]I, cfg.NumPlayers),
 		disconnectFrame:       NullFrame,
+		localSentFrame:        NullFrame,
 		lastSentChecksumFrame: NullFrame,
 		events:                newEventQueue[A](),
 		// A rollback resimulates at most the saved-state ring, plus the
@@ -132,7 +156,7 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 		}
 		pr, ok := s.byAddr[p.Addr]
 		if !ok {
-			pr = &peer[A]{spectator: p.Kind == Spectator}
+			pr = &peer[A]{spectator: p.Kind == Spectator, contestedSince: -1}
 			s.byAddr[p.Addr] = pr
 			if pr.spectator {
 				s.spectators = append(s.spectators, pr)
@@ -259,7 +283,7 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 	}
 
 	lockstep := s.maxPrediction == 0
-	s.updatePlayerDisconnects()
+	s.updatePlayerDisconnects(now)
 	confirmed := s.confirmedFrame()
 	if lockstep {
 		// Lockstep never predicts, so nothing needs correcting; the
@@ -275,9 +299,13 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 		}
 		if s.sparseSaving {
 			s.checkLastSavedState(confirmed)
-		} else {
-			s.buf.save(s.sync.saveCurrentState())
 		}
+		// Without sparse saving the current frame is saved only when it
+		// advances (below): a tick that waits leaves the state as it is,
+		// and the save of the tick that advances stores the same state.
+		// Nothing reads the current frame's cell before then: rollbacks
+		// load earlier frames, and checksums are read from frames saved
+		// and confirmed.
 	}
 
 	s.sendToSpectators(confirmed, now)
@@ -300,6 +328,9 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 		canAdvance = int(ahead) < s.maxPrediction
 	}
 	if canAdvance {
+		if !lockstep && !s.sparseSaving {
+			s.buf.save(s.sync.saveCurrentState())
+		}
 		inputs := s.buf.nextInputs()
 		s.sync.synchronizedInputs(inputs, s.localStatus)
 		s.buf.advance(s.sync.currentFrame, inputs)
@@ -310,21 +341,22 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 }
 
 // addLocalInputs puts this tick's local inputs into the queues and sends
-// every frame they filled (more than one if the input delay grew).
+// every frame that every local player's input has reached: more than one if
+// an input delay grew, none while a player with a longer delay than another
+// has not reached the frame yet (input delay is per player).
 func (s *P2PSession[S, I, A]) addLocalInputs(now time.Duration) {
-	first, last := NullFrame, NullFrame
-	for _, h := range s.localHandles {
-		f0, f1 := s.sync.addLocalInput(h, s.localInputs[h])
-		if f0 == NullFrame {
-			continue // this frame's input was given already
-		}
-		s.localStatus[h].lastFrame = f1
-		first, last = f0, f1
-	}
-	if first == NullFrame {
+	if len(s.localHandles) == 0 {
 		return
 	}
-	for f := first; f <= last; f++ {
+	ready := Frame(1<<31 - 1)
+	for _, h := range s.localHandles {
+		if f0, f1 := s.sync.addLocalInput(h, s.localInputs[h]); f0 != NullFrame {
+			s.localStatus[h].lastFrame = f1
+		}
+		ready = min(ready, s.localStatus[h].lastFrame)
+	}
+	for f := s.localSentFrame + 1; f <= ready; f++ {
+		s.localSentFrame = f
 		for i, h := range s.localHandles {
 			in, _ := s.sync.queues[h].confirmedInput(f)
 			s.codec.Encode(s.frameBytes[i*s.inputSize:(i+1)*s.inputSize], in)
@@ -381,13 +413,9 @@ func (s *P2PSession[S, I, A]) handleEndpointEvents(pr *peer[A], now time.Duratio
 		case epResumed:
 			s.events.push(Event[A]{Kind: EventNetworkResumed, Addr: ep.addr})
 		case epDisconnected:
-			if pr.spectator {
-				ep.disconnect(now)
-				s.checkInitialSync()
-			} else if h := ep.handles[0]; !s.localStatus[h].disconnected {
-				s.disconnectPlayerAtFrame(pr, s.localStatus[h].lastFrame, now)
-			}
-			s.events.push(Event[A]{Kind: EventDisconnected, Addr: ep.addr})
+			s.dropPeer(pr, now, DisconnectTimeout, ep.addr)
+		case epDroppedUs:
+			s.dropPeer(pr, now, DisconnectDroppedUs, ep.addr)
 		case epVersionMismatch:
 			s.events.push(Event[A]{Kind: EventVersionMismatch, Addr: ep.addr, RemoteVersion: ev.remoteVersion})
 		case epDumpReceived:
@@ -413,15 +441,54 @@ func (s *P2PSession[S, I, A]) DisconnectPlayer(h PlayerHandle) error {
 		if pr.ep.state == stateDisconnected || pr.ep.state == stateShutdown {
 			return invalidf("spectator %d already disconnected", h)
 		}
-		pr.ep.disconnect(s.clock.since())
-		s.checkInitialSync()
+		s.dropPeer(pr, s.clock.since(), DisconnectLocal, pr.ep.addr)
 		return nil
 	}
 	if s.localStatus[h].disconnected {
 		return invalidf("player %d already disconnected", h)
 	}
-	s.disconnectPlayerAtFrame(s.byHandle[h], s.localStatus[h].lastFrame, s.clock.since())
+	s.dropPeer(s.byHandle[h], s.clock.since(), DisconnectLocal, s.byHandle[h].ep.addr)
 	return nil
+}
+
+// dropPeer disconnects the peer (a remote peer's players after the last
+// frame received from them), tells it so, and raises EventDisconnected,
+// unless it is disconnected already. reporter matters for
+// DisconnectReported and DisconnectDroppedUs only.
+func (s *P2PSession[S, I, A]) dropPeer(pr *peer[A], now time.Duration, reason DisconnectReason, reporter A) {
+	ev := Event[A]{Kind: EventDisconnected, Addr: pr.ep.addr, Reason: reason}
+	if reason == DisconnectReported || reason == DisconnectDroppedUs {
+		ev.Reporter = reporter
+	}
+	if pr.spectator {
+		if pr.ep.state == stateDisconnected || pr.ep.state == stateShutdown {
+			return
+		}
+		pr.ep.disconnect(s.socket, now)
+		s.checkInitialSync()
+		s.events.push(ev)
+		return
+	}
+	if s.localStatus[pr.ep.handles[0]].disconnected {
+		return
+	}
+	s.disconnectPlayerAtFrame(pr, s.peerLastFrame(pr), now)
+	if reason == DisconnectDroppedUs {
+		for _, h := range pr.ep.handles {
+			s.localStatus[h].droppedUs = true
+		}
+	}
+	s.events.push(ev)
+}
+
+// peerLastFrame is the earliest last frame of a peer's players this session
+// received.
+func (s *P2PSession[S, I, A]) peerLastFrame(pr *peer[A]) Frame {
+	last := s.localStatus[pr.ep.handles[0]].lastFrame
+	for _, h := range pr.ep.handles[1:] {
+		last = min(last, s.localStatus[h].lastFrame)
+	}
+	return last
 }
 
 // disconnectPlayerAtFrame marks the peer's players disconnected after frame
@@ -436,7 +503,7 @@ func (s *P2PSession[S, I, A]) disconnectPlayerAtFrame(pr *peer[A], last Frame, n
 			st.lastFrame = last
 		}
 	}
-	pr.ep.disconnect(now)
+	pr.ep.disconnect(s.socket, now)
 	if s.sync.currentFrame > last {
 		if df := last + 1; s.disconnectFrame == NullFrame || df < s.disconnectFrame {
 			s.disconnectFrame = df
@@ -447,30 +514,114 @@ func (s *P2PSession[S, I, A]) disconnectPlayerAtFrame(pr *peer[A], last Frame, n
 
 // updatePlayerDisconnects adopts disconnects other peers saw: in a mesh a
 // player may drop for some peers first. The earliest frame anyone reports
-// wins, so every peer resimulates the same frames without the player.
-func (s *P2PSession[S, I, A]) updatePlayerDisconnects() {
-	for h := range s.numPlayers {
-		if s.kinds[PlayerHandle(h)] == Local {
+// wins, so every peer resimulates the same frames without the player. A
+// report is adopted by the rule in "Disconnects" (package documentation):
+// at once if this session no longer hears the player either; else only if
+// the player confirms it lost the reporter (or was dropped by it); else it
+// is disputed and not adopted.
+func (s *P2PSession[S, I, A]) updatePlayerDisconnects(now time.Duration) {
+	// Decide about every peer first, then drop: a dropped peer's reports
+	// stop counting, which must not change the other decisions of this
+	// tick (the two ends of a broken link are judged together).
+	var drop, reporters [MaxPlayers]int
+	n := 0
+	for xi, x := range s.remotes {
+		hx := x.ep.handles[0]
+		last := s.earliestReportedFrame(x)
+		if s.localStatus[hx].disconnected {
+			if last < s.peerLastFrame(x) {
+				s.disconnectPlayerAtFrame(x, last, now)
+			}
 			continue
 		}
-		connected := true
-		minFrame := Frame(1<<31 - 1)
-		for _, pr := range s.remotes {
-			if !pr.ep.isRunning() {
-				continue
-			}
-			st := pr.ep.peerStatus[h]
-			connected = connected && !st.disconnected
-			minFrame = min(minFrame, st.lastFrame)
-		}
-		local := s.localStatus[h]
-		if !local.disconnected {
-			minFrame = min(minFrame, local.lastFrame)
-		}
-		if !connected && (!local.disconnected || local.lastFrame > minFrame) {
-			s.disconnectPlayerAtFrame(s.byHandle[PlayerHandle(h)], minFrame, s.clock.since())
+		if ri := s.adoptedReporter(x, now); ri >= 0 {
+			drop[n], reporters[n] = xi, ri
+			n++
 		}
 	}
+	for i := range n {
+		x, r := s.remotes[drop[i]], s.remotes[reporters[i]]
+		// Take the earliest frame anyone reported, read before the drop.
+		last := s.earliestReportedFrame(x)
+		s.dropPeer(x, now, DisconnectReported, r.ep.addr)
+		if last < s.peerLastFrame(x) {
+			s.disconnectPlayerAtFrame(x, last, now)
+		}
+	}
+}
+
+// earliestReportedFrame is the earliest last frame of x's players that this
+// session or any running remote peer has.
+func (s *P2PSession[S, I, A]) earliestReportedFrame(x *peer[A]) Frame {
+	last := s.peerLastFrame(x)
+	for _, r := range s.remotes {
+		if !r.ep.isRunning() {
+			continue
+		}
+		for _, h := range x.ep.handles {
+			last = min(last, r.ep.peerStatus[h].lastFrame)
+		}
+	}
+	return last
+}
+
+// adoptedReporter returns the index (in s.remotes) of the first running peer
+// whose report that x disconnected this session adopts, or -1. It raises
+// EventDisconnectDisputed for reports it does not adopt.
+func (s *P2PSession[S, I, A]) adoptedReporter(x *peer[A], now time.Duration) int {
+	hx := x.ep.handles[0]
+	heard := x.ep.isRunning() && now-x.ep.lastRecvTime <= x.ep.notifyStart
+	contested := false
+	x.holding = false
+	defer func() {
+		if !contested {
+			x.contestedSince = -1
+		}
+	}()
+	for ri, r := range s.remotes {
+		if r == x || !r.ep.isRunning() {
+			continue
+		}
+		st := r.ep.peerStatus[hx]
+		if !st.disconnected {
+			continue
+		}
+		if !heard {
+			return ri // x is silent here too
+		}
+		if st.droppedUs {
+			// x dropped r: news about r, judged when r is the subject.
+			continue
+		}
+		hr := r.ep.handles[0]
+		if confirm := x.ep.peerStatus[hr]; confirm.disconnected {
+			// x lost r or was dropped by it: the link between them is
+			// broken and one of them must go. When each reports it lost
+			// the other, both reports are true; every peer keeps the
+			// lower handle, so all agree.
+			if confirm.droppedUs || hx > hr {
+				return ri
+			}
+			continue
+		}
+		contested = true
+		if x.contestedSince < 0 {
+			x.contestedSince = now
+		}
+		if now-x.contestedSince < disputeGrace {
+			// Within the grace a true report is confirmed; after it the
+			// report counts as false and holds nothing back, so a lying
+			// peer can stall the match for disputeGrace at most.
+			if !x.holding || st.lastFrame < x.holdFrame {
+				x.holding, x.holdFrame = true, st.lastFrame
+			}
+		}
+		if r.disputed&(1<<uint(hx)) == 0 && now-x.contestedSince >= disputeGrace {
+			r.disputed |= 1 << uint(hx)
+			s.events.push(Event[A]{Kind: EventDisconnectDisputed, Addr: x.ep.addr, Reporter: r.ep.addr})
+		}
+	}
+	return -1
 }
 
 func (s *P2PSession[S, I, A]) checkInitialSync() {
@@ -499,6 +650,11 @@ func (s *P2PSession[S, I, A]) confirmedFrame() Frame {
 	if confirmed == 1<<31-1 {
 		return s.sync.currentFrame
 	}
+	for _, x := range s.remotes {
+		if x.holding && !s.localStatus[x.ep.handles[0]].disconnected {
+			confirmed = min(confirmed, x.holdFrame)
+		}
+	}
 	return confirmed
 }
 
@@ -516,6 +672,14 @@ func (s *P2PSession[S, I, A]) adjustGamestate(firstIncorrect, minConfirmed Frame
 		// player disconnected): just predict afresh.
 		s.sync.resetPrediction()
 		return
+	}
+	if oldest := current - Frame(len(s.sync.states)) + 1; target < oldest {
+		// The resimulation saves every frame up to current into the ring:
+		// rolling back further would hand out the loaded cell again for a
+		// later frame before the game loads it. Only a disconnect reported
+		// for a frame older than the ring asks for that; recover as well
+		// as possible (desync detection will tell).
+		target = oldest
 	}
 	cell, ok := s.sync.loadFrame(target)
 	for f := target + 1; !ok && f < current; f++ {
@@ -630,8 +794,14 @@ func (s *P2PSession[S, I, A]) sendChecksums(now time.Duration) {
 // with ours and reports each mismatch once.
 func (s *P2PSession[S, I, A]) compareChecksums(now time.Duration) {
 	for ri, pr := range s.remotes {
+		st := s.localStatus[pr.ep.handles[0]]
 		for i := range pr.ep.checksums {
 			rc := &pr.ep.checksums[i]
+			if rc.valid && st.disconnected && rc.frame > st.lastFrame {
+				// The peer left our match after its last frame: its
+				// later states are of another match.
+				rc.valid = false
+			}
 			if !rc.valid || rc.frame >= s.sync.lastConfirmedFrame {
 				continue
 			}
@@ -672,16 +842,22 @@ func (s *P2PSession[S, I, A]) localChecksum(f Frame) (uint64, bool) {
 	return 0, false
 }
 
-// SetInputDelay changes the input delay of every local player. Growing it
-// repeats the last input for the new frames; shrinking it drops local inputs
-// until the current frame catches up.
-func (s *P2PSession[S, I, A]) SetInputDelay(frames int) error {
+// SetInputDelay changes the input delay of local player h, as GGRS's
+// set_input_delay; Config.InputDelay sets every local player's at the start.
+// It takes effect with the next AddLocalInput. Growing it repeats h's last
+// input for the new frames; shrinking it drops h's inputs until the current
+// frame catches up. Local players may have different delays: the session
+// sends a frame to the peers once every local player's input has reached it.
+// Errors: ErrInvalidRequest if h is not a local player or frames is out of
+// range 0..MaxInputDelay.
+func (s *P2PSession[S, I, A]) SetInputDelay(h PlayerHandle, frames int) error {
+	if s.kinds[h] != Local {
+		return invalidf("player handle %d is not a local player", h)
+	}
 	if frames < 0 || frames > MaxInputDelay {
 		return invalidf("input delay %d out of range 0..%d", frames, MaxInputDelay)
 	}
-	for _, h := range s.localHandles {
-		s.sync.setFrameDelay(h, frames)
-	}
+	s.sync.setFrameDelay(h, frames)
 	return nil
 }
 

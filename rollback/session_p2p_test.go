@@ -2,6 +2,7 @@ package rollback
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -149,7 +150,7 @@ func TestP2PInputDelayChangedMidSession(t *testing.T) {
 	}
 	run(10)
 	for _, p := range peers {
-		if err := p.sess.SetInputDelay(4); err != nil {
+		if err := p.sess.SetInputDelay(p.handle, 4); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -159,13 +160,16 @@ func TestP2PInputDelayChangedMidSession(t *testing.T) {
 		t.Fatal("session froze after the delay grew")
 	}
 	for _, p := range peers {
-		if err := p.sess.SetInputDelay(1); err != nil {
+		if err := p.sess.SetInputDelay(p.handle, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
 	run(20)
-	if err := peers[0].sess.SetInputDelay(MaxInputDelay + 1); !errors.Is(err, ErrInvalidRequest) {
+	if err := peers[0].sess.SetInputDelay(0, MaxInputDelay+1); !errors.Is(err, ErrInvalidRequest) {
 		t.Fatalf("SetInputDelay too big: %v", err)
+	}
+	if err := peers[0].sess.SetInputDelay(1, 2); !errors.Is(err, ErrInvalidRequest) {
+		t.Fatalf("SetInputDelay of a remote player: %v", err)
 	}
 	if agree(t, peers) < 40 {
 		t.Fatal("too few frames confirmed")
@@ -381,4 +385,181 @@ func TestP2PDisconnectPropagates(t *testing.T) {
 		t.Fatalf("player 2 dropped after frame %d on peer 0, %d on peer 1", f0, f1)
 	}
 	agree(t, peers[:2])
+	// Every peer is told, naming who reported the disconnect: peer 1 that
+	// peer 0 did, peer 2 (kicked) that both dropped it.
+	want := map[string][]string{
+		peerAddr(0): {"disconnected p2 (local request)"},
+		peerAddr(1): {"disconnected p2 (reported by p0)"},
+		peerAddr(2): {"disconnected p0 (dropped us by p0)", "disconnected p1 (dropped us by p1)"},
+	}
+	for _, p := range peers {
+		var got []string
+		for _, e := range p.events {
+			if e.Kind == EventDisconnected || e.Kind == EventDisconnectDisputed {
+				got = append(got, e.String())
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want[p.addr]) {
+			t.Errorf("%s: events %q, want %q", p.addr, got, want[p.addr])
+		}
+	}
+}
+
+// A peer that waits (no input packet to carry its quality reply) answers
+// after a while; the ping stays the network's round trip, not the wait.
+func TestP2PPingExcludesReplyHold(t *testing.T) {
+	net := newTestNet(15)
+	net.setLink(simnet.Link{Latency: 30 * time.Millisecond})
+	peers := newMesh(t, net, 2, nil)
+	syncMesh(t, net, peers)
+	// Peer 1 only polls: it sends no input, so its replies wait
+	// maxControlDelay; peer 0 stalls at the prediction window.
+	for range 300 {
+		tick(t, peers[:1], func(p *testPeer) uint32 { return 1 })
+		peers[1].sess.PollRemoteClients()
+		net.advance(16 * time.Millisecond)
+	}
+	st, err := peers[0].sess.NetworkStats(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Ping < 55*time.Millisecond || st.Ping > 80*time.Millisecond {
+		t.Fatalf("ping %v over a 30 ms one-way link, the peer holding replies %v", st.Ping, maxControlDelay)
+	}
+	if st.SendQueueLen > 8 {
+		t.Fatalf("%d frames unacknowledged by a waiting peer", st.SendQueueLen)
+	}
+}
+
+// Input delay is per local player (GGRS 0.13's set_input_delay): two local
+// players on one peer with different delays, changed mid-session, and a
+// remote peer that receives their inputs as complete frames. Every player's
+// input lands delay frames after it was given, and both peers agree.
+func TestP2PInputDelayPerPlayer(t *testing.T) {
+	net := newTestNet(16)
+	net.setLink(simnet.Link{Latency: 20 * time.Millisecond})
+	cfgFor := func(local []PlayerHandle, remote PlayerHandle, addr string) Config[uint32, string] {
+		cfg := DefaultConfig[uint32, string](UintCodec[uint32]{})
+		cfg.NumPlayers = 3
+		cfg.Clock = net.clock
+		for _, h := range local {
+			cfg.AddLocalPlayer(h)
+		}
+		cfg.AddRemotePlayer(remote, addr)
+		return cfg
+	}
+	cfgA := cfgFor([]PlayerHandle{0, 1}, 2, "b")
+	cfgB := cfgFor([]PlayerHandle{2}, 0, "a")
+	cfgB.AddRemotePlayer(1, "a")
+	a, err := NewP2PSession[stubState](cfgA, net.socket("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewP2PSession[stubState](cfgB, net.socket("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	peers := []*testPeer{{sess: a, game: newStubGame(), addr: "a"}, {sess: b, game: newStubGame(), addr: "b"}}
+	syncMesh(t, net, peers)
+	if err := a.SetInputDelay(0, 3); err != nil {
+		t.Fatal(err)
+	}
+	// The input given at tick i (= frame i, nothing stalls at this
+	// latency) is i*10+handle: player h's input of frame f is
+	// (f-delay)*10+h.
+	delays := map[PlayerHandle]int{0: 3, 1: 0, 2: 0}
+	inputAt := map[PlayerHandle]map[Frame]uint32{0: {}, 1: {}, 2: {}}
+	seen := map[PlayerHandle]map[Frame]uint32{0: {}, 1: {}, 2: {}}
+	for i := range 120 {
+		if i == 40 {
+			if err := a.SetInputDelay(1, 5); err != nil {
+				t.Fatal(err)
+			}
+			delays[1] = 5
+		}
+		if i == 80 {
+			if err := a.SetInputDelay(0, 1); err != nil {
+				t.Fatal(err)
+			}
+			delays[0] = 1
+		}
+		for _, p := range peers {
+			f := p.sess.CurrentFrame()
+			for _, h := range p.sess.LocalPlayerHandles() {
+				v := uint32(f)*10 + uint32(h)
+				if err := p.sess.AddLocalInput(h, v); err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := inputAt[h][f+Frame(delays[h])]; !ok {
+					inputAt[h][f+Frame(delays[h])] = v
+				}
+			}
+			reqs, err := p.sess.AdvanceFrame()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.game.handle(reqs); err != nil {
+				t.Fatal(err)
+			}
+			if p == peers[1] {
+				for _, r := range reqs {
+					if r.Kind != AdvanceFrame {
+						continue
+					}
+					for h, in := range r.Inputs {
+						if in.Status == Confirmed {
+							seen[PlayerHandle(h)][r.Frame] = in.Input
+						}
+					}
+				}
+			}
+		}
+		net.advance(16 * time.Millisecond)
+	}
+	if n := agree(t, peers); n < 100 {
+		t.Fatalf("only %d frames agreed", n)
+	}
+	// Where the given input did not just fill a gap, the remote peer saw
+	// exactly the input given delay frames earlier.
+	checked := 0
+	for h, frames := range inputAt {
+		for f, want := range frames {
+			got, ok := seen[h][f]
+			if !ok || f < 10 {
+				continue
+			}
+			checked++
+			if got != want {
+				t.Fatalf("player %d frame %d: remote saw input %d, want %d (given at frame %d)", h, f, got, want, want/10)
+			}
+		}
+	}
+	if checked < 200 {
+		t.Fatalf("only %d inputs checked", checked)
+	}
+}
+
+// A disconnect agreed for a frame older than the saved-state ring (only a
+// peer's late or lying report asks for that) must not make the game load a
+// cell that the same tick's resimulation already handed out for a later
+// frame: the session rolls back as far as the ring allows instead.
+func TestP2PDisconnectOlderThanTheRing(t *testing.T) {
+	net := newTestNet(18)
+	peers := newMesh(t, net, 2, nil)
+	syncMesh(t, net, peers)
+	for range 60 {
+		tick(t, peers, func(p *testPeer) uint32 { return uint32(p.sess.CurrentFrame() / 3) })
+		net.advance(16 * time.Millisecond)
+	}
+	a := peers[0]
+	ring := Frame(len(a.sess.sync.states))
+	old := a.sess.CurrentFrame() - 2*ring
+	a.sess.disconnectPlayerAtFrame(a.sess.byHandle[1], old, a.sess.clock.since())
+	for range 5 {
+		tick(t, peers[:1], func(p *testPeer) uint32 { return 1 })
+		net.advance(16 * time.Millisecond)
+	}
+	if a.game.loads == 0 {
+		t.Fatal("no rollback")
+	}
 }

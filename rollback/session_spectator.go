@@ -52,7 +52,8 @@ func NewSpectatorSession[S any, I comparable, A comparable](cfg Config[I, A], ho
 		inputs:          make([]I, SpectatorBufferSize*cfg.NumPlayers),
 		lastRecvFrame:   NullFrame,
 		events:          newEventQueue[A](),
-		buf:             newRequestBuffer[S, I](cfg.NumPlayers, cfg.CatchupSpeed),
+		// A tick advances at most the frames held.
+		buf: newRequestBuffer[S, I](cfg.NumPlayers, min(cfg.CatchupSpeed, SpectatorBufferSize)),
 	}
 	for i := range s.frames {
 		s.frames[i] = NullFrame
@@ -126,8 +127,11 @@ func (s *SpectatorSession[S, I, A]) handleHostEvents() {
 		case epResumed:
 			s.events.push(Event[A]{Kind: EventNetworkResumed, Addr: addr})
 		case epDisconnected:
-			s.host.disconnect(s.clock.since())
-			s.events.push(Event[A]{Kind: EventDisconnected, Addr: addr})
+			s.host.disconnect(s.socket, s.clock.since())
+			s.events.push(Event[A]{Kind: EventDisconnected, Addr: addr, Reason: DisconnectTimeout})
+		case epDroppedUs:
+			s.host.disconnect(s.socket, s.clock.since())
+			s.events.push(Event[A]{Kind: EventDisconnected, Addr: addr, Reason: DisconnectDroppedUs, Reporter: addr})
 		case epVersionMismatch:
 			s.events.push(Event[A]{Kind: EventVersionMismatch, Addr: addr, RemoteVersion: ev.remoteVersion})
 		}
@@ -148,8 +152,10 @@ func (s *SpectatorSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 	}
 	s.buf.reset()
 	n := 1
-	if s.FramesBehindHost() > s.maxFramesBehind {
-		n = s.catchupSpeed
+	if behind := s.FramesBehindHost(); behind > s.maxFramesBehind {
+		// Never more than the host has sent (GGRS 0.13), which the
+		// buffer bounds.
+		n = min(s.catchupSpeed, behind, SpectatorBufferSize)
 	}
 	for range n {
 		f := s.nextFrame
@@ -184,13 +190,18 @@ func (s *SpectatorSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 	return s.buf.requests, nil
 }
 
-// FramesBehindHost returns how many received frames are not advanced yet.
+// FramesBehindHost returns how many received frames are not advanced yet:
+// the host's last sent frame minus CurrentFrame, as in GGRS.
 func (s *SpectatorSession[S, I, A]) FramesBehindHost() int {
-	return int(s.lastRecvFrame - s.nextFrame + 1)
+	return int(s.lastRecvFrame - s.CurrentFrame())
 }
 
-// CurrentFrame returns the frame the game is at.
-func (s *SpectatorSession[S, I, A]) CurrentFrame() Frame { return s.nextFrame }
+// CurrentFrame returns the last frame advanced, NullFrame before the first,
+// as GGRS's SpectatorSession::current_frame counts. This differs by one from
+// P2PSession.CurrentFrame, which (as GGRS's P2PSession::current_frame) is
+// the frame the game is at, the next one to advance: a spectator that has
+// advanced frames 0..9 returns 9, a P2P session at the same state 10.
+func (s *SpectatorSession[S, I, A]) CurrentFrame() Frame { return s.nextFrame - 1 }
 
 // State returns whether the session still synchronizes or runs.
 func (s *SpectatorSession[S, I, A]) State() SessionState { return s.state }

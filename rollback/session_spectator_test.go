@@ -92,7 +92,9 @@ func TestSpectatorFollowsHost(t *testing.T) {
 }
 
 func TestSpectatorCatchupSpeeds(t *testing.T) {
-	for _, speed := range []int{1, 2, 10} {
+	// Speeds above MaxFramesBehind (11) are allowed since GGRS 0.13; a tick
+	// advances at most the frames the host sent.
+	for _, speed := range []int{1, 2, 10, 20, 1000} {
 		t.Run(fmt.Sprint(speed), func(t *testing.T) {
 			net := newTestNet(21)
 			host, spec := newHostAndSpectator(t, net, func(c *Config[uint32, string]) {
@@ -117,7 +119,7 @@ func TestSpectatorCatchupSpeeds(t *testing.T) {
 				}
 				want := 1
 				if behind > 11 {
-					want = speed
+					want = min(speed, behind)
 				}
 				if len(reqs) != want {
 					t.Fatalf("%d behind: %d advances, want %d", behind, len(reqs), want)
@@ -132,7 +134,7 @@ func TestSpectatorCatchupSpeeds(t *testing.T) {
 			}
 			// 39 behind: catch up by speed while more than 11 behind,
 			// then one frame per call.
-			if wantCalls := map[int]int{1: 39, 2: 25, 10: 12}[speed]; len(steps) != wantCalls {
+			if wantCalls := map[int]int{1: 39, 2: 25, 10: 12, 20: 2, 1000: 1}[speed]; len(steps) != wantCalls {
 				t.Fatalf("caught up in %d calls, want %d", len(steps), wantCalls)
 			}
 		})
@@ -149,5 +151,36 @@ func TestSpectatorTooFarBehind(t *testing.T) {
 	}
 	if _, err := spec.AdvanceFrame(); !errors.Is(err, ErrSpectatorTooFarBehind) {
 		t.Fatalf("AdvanceFrame %d frames behind: %v", spec.FramesBehindHost(), err)
+	}
+}
+
+// CurrentFrame counts as GGRS's spectator current_frame: the last frame
+// advanced, NullFrame before the first.
+func TestSpectatorCurrentFrameIsLastAdvanced(t *testing.T) {
+	net := newTestNet(23)
+	host, spec := newHostAndSpectator(t, net, nil)
+	if f := spec.CurrentFrame(); f != NullFrame {
+		t.Fatalf("CurrentFrame before any advance: %d, want NullFrame", f)
+	}
+	for i := range 30 {
+		hostTick(t, host, i)
+		net.advance(16 * time.Millisecond)
+		reqs, err := spec.AdvanceFrame()
+		if errors.Is(err, ErrPredictionThreshold) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := reqs[len(reqs)-1].Frame
+		if spec.CurrentFrame() != last {
+			t.Fatalf("advanced frame %d, CurrentFrame %d", last, spec.CurrentFrame())
+		}
+		if behind := spec.FramesBehindHost(); behind != int(spec.lastRecvFrame-last) {
+			t.Fatalf("%d frames behind, host sent up to %d, advanced %d", behind, spec.lastRecvFrame, last)
+		}
+	}
+	if spec.CurrentFrame() < 25 {
+		t.Fatalf("spectator only at frame %d", spec.CurrentFrame())
 	}
 }

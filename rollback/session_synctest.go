@@ -12,10 +12,13 @@ type SyncTestSession[S any, I comparable] struct {
 	localInputs   []I
 	localSet      []bool
 	// history keeps the first checksum seen for each of the last frames,
-	// slot frame % len(history).
-	history  []remoteChecksum
-	buf      requestBuffer[S, I]
-	mismatch []Frame
+	// slot frame % len(history), and with a state dump hook the first
+	// state's dump in the same slot of firstDumps.
+	history    []remoteChecksum
+	buf        requestBuffer[S, I]
+	mismatch   []Frame
+	stateDump  func(dst []byte, frame Frame, state S) []byte
+	firstDumps [][]byte
 }
 
 // NewSyncTestSession validates cfg (NumPlayers, InputDelay, MaxPrediction,
@@ -70,7 +73,7 @@ func (s *SyncTestSession[S, I]) AdvanceFrame() ([]Request[S, I], error) {
 			}
 		}
 		if len(s.mismatch) > 0 {
-			return nil, &MismatchedChecksumError{CurrentFrame: current, Frames: append([]Frame(nil), s.mismatch...)}
+			return nil, s.mismatchError(current)
 		}
 		if err := s.rollback(current - Frame(s.checkDistance)); err != nil {
 			return nil, err
@@ -122,8 +125,8 @@ func (s *SyncTestSession[S, I]) rollback(to Frame) error {
 	return nil
 }
 
-// checksumConsistent records the first checksum of frame f and compares
-// later ones with it.
+// checksumConsistent records the first checksum of frame f (and with a hook
+// its dump) and compares later ones with it.
 func (s *SyncTestSession[S, I]) checksumConsistent(f Frame) bool {
 	cell, ok := s.sync.savedState(f)
 	if !ok {
@@ -133,12 +136,53 @@ func (s *SyncTestSession[S, I]) checksumConsistent(f Frame) bool {
 	if !saved {
 		return true
 	}
-	h := &s.history[int(f)%len(s.history)]
+	slot := int(f) % len(s.history)
+	h := &s.history[slot]
 	if h.valid && h.frame == f {
 		return h.checksum == sum
 	}
 	*h = remoteChecksum{frame: f, checksum: sum, valid: true}
+	if s.stateDump != nil {
+		state, _ := cell.Load()
+		s.firstDumps[slot] = cutDump(s.stateDump(s.firstDumps[slot][:0], f, state))
+	}
 	return true
+}
+
+// mismatchError describes the frames in s.mismatch: both checksums and, with
+// a hook, both dumps, copied out of the session's buffers.
+func (s *SyncTestSession[S, I]) mismatchError(current Frame) error {
+	err := &MismatchedChecksumError{CurrentFrame: current, Frames: append([]Frame(nil), s.mismatch...)}
+	for _, f := range s.mismatch {
+		slot := int(f) % len(s.history)
+		cell, _ := s.sync.savedState(f)
+		sum, _ := cell.Checksum()
+		m := ChecksumMismatch{Frame: f, FirstChecksum: s.history[slot].checksum, ResimulatedChecksum: sum}
+		if s.stateDump != nil {
+			state, _ := cell.Load()
+			m.FirstDump = append([]byte{}, s.firstDumps[slot]...)
+			m.ResimulatedDump = append([]byte{}, cutDump(s.stateDump(nil, f, state))...)
+		}
+		err.Mismatches = append(err.Mismatches, m)
+	}
+	return err
+}
+
+// SetStateDump installs the hook that shows what differed when the sync test
+// finds a mismatch, or removes it (nil); it is P2PSession.SetStateDump's hook
+// (same signature and contract, dumps cut to MaxStateDumpSize). The session
+// calls it for the first saved state of every frame it checks, keeping one
+// dump per frame of the check window in reused buffers, and on a mismatch
+// for the resimulated state; the MismatchedChecksumError then carries both
+// dumps of every mismatched frame (Mismatches). Install it before the first
+// AdvanceFrame so every checked frame has its first dump.
+func (s *SyncTestSession[S, I]) SetStateDump(dump func(dst []byte, frame Frame, state S) []byte) {
+	s.stateDump = dump
+	if dump == nil {
+		s.firstDumps = nil
+	} else if s.firstDumps == nil {
+		s.firstDumps = make([][]byte, len(s.history))
+	}
 }
 
 // CurrentFrame returns the frame the game is at.

@@ -1,8 +1,11 @@
 package rollback
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -184,5 +187,50 @@ func TestSyncTestMismatchListsEveryFrame(t *testing.T) {
 	// not yet.
 	if mErr.CurrentFrame != 11 || !slices.Equal(mErr.Frames, []Frame{8, 9}) {
 		t.Fatalf("got current %d frames %v, want 11 [8 9]", mErr.CurrentFrame, mErr.Frames)
+	}
+}
+
+// With a state dump hook, a mismatch error carries both states of every
+// mismatched frame: the first one saved and the resimulated one.
+func TestSyncTestMismatchDumps(t *testing.T) {
+	s := newSyncTest(t, 2, 2)
+	calls := 0
+	s.SetStateDump(func(dst []byte, f Frame, st stubState) []byte {
+		calls++
+		return fmt.Appendf(dst, "frame %d value %d", st.Frame, st.Value)
+	})
+	g := newStubGame()
+	g.corrupt = randomCorruption(1)
+	var mErr *MismatchedChecksumError
+	for i := range 200 {
+		_ = s.AddLocalInput(0, uint32(i))
+		_ = s.AddLocalInput(1, uint32(i))
+		reqs, err := s.AdvanceFrame()
+		if errors.As(err, &mErr) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := g.handle(reqs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if mErr == nil || len(mErr.Mismatches) != len(mErr.Frames) || len(mErr.Frames) == 0 {
+		t.Fatalf("error %v", mErr)
+	}
+	for i, m := range mErr.Mismatches {
+		if m.Frame != mErr.Frames[i] || m.FirstChecksum == m.ResimulatedChecksum {
+			t.Fatalf("mismatch %+v", m)
+		}
+		prefix := fmt.Sprintf("frame %d value ", m.Frame)
+		if !strings.HasPrefix(string(m.FirstDump), prefix) || !strings.HasPrefix(string(m.ResimulatedDump), prefix) ||
+			bytes.Equal(m.FirstDump, m.ResimulatedDump) {
+			t.Fatalf("frame %d dumps %q and %q: want both states of the frame, differing", m.Frame, m.FirstDump,
+				m.ResimulatedDump)
+		}
+	}
+	if calls == 0 {
+		t.Fatal("hook never called")
 	}
 }

@@ -4,7 +4,11 @@ package rollback
 // the newest frame of the player's input it has.
 type connectionStatus struct {
 	disconnected bool
-	lastFrame    Frame
+	// droppedUs: the player dropped this peer (a disconnect notice), so
+	// this peer left the player's match. It is no accusation of the
+	// player, unlike a disconnect the peer decided itself.
+	droppedUs bool
+	lastFrame Frame
 }
 
 // syncLayer tracks the current and last confirmed frame, owns the per-player

@@ -141,3 +141,38 @@ func TestP2POverUDP(t *testing.T) {
 		t.Fatal("checksums not mirrored")
 	}
 }
+
+// udpSocket is a transport/udp socket addressed by strings, for tests whose
+// sessions use the string addresses of the simulated ones.
+type udpSocket struct {
+	sock *udp.Socket
+	out  []Packet[string]
+}
+
+func newUDPSocket(t *testing.T) *udpSocket {
+	t.Helper()
+	sock, err := udp.Listen(context.Background(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sock.Close() })
+	return &udpSocket{sock: sock}
+}
+
+func (s *udpSocket) addr() string { return s.sock.LocalAddr().String() }
+
+func (s *udpSocket) Send(to string, p []byte) error {
+	addr, err := netip.ParseAddrPort(to)
+	if err != nil {
+		return err
+	}
+	return s.sock.Send(addr, p)
+}
+
+func (s *udpSocket) Receive() []Packet[string] {
+	s.out = s.out[:0]
+	for _, p := range s.sock.Receive() {
+		s.out = append(s.out, Packet[string]{From: p.From.String(), Data: p.Data})
+	}
+	return s.out
+}
