@@ -41,13 +41,17 @@ func lockstepPair(t *testing.T) (a, b *stubSession, aSock *signalSocket) {
 		return s
 	}
 	a, b = mk(0, ub.addr(), aSock), mk(1, ua.addr(), ub)
-	for range 5000 {
+	// Packets travel in real time (the socket's reader goroutine hands them
+	// over), so the loop gives them a moment between polls; the handshake
+	// resends on the virtual clock, which moves a millisecond per poll.
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		a.PollRemoteClients()
 		b.PollRemoteClients()
 		if a.State() == Running && b.State() == Running {
 			aSock.n = aSock.calls + 3 // AdvanceFrame's poll, then the wait's first
 			return a, b, aSock
 		}
+		time.Sleep(200 * time.Microsecond)
 		clock.advance(time.Millisecond)
 	}
 	t.Fatal("lockstep pair did not synchronize")
