@@ -1,0 +1,71 @@
+package signalserver
+
+import (
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pion/turn/v5"
+)
+
+// TestAttackTURNIPv6RelayOpensItsPortOnIPv4: with a dual-stack server
+// (-turn-listen-ip ::, whose relays bind the wildcard address), a client may ask
+// for an IPv6 relay (REQUESTED-ADDRESS-FAMILY). That socket holds port P on
+// IPv6 only, so a service of the host can hold the same port P on IPv4. An
+// IPv4 relay must still not reach that service at the host's own IPv4
+// address: P is a relay port, but not on IPv4.
+func TestAttackTURNIPv6RelayOpensItsPortOnIPv4(t *testing.T) {
+	if c, err := net.ListenPacket("udp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		_ = c.Close()
+	}
+	ts := startTURNConfig(t, TURNConfig{Listen: "[::]:0", PublicIP: net.IPv4(127, 0, 0, 1)})
+	server := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: ts.Addr().Port}
+	dial := func(family turn.RequestedAddressFamily) *turn.Client {
+		t.Helper()
+		conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		user, pass, _ := ts.Mint()
+		c, err := turn.NewClient(&turn.ClientConfig{
+			TURNServerAddr: server.String(), STUNServerAddr: server.String(),
+			Username: user, Password: pass, Realm: "rollbox", Conn: conn,
+			RTO: 5 * time.Second, RequestedAddressFamily: family,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(); _ = conn.Close() })
+		if err := c.Listen(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+
+	// The attacker's IPv6 relay: port P on [::] only.
+	relay6, err := dial(turn.RequestedAddressFamilyIPv6).Allocate()
+	if err != nil {
+		t.Fatalf("allocate an IPv6 relay: %v", err)
+	}
+	t.Cleanup(func() { _ = relay6.Close() })
+	port := relay6.LocalAddr().(*net.UDPAddr).Port
+
+	// A service of the host on 127.0.0.1:P (the attacker would churn
+	// allocations until one lands on a service's port).
+	svc := listenUDPService(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+
+	// The attacker's IPv4 relay sends to it.
+	relay4, err := dial(turn.RequestedAddressFamilyIPv4).Allocate()
+	if err != nil {
+		t.Fatalf("allocate an IPv4 relay: %v", err)
+	}
+	t.Cleanup(func() { _ = relay4.Close() })
+	before := ts.Metrics().Refused("peer_address")
+	if _, err := relay4.WriteTo([]byte("PING"), svc.LocalAddr()); err != nil {
+		t.Logf("write to the service: %v", err)
+	}
+	awaitRefusal(t, ts, before, svc.got)
+}
