@@ -223,7 +223,7 @@ func StartTURN(ctx context.Context, cfg TURNConfig) (*TURNServer, error) {
 		}
 	}
 	log := cfg.Logger.With("component", "turn")
-	own, err := ownAddresses(cfg.PublicIP, net.ParseIP(host), net.ParseIP(cfg.RelayBind))
+	own, natPublic, err := ownAddresses(cfg.PublicIP, net.ParseIP(host), net.ParseIP(cfg.RelayBind))
 	if err != nil {
 		// Relays are still kept off the listening, relay and public
 		// addresses' other ports.
@@ -241,7 +241,22 @@ func StartTURN(ctx context.Context, cfg TURNConfig) (*TURNServer, error) {
 		log:        log,
 		refusalLog: rate.NewLimiter(rate.Every(turnRefusalLogEvery), turnRefusalLogBurst),
 	}
-	t.peers = &turnPeers{allow: slices.Clone(cfg.AllowPeers), own: own, refused: t.peerRefused}
+	t.peers = &turnPeers{allow: slices.Clone(cfg.AllowPeers), own: own, natPublic: natPublic, refused: t.peerRefused}
+	if natPublic.IsValid() {
+		// Behind 1:1 NAT the public address leads to the relay bind
+		// address (the wildcard: any of the public address's family).
+		t.peers.natTarget = natPublic
+		if bind, err := netip.ParseAddr(cfg.RelayBind); err == nil && !bind.Unmap().IsUnspecified() {
+			t.peers.natTarget = bind.Unmap()
+		}
+	}
+	relayBind, err := netip.ParseAddr(cfg.RelayBind)
+	if err != nil {
+		_ = udp.Close()
+		_ = tcp.Close()
+		return nil, fmt.Errorf("signalserver: TURN relay bind address %q: %w", cfg.RelayBind, err)
+	}
+	relayBind = relayBind.Unmap()
 	relay := func() turn.RelayAddressGenerator {
 		var g turn.RelayAddressGenerator = &turn.RelayAddressGeneratorStatic{RelayAddress: cfg.PublicIP, Address: cfg.RelayBind}
 		if cfg.RelayPortMin != 0 {
@@ -253,7 +268,7 @@ func StartTURN(ctx context.Context, cfg TURNConfig) (*TURNServer, error) {
 				MaxRetries: 64,
 			}
 		}
-		return guardedRelays{RelayAddressGenerator: g, peers: t.peers}
+		return guardedRelays{RelayAddressGenerator: g, peers: t.peers, bind: relayBind}
 	}
 	t.srv, err = turn.NewServer(turn.ServerConfig{
 		Realm:         cfg.Realm,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 
 	"github.com/pion/turn/v5"
@@ -93,10 +94,14 @@ func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
 // this server's live relays there, never another service of the host. No
 // allowed range opens them further.
 type turnPeers struct {
-	allow   []netip.Prefix
-	own     map[netip.Addr]struct{} // unmapped; never written after start
-	ports   relayPorts
-	refused func(client net.Addr, user string, peer netip.AddrPort, why string)
+	allow []netip.Prefix
+	own   map[netip.Addr]struct{} // unmapped; never written after start
+	// natPublic is the public IP when no interface of the host has it (1:1
+	// NAT): what reaches it there reaches natTarget, the address the relays
+	// bind. Invalid otherwise.
+	natPublic, natTarget netip.Addr
+	ports                relayPorts
+	refused              func(client net.Addr, user string, peer netip.AddrPort, why string)
 }
 
 // permit is pion's PermissionHandler, asked for CreatePermission,
@@ -130,16 +135,32 @@ func (p *turnPeers) isOwn(ip netip.Addr) bool {
 
 // reachable says whether a relay may send to ip:port once its permission
 // is granted: anywhere but the host's own addresses, where only the live
-// relays of this server are.
+// relays of this server are. A relay socket holds its port at its own
+// address only, or at every address of its family when bound to the
+// wildcard: an IPv6 relay on [::]:P leaves P free on IPv4, and one bound to
+// 10.0.0.5:P leaves 127.0.0.1:P free, for another service of the host to
+// take.
 func (p *turnPeers) reachable(network relayNetwork, ip netip.Addr, port int) bool {
-	return !p.isOwn(ip.Unmap()) || p.ports.has(network, port)
+	ip = ip.Unmap()
+	if !p.isOwn(ip) {
+		return true
+	}
+	if ip == p.natPublic {
+		ip = p.natTarget
+	}
+	wildcard := netip.IPv6Unspecified()
+	if ip.Is4() {
+		wildcard = netip.IPv4Unspecified()
+	}
+	return p.ports.has(network, ip, wildcard, port)
 }
 
 // ownAddresses returns the addresses that lead to this host: the given
 // ones (listening, relay and public addresses; unspecified ones skipped)
-// and those of its interfaces.
-func ownAddresses(ips ...net.IP) (map[netip.Addr]struct{}, error) {
-	own := map[netip.Addr]struct{}{}
+// and those of its interfaces; and whether the first given one (the public
+// address) is only given, on no interface: the address of a 1:1 NAT.
+func ownAddresses(public net.IP, ips ...net.IP) (own map[netip.Addr]struct{}, natPublic netip.Addr, err error) {
+	own = map[netip.Addr]struct{}{}
 	add := func(ip net.IP) {
 		if a, ok := netip.AddrFromSlice(ip); ok && !a.Unmap().IsUnspecified() {
 			own[a.Unmap()] = struct{}{}
@@ -154,7 +175,13 @@ func ownAddresses(ips ...net.IP) (map[netip.Addr]struct{}, error) {
 			add(n.IP)
 		}
 	}
-	return own, err
+	if a, ok := netip.AddrFromSlice(public); ok && !a.Unmap().IsUnspecified() {
+		if _, local := own[a.Unmap()]; !local && err == nil {
+			natPublic = a.Unmap()
+		}
+	}
+	add(public)
+	return own, natPublic, err
 }
 
 // relayNetwork is the transport of a relay socket.
@@ -165,37 +192,42 @@ const (
 	relayTCP
 )
 
-// relayPorts counts this server's live relay sockets per port. Counts, not a
-// set: pion binds TCP relays with SO_REUSEPORT, so two may share a port.
+// relayPorts counts this server's live relay sockets per local address
+// (unmapped; unspecified for the wildcard) and port. Counts, not a set:
+// pion binds TCP relays with SO_REUSEPORT, so two may share a port.
 type relayPorts struct {
 	mu    sync.RWMutex
-	count [2]map[int]int
+	count [2]map[netip.AddrPort]int
 }
 
-func (r *relayPorts) add(network relayNetwork, port int) {
+func (r *relayPorts) add(network relayNetwork, local netip.Addr, port int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.count[network] == nil {
-		r.count[network] = map[int]int{}
+		r.count[network] = map[netip.AddrPort]int{}
 	}
-	r.count[network][port]++
+	r.count[network][netip.AddrPortFrom(local.Unmap(), uint16(port))]++
 }
 
-func (r *relayPorts) remove(network relayNetwork, port int) {
+func (r *relayPorts) remove(network relayNetwork, local netip.Addr, port int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch n := r.count[network][port]; {
+	key := netip.AddrPortFrom(local.Unmap(), uint16(port))
+	switch n := r.count[network][key]; {
 	case n > 1:
-		r.count[network][port] = n - 1
+		r.count[network][key] = n - 1
 	case n == 1:
-		delete(r.count[network], port)
+		delete(r.count[network], key)
 	}
 }
 
-func (r *relayPorts) has(network relayNetwork, port int) bool {
+// has says whether a relay socket holds port at the address local or
+// wildcard (the wildcard of local's family): one lock for both.
+func (r *relayPorts) has(network relayNetwork, local, wildcard netip.Addr, port int) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.count[network][port] > 0
+	count := r.count[network]
+	return count[netip.AddrPortFrom(local, uint16(port))] > 0 || count[netip.AddrPortFrom(wildcard, uint16(port))] > 0
 }
 
 // guardedRelays wraps pion's relay address generator: it records the port
@@ -204,6 +236,22 @@ func (r *relayPorts) has(network relayNetwork, port int) bool {
 type guardedRelays struct {
 	turn.RelayAddressGenerator
 	peers *turnPeers
+	bind  netip.Addr // the address relay sockets bind, unmapped
+}
+
+// boundAddr is the local address a relay socket of network ("udp4",
+// "tcp6"...) holds its port at: the bind address, or for the wildcard the
+// wildcard of network's family, which holds the port on that family only.
+// It cannot be read back from the socket: pion's generators overwrite the
+// IP of its LocalAddr with the relay's public address.
+func (g guardedRelays) boundAddr(network string) netip.Addr {
+	switch {
+	case !g.bind.IsUnspecified():
+		return g.bind
+	case strings.HasSuffix(network, "6"):
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
 }
 
 func (g guardedRelays) AllocatePacketConn(c turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
@@ -216,8 +264,9 @@ func (g guardedRelays) AllocatePacketConn(c turn.AllocateListenerConfig) (net.Pa
 		_ = conn.Close()
 		return nil, nil, errors.New("signalserver: TURN relay socket is not UDP")
 	}
-	g.peers.ports.add(relayUDP, local.Port)
-	return &guardedPacketConn{PacketConn: conn, peers: g.peers, user: c.UserID, port: local.Port}, addr, nil
+	bound := g.boundAddr(c.Network)
+	g.peers.ports.add(relayUDP, bound, local.Port)
+	return &guardedPacketConn{PacketConn: conn, peers: g.peers, user: c.UserID, local: bound, port: local.Port}, addr, nil
 }
 
 func (g guardedRelays) AllocateListener(c turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
@@ -230,8 +279,9 @@ func (g guardedRelays) AllocateListener(c turn.AllocateListenerConfig) (net.List
 		_ = ln.Close()
 		return nil, nil, errors.New("signalserver: TURN relay listener is not TCP")
 	}
-	g.peers.ports.add(relayTCP, local.Port)
-	return &guardedListener{Listener: ln, peers: g.peers, port: local.Port}, addr, nil
+	bound := g.boundAddr(c.Network)
+	g.peers.ports.add(relayTCP, bound, local.Port)
+	return &guardedListener{Listener: ln, peers: g.peers, local: bound, port: local.Port}, addr, nil
 }
 
 // AllocateConn dials a peer for an RFC 6062 Connect, whose IP the
@@ -254,6 +304,7 @@ type guardedPacketConn struct {
 	net.PacketConn
 	peers *turnPeers
 	user  string
+	local netip.Addr // unmapped
 	port  int
 	once  sync.Once
 }
@@ -271,18 +322,19 @@ func (c *guardedPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // Close forgets the port before closing, so that a socket which takes the
 // port next is not forgotten in its place.
 func (c *guardedPacketConn) Close() error {
-	c.once.Do(func() { c.peers.ports.remove(relayUDP, c.port) })
+	c.once.Do(func() { c.peers.ports.remove(relayUDP, c.local, c.port) })
 	return c.PacketConn.Close()
 }
 
 type guardedListener struct {
 	net.Listener
 	peers *turnPeers
+	local netip.Addr // unmapped
 	port  int
 	once  sync.Once
 }
 
 func (l *guardedListener) Close() error {
-	l.once.Do(func() { l.peers.ports.remove(relayTCP, l.port) })
+	l.once.Do(func() { l.peers.ports.remove(relayTCP, l.local, l.port) })
 	return l.Listener.Close()
 }
