@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/stun/v4"
 	"github.com/pion/turn/v5"
 )
 
@@ -68,4 +69,83 @@ func TestAttackTURNIPv6RelayOpensItsPortOnIPv4(t *testing.T) {
 		t.Logf("write to the service: %v", err)
 	}
 	awaitRefusal(t, ts, before, svc.got)
+}
+
+// TestAttackTURNTCPRelayPortShared: pion binds TCP relay listeners with
+// SO_REUSEPORT (the relay dials RFC 6062 peers from its own port), and the
+// port range generator binds ports it picks at random, so a second client's
+// TCP relay can land on the port of another's. The kernel then shares the
+// connections to that port between both listeners: an attacker that
+// learned a victim's relay address (from the ICE candidates it signals)
+// allocates until it holds the same port and takes over connections meant
+// for the victim. A relay port must belong to one allocation.
+func TestAttackTURNTCPRelayPortShared(t *testing.T) {
+	free, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := free.Addr().(*net.TCPAddr).Port
+	_ = free.Close()
+	// One port in the range: the attacker's every try lands on the
+	// victim's port (with a wide range it takes more tries).
+	ts := startTURNConfig(t, TURNConfig{RelayPortMin: port, RelayPortMax: port})
+	peerIP := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
+
+	userV, passV, _ := ts.Mint()
+	clientV := dialTURN(t, ts, "tcp", userV, passV)
+	victim, err := clientV.AllocateTCP()
+	if err != nil {
+		t.Fatalf("victim's TCP allocation: %v", err)
+	}
+	t.Cleanup(func() { _ = victim.Close() })
+	if err := clientV.CreatePermission(peerIP); err != nil {
+		t.Fatal(err)
+	}
+
+	userA, passA, _ := ts.Mint()
+	clientA := dialTURN(t, ts, "tcp", userA, passA)
+	attacker, err := clientA.AllocateTCP()
+	if err != nil {
+		if !isTURNError(err, stun.CodeInsufficientCapacity) {
+			t.Fatalf("attacker's TCP allocation: %v, want 508 (no free relay port)", err)
+		}
+		return // refused: the port stays the victim's
+	}
+	t.Cleanup(func() { _ = attacker.Close() })
+	if err := clientA.CreatePermission(peerIP); err != nil {
+		t.Fatal(err)
+	}
+	stolen := make(chan struct{}, 64)
+	go func() {
+		for {
+			c, err := attacker.Accept()
+			if err != nil {
+				return
+			}
+			stolen <- struct{}{}
+			_ = c.Close()
+		}
+	}()
+	go func() {
+		for {
+			c, err := victim.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	// A peer connects to the victim's relay address a few times.
+	for range 16 {
+		c, err := net.DialTimeout("tcp4", victim.Addr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.Close()
+	}
+	select {
+	case <-stolen:
+		t.Fatalf("the attacker's relay holds the victim's port %d and accepted a connection meant for the victim", port)
+	case <-time.After(2 * time.Second):
+	}
 }
