@@ -193,8 +193,10 @@ const (
 )
 
 // relayPorts counts this server's live relay sockets per local address
-// (unmapped; unspecified for the wildcard) and port. Counts, not a set:
-// pion binds TCP relays with SO_REUSEPORT, so two may share a port.
+// (unmapped; unspecified for the wildcard) and port. Counts rather than a
+// set, though a port has one relay (UDP relays bind it alone; TCP relay
+// listeners, which SO_REUSEPORT lets share one, claim it): a count cannot
+// be forgotten by the wrong socket's Close.
 type relayPorts struct {
 	mu    sync.RWMutex
 	count [2]map[netip.AddrPort]int
@@ -207,6 +209,22 @@ func (r *relayPorts) add(network relayNetwork, local netip.Addr, port int) {
 		r.count[network] = map[netip.AddrPort]int{}
 	}
 	r.count[network][netip.AddrPortFrom(local.Unmap(), uint16(port))]++
+}
+
+// claim adds a relay socket at local and port if none is there yet, and
+// says whether it did.
+func (r *relayPorts) claim(network relayNetwork, local netip.Addr, port int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := netip.AddrPortFrom(local.Unmap(), uint16(port))
+	if r.count[network][key] > 0 {
+		return false
+	}
+	if r.count[network] == nil {
+		r.count[network] = map[netip.AddrPort]int{}
+	}
+	r.count[network][key] = 1
+	return true
 }
 
 func (r *relayPorts) remove(network relayNetwork, local netip.Addr, port int) {
@@ -269,20 +287,45 @@ func (g guardedRelays) AllocatePacketConn(c turn.AllocateListenerConfig) (net.Pa
 	return &guardedPacketConn{PacketConn: conn, peers: g.peers, user: c.UserID, local: bound, port: local.Port}, addr, nil
 }
 
+// AllocateListener binds a TCP relay listener on a port no other relay
+// listener holds. pion binds them with SO_REUSEPORT (a relay dials its RFC
+// 6062 peers from its own port), so a port another allocation listens on
+// binds again, and the kernel would then share that allocation's incoming
+// connections with the newcomer: a client that learned another's relay
+// address could take over its connections. A shared port is closed at once
+// (a connection that reached it meanwhile is reset, never read) and
+// another one tried.
 func (g guardedRelays) AllocateListener(c turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
-	ln, addr, err := g.RelayAddressGenerator.AllocateListener(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	local, ok := ln.Addr().(*net.TCPAddr)
-	if !ok { // cannot happen with pion's generators
-		_ = ln.Close()
-		return nil, nil, errors.New("signalserver: TURN relay listener is not TCP")
-	}
 	bound := g.boundAddr(c.Network)
-	g.peers.ports.add(relayTCP, bound, local.Port)
-	return &guardedListener{Listener: ln, peers: g.peers, local: bound, port: local.Port}, addr, nil
+	for range relayListenTries {
+		ln, addr, err := g.RelayAddressGenerator.AllocateListener(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		local, ok := ln.Addr().(*net.TCPAddr)
+		if !ok { // cannot happen with pion's generators
+			_ = ln.Close()
+			return nil, nil, errors.New("signalserver: TURN relay listener is not TCP")
+		}
+		if g.peers.ports.claim(relayTCP, bound, local.Port) {
+			return &guardedListener{Listener: ln, peers: g.peers, local: bound, port: local.Port}, addr, nil
+		}
+		_ = ln.Close()
+		if c.RequestedPort != 0 {
+			break // a reservation names one port
+		}
+	}
+	return nil, nil, errRelayPortShared
 }
+
+// relayListenTries is how many listeners AllocateListener binds before it
+// gives up finding a port of its own: as many as pion's port range tries
+// ports (a range nine-tenths full still serves 99.9 % of requests).
+const relayListenTries = 64
+
+// errRelayPortShared fails an allocation whose relay listener found only
+// ports that other allocations listen on.
+var errRelayPortShared = errors.New("signalserver: TURN relay ports all held by other allocations")
 
 // AllocateConn dials a peer for an RFC 6062 Connect, whose IP the
 // permission handler has let through.
