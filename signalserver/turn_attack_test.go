@@ -1,7 +1,9 @@
 package signalserver
 
 import (
+	"errors"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -147,5 +149,50 @@ func TestAttackTURNTCPRelayPortShared(t *testing.T) {
 	case <-stolen:
 		t.Fatalf("the attacker's relay holds the victim's port %d and accepted a connection meant for the victim", port)
 	case <-time.After(2 * time.Second):
+	}
+}
+
+// TestAttackTURNIdleTCPConnections: TCP connections to the TURN port need
+// no credentials, and pion reads them without a deadline, so one client
+// could open connections by the hundred thousand and hold a descriptor and
+// a goroutine for each, starving the process (and the signalling server in
+// it) of file descriptors. Connections from one IP are capped: twice its
+// allocation quota, room for a control connection per allocation and as
+// many RFC 6062 data connections.
+func TestAttackTURNIdleTCPConnections(t *testing.T) {
+	const perIP = 4
+	ts := startTURNConfig(t, TURNConfig{MaxAllocationsPerIP: perIP})
+	const opened = 5 * perIP
+	conns := make([]net.Conn, 0, opened)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	for range opened {
+		c, err := net.Dial("tcp4", ts.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// Connections the server closed read EOF; open ones time out.
+	want := opened - 2*perIP
+	isClosed := make([]bool, opened)
+	closed := 0
+	for end := time.Now().Add(10 * time.Second); closed < want && time.Now().Before(end); {
+		for i, c := range conns {
+			if isClosed[i] {
+				continue
+			}
+			_ = c.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+			if _, err := c.Read(make([]byte, 1)); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				isClosed[i] = true
+				closed++
+			}
+		}
+	}
+	if closed < want {
+		t.Fatalf("the server closed %d of %d idle TCP connections from one IP, want at least %d", closed, opened, want)
 	}
 }
