@@ -195,4 +195,42 @@ func TestAttackTURNIdleTCPConnections(t *testing.T) {
 	if closed < want {
 		t.Fatalf("the server closed %d of %d idle TCP connections from one IP, want at least %d", closed, opened, want)
 	}
+	if n := ts.Metrics().Refused("ip_quota"); n < int64(want) {
+		t.Errorf("%d connections counted as refused for the IP's quota, want at least %d", n, want)
+	}
+	// Once they are gone the IP's connections count no more: a client
+	// allocates over TCP again.
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	user, pass, _ := ts.Mint()
+	for end := time.Now().Add(10 * time.Second); ; {
+		c, err := net.Dial("tcp4", ts.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		client, err := turn.NewClient(&turn.ClientConfig{
+			TURNServerAddr: ts.Addr().String(), Username: user, Password: pass, Realm: "rollbox",
+			Conn: turn.NewSTUNConn(c), RTO: 5 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err = client.Listen(); err == nil {
+			var relay net.PacketConn
+			if relay, err = client.Allocate(); err == nil {
+				_ = relay.Close()
+			}
+		}
+		client.Close()
+		_ = c.Close()
+		if err == nil {
+			break
+		}
+		// The server may not have seen every close yet.
+		if time.Now().After(end) {
+			t.Fatalf("allocation over TCP after the idle connections closed: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
