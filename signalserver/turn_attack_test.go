@@ -3,6 +3,7 @@ package signalserver
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"testing"
@@ -232,5 +233,41 @@ func TestAttackTURNIdleTCPConnections(t *testing.T) {
 			t.Fatalf("allocation over TCP after the idle connections closed: %v", err)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAttackTURNAddressAddedAfterStart: the host's own addresses were
+// listed once, at start. One it gets later (an IPv6 privacy address
+// rotating in, a DHCP lease, an interface brought up after the server) is
+// a public address like any other to the peer policy, so a relay reaches
+// every service of the host through it. Simulated with a peer policy that
+// lacks a public address the host has, as if it had come after the start.
+func TestAttackTURNAddressAddedAfterStart(t *testing.T) {
+	own, _, err := ownAddresses(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var later netip.Addr
+	for a := range own {
+		if refusedPeer(a) == "" {
+			later = a
+		}
+	}
+	if !later.IsValid() {
+		t.Skip("the host has no public address to stand for one it got after the start")
+	}
+	delete(own, later)
+	p := &turnPeers{own: own, refused: func(net.Addr, string, netip.AddrPort, string) {}}
+	client := &net.UDPAddr{IP: net.IPv4(198, 51, 100, 1), Port: 5000}
+	if !p.permit(client, later.AsSlice()) {
+		return // refused outright: no relay reaches it
+	}
+	// A service of the host listening on every address, at a port no
+	// relay holds.
+	const svcPort = 6379
+	for _, network := range []relayNetwork{relayUDP, relayTCP} {
+		if p.reachable(network, later, svcPort) {
+			t.Errorf("a relay reaches %v, an address of the host, at a port no relay holds", netip.AddrPortFrom(later, svcPort))
+		}
 	}
 }
