@@ -2,10 +2,13 @@ package signalserver
 
 import (
 	"errors"
+	"maps"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/pion/turn/v5"
 )
@@ -102,6 +105,13 @@ type turnPeers struct {
 	natPublic, natTarget netip.Addr
 	ports                relayPorts
 	refused              func(client net.Addr, user string, peer netip.AddrPort, why string)
+	// learned holds the host's addresses permit found that own lacks:
+	// those it got after the start. Replaced, never changed, so that the
+	// per-datagram check reads it without a lock; only ever grows, by the
+	// host's own addresses.
+	learned   atomic.Pointer[map[netip.Addr]struct{}]
+	learnedMu sync.Mutex // serialises replacing learned
+	local     hostAddrs
 }
 
 // permit is pion's PermissionHandler, asked for CreatePermission,
@@ -125,12 +135,70 @@ func (p *turnPeers) permit(client net.Addr, peerIP net.IP) bool {
 		p.refused(client, "", netip.AddrPortFrom(ip, 0), why)
 		return false
 	}
+	// A public address the host got after the start: from now on its
+	// ports are checked as the others'. (One it gets after this
+	// permission was granted goes unchecked until the next.)
+	if p.local.has(ip) {
+		p.learn(ip)
+	}
 	return true
 }
 
 func (p *turnPeers) isOwn(ip netip.Addr) bool {
-	_, own := p.own[ip]
-	return own
+	if _, own := p.own[ip]; own {
+		return true
+	}
+	if learned := p.learned.Load(); learned != nil {
+		_, own := (*learned)[ip]
+		return own
+	}
+	return false
+}
+
+// learn adds ip to the host's own addresses.
+func (p *turnPeers) learn(ip netip.Addr) {
+	p.learnedMu.Lock()
+	defer p.learnedMu.Unlock()
+	next := map[netip.Addr]struct{}{ip: {}}
+	if old := p.learned.Load(); old != nil {
+		maps.Copy(next, *old)
+	}
+	p.learned.Store(&next)
+}
+
+// hostAddrs is the host's interface addresses, listed again when asked
+// about an address once the list is older than hostAddrsMaxAge: clients
+// ask at will (every permission for a public address), and listing them
+// is a netlink dump. Asking the kernel to bind the address instead would
+// be cheaper but wrong where ip_nonlocal_bind lets any address bind.
+type hostAddrs struct {
+	mu     sync.Mutex
+	listed time.Time
+	addrs  map[netip.Addr]struct{}
+}
+
+const hostAddrsMaxAge = time.Second
+
+// has reports whether the host had ip at most hostAddrsMaxAge ago.
+func (h *hostAddrs) has(ip netip.Addr) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if now := time.Now(); h.listed.IsZero() || now.Sub(h.listed) >= hostAddrsMaxAge {
+		h.listed = now
+		// Should listing fail, the last list stays.
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			h.addrs = map[netip.Addr]struct{}{}
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok {
+					if a, ok := netip.AddrFromSlice(n.IP); ok {
+						h.addrs[a.Unmap()] = struct{}{}
+					}
+				}
+			}
+		}
+	}
+	_, ok := h.addrs[ip]
+	return ok
 }
 
 // reachable says whether a relay may send to ip:port once its permission
