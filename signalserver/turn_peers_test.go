@@ -719,3 +719,42 @@ func BenchmarkTURNRelayPeerCheck(b *testing.B) {
 		})
 	}
 }
+
+// TestTURNPeersBehindNAT: behind 1:1 NAT the public address is on no
+// interface; the relays of two players meet there, which the NAT forwards
+// to the relay bind address, so there the bind address's relay ports are
+// open, and only they.
+func TestTURNPeersBehindNAT(t *testing.T) {
+	public := net.IPv4(203, 0, 113, 77)
+	_, nat, err := ownAddresses(public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nat != netip.MustParseAddr("203.0.113.77") {
+		t.Fatalf("public address on no interface: NAT address %v, want 203.0.113.77", nat)
+	}
+	if _, nat, _ := ownAddresses(net.IPv4(127, 0, 0, 1)); nat.IsValid() {
+		t.Fatalf("public address on an interface taken for a NAT's: %v", nat)
+	}
+
+	bind := netip.MustParseAddr("10.0.0.5")
+	p := &turnPeers{
+		own:       map[netip.Addr]struct{}{nat: {}, bind: {}, netip.MustParseAddr("127.0.0.1"): {}},
+		natPublic: nat, natTarget: bind,
+	}
+	p.ports.add(relayUDP, bind, 50000)
+	for _, tc := range []struct {
+		ip   netip.Addr
+		port int
+		want bool
+	}{
+		{nat, 50000, true},
+		{nat, 50001, false},
+		{bind, 50000, true},
+		{netip.MustParseAddr("127.0.0.1"), 50000, false}, // the port is the relay's at 10.0.0.5 only
+	} {
+		if got := p.reachable(relayUDP, tc.ip, tc.port); got != tc.want {
+			t.Errorf("reachable(%v) = %v, want %v", netip.AddrPortFrom(tc.ip, uint16(tc.port)), got, tc.want)
+		}
+	}
+}
