@@ -118,7 +118,9 @@ type TURNConfig struct {
 	MaxAllocationsPerUser int
 	// MaxAllocationsPerIP caps the live allocations from one client IP
 	// (IPv6: one /64); 0 means DefaultTURNAllocationsPerIP, negative no
-	// cap.
+	// cap. The IP's TCP connections to the server are capped at twice as
+	// many (a control and an RFC 6062 data connection per allocation): they
+	// need no credentials to open.
 	MaxAllocationsPerIP int
 	// RelayPortMin and RelayPortMax bound the ports relay sockets take, so
 	// that a firewall can open just them. Zero: any free port.
@@ -223,7 +225,7 @@ func StartTURN(ctx context.Context, cfg TURNConfig) (*TURNServer, error) {
 		}
 	}
 	log := cfg.Logger.With("component", "turn")
-	own, err := ownAddresses(cfg.PublicIP, net.ParseIP(host), net.ParseIP(cfg.RelayBind))
+	own, natPublic, err := ownAddresses(cfg.PublicIP, net.ParseIP(host), net.ParseIP(cfg.RelayBind))
 	if err != nil {
 		// Relays are still kept off the listening, relay and public
 		// addresses' other ports.
@@ -236,12 +238,31 @@ func StartTURN(ctx context.Context, cfg TURNConfig) (*TURNServer, error) {
 	t := &TURNServer{
 		cfg:        cfg,
 		udp:        udp,
-		tcp:        &trackingListener{Listener: tcp, conns: map[net.Conn]struct{}{}},
+		tcp:        &trackingListener{Listener: tcp, perIP: -1, conns: map[net.Conn]struct{}{}, ips: map[netip.Addr]int{}},
 		quota:      newAllocQuota(cfg.MaxAllocationsPerUser, cfg.MaxAllocationsPerIP),
 		log:        log,
 		refusalLog: rate.NewLimiter(rate.Every(turnRefusalLogEvery), turnRefusalLogBurst),
 	}
-	t.peers = &turnPeers{allow: slices.Clone(cfg.AllowPeers), own: own, refused: t.peerRefused}
+	if cfg.MaxAllocationsPerIP > 0 {
+		t.tcp.perIP = turnConnsPerAllocation * cfg.MaxAllocationsPerIP
+	}
+	t.tcp.refused = func(client net.Addr) { t.refuse(turnRefusedIPQuota, client, "", netip.AddrPort{}, "") }
+	t.peers = &turnPeers{allow: slices.Clone(cfg.AllowPeers), own: own, natPublic: natPublic, refused: t.peerRefused}
+	if natPublic.IsValid() {
+		// Behind 1:1 NAT the public address leads to the relay bind
+		// address (the wildcard: any of the public address's family).
+		t.peers.natTarget = natPublic
+		if bind, err := netip.ParseAddr(cfg.RelayBind); err == nil && !bind.Unmap().IsUnspecified() {
+			t.peers.natTarget = bind.Unmap()
+		}
+	}
+	relayBind, err := netip.ParseAddr(cfg.RelayBind)
+	if err != nil {
+		_ = udp.Close()
+		_ = tcp.Close()
+		return nil, fmt.Errorf("signalserver: TURN relay bind address %q: %w", cfg.RelayBind, err)
+	}
+	relayBind = relayBind.Unmap()
 	relay := func() turn.RelayAddressGenerator {
 		var g turn.RelayAddressGenerator = &turn.RelayAddressGeneratorStatic{RelayAddress: cfg.PublicIP, Address: cfg.RelayBind}
 		if cfg.RelayPortMin != 0 {
@@ -253,7 +274,7 @@ func StartTURN(ctx context.Context, cfg TURNConfig) (*TURNServer, error) {
 				MaxRetries: 64,
 			}
 		}
-		return guardedRelays{RelayAddressGenerator: g, peers: t.peers}
+		return guardedRelays{RelayAddressGenerator: g, peers: t.peers, bind: relayBind}
 	}
 	t.srv, err = turn.NewServer(turn.ServerConfig{
 		Realm:         cfg.Realm,
@@ -442,27 +463,62 @@ func (m *TURNMetrics) writePrometheus(w io.Writer) {
 }
 
 // trackingListener remembers the connections it accepted so that Shutdown
-// can close them.
+// can close them, and caps those from one client IP (per /64 for IPv6):
+// they need no credentials, and pion reads them without a deadline, so
+// each one held costs the process a descriptor and a goroutine for as long
+// as the client likes.
 type trackingListener struct {
 	net.Listener
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	perIP   int                   // < 0: no cap
+	refused func(client net.Addr) // a connection closed for the cap
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	ips     map[netip.Addr]int
+	closed  bool
+	wg      sync.WaitGroup
 }
 
+// turnConnsPerAllocation is how many TCP connections per allocation of its
+// quota a client IP may hold: the allocation's control connection and one
+// RFC 6062 data connection.
+const turnConnsPerAllocation = 2
+
 func (l *trackingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		tc, err := l.track(c)
+		if tc != nil || err != nil {
+			return tc, err
+		}
+		// Over its IP's cap: closed; pion's accept loop must go on.
+	}
+}
+
+// track takes c on, or closes it: with nil, nil when its IP is over the
+// cap.
+func (l *trackingListener) track(c net.Conn) (net.Conn, error) {
+	var ip netip.Addr
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		ip = quotaIP(a.AddrPort().Addr())
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
+	switch {
+	case l.closed:
 		_ = c.Close()
 		return nil, net.ErrClosed
+	case l.perIP >= 0 && l.ips[ip] >= l.perIP:
+		_ = c.Close()
+		if l.refused != nil {
+			l.refused(c.RemoteAddr())
+		}
+		return nil, nil
 	}
-	tc := &trackedConn{Conn: c, l: l}
+	l.ips[ip]++
+	tc := &trackedConn{Conn: c, l: l, ip: ip}
 	l.conns[tc] = struct{}{}
 	l.wg.Add(1)
 	return tc, nil
@@ -492,6 +548,7 @@ func (l *trackingListener) closeAll(ctx context.Context) error {
 type trackedConn struct {
 	net.Conn
 	l    *trackingListener
+	ip   netip.Addr // its client's, as counted
 	once sync.Once
 }
 
@@ -500,6 +557,9 @@ func (c *trackedConn) Close() error {
 	c.once.Do(func() {
 		c.l.mu.Lock()
 		delete(c.l.conns, c)
+		if c.l.ips[c.ip]--; c.l.ips[c.ip] <= 0 {
+			delete(c.l.ips, c.ip)
+		}
 		c.l.mu.Unlock()
 		c.l.wg.Done()
 	})

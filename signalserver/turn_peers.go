@@ -2,9 +2,13 @@ package signalserver
 
 import (
 	"errors"
+	"maps"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/pion/turn/v5"
 )
@@ -93,10 +97,21 @@ func embeddedIPv4(ip netip.Addr) (netip.Addr, bool) {
 // this server's live relays there, never another service of the host. No
 // allowed range opens them further.
 type turnPeers struct {
-	allow   []netip.Prefix
-	own     map[netip.Addr]struct{} // unmapped; never written after start
-	ports   relayPorts
-	refused func(client net.Addr, user string, peer netip.AddrPort, why string)
+	allow []netip.Prefix
+	own   map[netip.Addr]struct{} // unmapped; never written after start
+	// natPublic is the public IP when no interface of the host has it (1:1
+	// NAT): what reaches it there reaches natTarget, the address the relays
+	// bind. Invalid otherwise.
+	natPublic, natTarget netip.Addr
+	ports                relayPorts
+	refused              func(client net.Addr, user string, peer netip.AddrPort, why string)
+	// learned holds the host's addresses permit found that own lacks:
+	// those it got after the start. Replaced, never changed, so that the
+	// per-datagram check reads it without a lock; only ever grows, by the
+	// host's own addresses.
+	learned   atomic.Pointer[map[netip.Addr]struct{}]
+	learnedMu sync.Mutex // serialises replacing learned
+	local     hostAddrs
 }
 
 // permit is pion's PermissionHandler, asked for CreatePermission,
@@ -120,26 +135,100 @@ func (p *turnPeers) permit(client net.Addr, peerIP net.IP) bool {
 		p.refused(client, "", netip.AddrPortFrom(ip, 0), why)
 		return false
 	}
+	// A public address the host got after the start: from now on its
+	// ports are checked as the others'. (One it gets after this
+	// permission was granted goes unchecked until the next.)
+	if p.local.has(ip) {
+		p.learn(ip)
+	}
 	return true
 }
 
 func (p *turnPeers) isOwn(ip netip.Addr) bool {
-	_, own := p.own[ip]
-	return own
+	if _, own := p.own[ip]; own {
+		return true
+	}
+	if learned := p.learned.Load(); learned != nil {
+		_, own := (*learned)[ip]
+		return own
+	}
+	return false
+}
+
+// learn adds ip to the host's own addresses.
+func (p *turnPeers) learn(ip netip.Addr) {
+	p.learnedMu.Lock()
+	defer p.learnedMu.Unlock()
+	next := map[netip.Addr]struct{}{ip: {}}
+	if old := p.learned.Load(); old != nil {
+		maps.Copy(next, *old)
+	}
+	p.learned.Store(&next)
+}
+
+// hostAddrs is the host's interface addresses, listed again when asked
+// about an address once the list is older than hostAddrsMaxAge: clients
+// ask at will (every permission for a public address), and listing them
+// is a netlink dump. Asking the kernel to bind the address instead would
+// be cheaper but wrong where ip_nonlocal_bind lets any address bind.
+type hostAddrs struct {
+	mu     sync.Mutex
+	listed time.Time
+	addrs  map[netip.Addr]struct{}
+}
+
+const hostAddrsMaxAge = time.Second
+
+// has reports whether the host had ip at most hostAddrsMaxAge ago.
+func (h *hostAddrs) has(ip netip.Addr) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if now := time.Now(); h.listed.IsZero() || now.Sub(h.listed) >= hostAddrsMaxAge {
+		h.listed = now
+		// Should listing fail, the last list stays.
+		if addrs, err := net.InterfaceAddrs(); err == nil {
+			h.addrs = map[netip.Addr]struct{}{}
+			for _, a := range addrs {
+				if n, ok := a.(*net.IPNet); ok {
+					if a, ok := netip.AddrFromSlice(n.IP); ok {
+						h.addrs[a.Unmap()] = struct{}{}
+					}
+				}
+			}
+		}
+	}
+	_, ok := h.addrs[ip]
+	return ok
 }
 
 // reachable says whether a relay may send to ip:port once its permission
 // is granted: anywhere but the host's own addresses, where only the live
-// relays of this server are.
+// relays of this server are. A relay socket holds its port at its own
+// address only, or at every address of its family when bound to the
+// wildcard: an IPv6 relay on [::]:P leaves P free on IPv4, and one bound to
+// 10.0.0.5:P leaves 127.0.0.1:P free, for another service of the host to
+// take.
 func (p *turnPeers) reachable(network relayNetwork, ip netip.Addr, port int) bool {
-	return !p.isOwn(ip.Unmap()) || p.ports.has(network, port)
+	ip = ip.Unmap()
+	if !p.isOwn(ip) {
+		return true
+	}
+	if ip == p.natPublic {
+		ip = p.natTarget
+	}
+	wildcard := netip.IPv6Unspecified()
+	if ip.Is4() {
+		wildcard = netip.IPv4Unspecified()
+	}
+	return p.ports.has(network, ip, wildcard, port)
 }
 
 // ownAddresses returns the addresses that lead to this host: the given
 // ones (listening, relay and public addresses; unspecified ones skipped)
-// and those of its interfaces.
-func ownAddresses(ips ...net.IP) (map[netip.Addr]struct{}, error) {
-	own := map[netip.Addr]struct{}{}
+// and those of its interfaces; and whether the first given one (the public
+// address) is only given, on no interface: the address of a 1:1 NAT.
+func ownAddresses(public net.IP, ips ...net.IP) (own map[netip.Addr]struct{}, natPublic netip.Addr, err error) {
+	own = map[netip.Addr]struct{}{}
 	add := func(ip net.IP) {
 		if a, ok := netip.AddrFromSlice(ip); ok && !a.Unmap().IsUnspecified() {
 			own[a.Unmap()] = struct{}{}
@@ -154,7 +243,13 @@ func ownAddresses(ips ...net.IP) (map[netip.Addr]struct{}, error) {
 			add(n.IP)
 		}
 	}
-	return own, err
+	if a, ok := netip.AddrFromSlice(public); ok && !a.Unmap().IsUnspecified() {
+		if _, local := own[a.Unmap()]; !local && err == nil {
+			natPublic = a.Unmap()
+		}
+	}
+	add(public)
+	return own, natPublic, err
 }
 
 // relayNetwork is the transport of a relay socket.
@@ -165,37 +260,60 @@ const (
 	relayTCP
 )
 
-// relayPorts counts this server's live relay sockets per port. Counts, not a
-// set: pion binds TCP relays with SO_REUSEPORT, so two may share a port.
+// relayPorts counts this server's live relay sockets per local address
+// (unmapped; unspecified for the wildcard) and port. Counts rather than a
+// set, though a port has one relay (UDP relays bind it alone; TCP relay
+// listeners, which SO_REUSEPORT lets share one, claim it): a count cannot
+// be forgotten by the wrong socket's Close.
 type relayPorts struct {
 	mu    sync.RWMutex
-	count [2]map[int]int
+	count [2]map[netip.AddrPort]int
 }
 
-func (r *relayPorts) add(network relayNetwork, port int) {
+func (r *relayPorts) add(network relayNetwork, local netip.Addr, port int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.count[network] == nil {
-		r.count[network] = map[int]int{}
+		r.count[network] = map[netip.AddrPort]int{}
 	}
-	r.count[network][port]++
+	r.count[network][netip.AddrPortFrom(local.Unmap(), uint16(port))]++
 }
 
-func (r *relayPorts) remove(network relayNetwork, port int) {
+// claim adds a relay socket at local and port if none is there yet, and
+// says whether it did.
+func (r *relayPorts) claim(network relayNetwork, local netip.Addr, port int) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch n := r.count[network][port]; {
+	key := netip.AddrPortFrom(local.Unmap(), uint16(port))
+	if r.count[network][key] > 0 {
+		return false
+	}
+	if r.count[network] == nil {
+		r.count[network] = map[netip.AddrPort]int{}
+	}
+	r.count[network][key] = 1
+	return true
+}
+
+func (r *relayPorts) remove(network relayNetwork, local netip.Addr, port int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := netip.AddrPortFrom(local.Unmap(), uint16(port))
+	switch n := r.count[network][key]; {
 	case n > 1:
-		r.count[network][port] = n - 1
+		r.count[network][key] = n - 1
 	case n == 1:
-		delete(r.count[network], port)
+		delete(r.count[network], key)
 	}
 }
 
-func (r *relayPorts) has(network relayNetwork, port int) bool {
+// has says whether a relay socket holds port at the address local or
+// wildcard (the wildcard of local's family): one lock for both.
+func (r *relayPorts) has(network relayNetwork, local, wildcard netip.Addr, port int) bool {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.count[network][port] > 0
+	count := r.count[network]
+	return count[netip.AddrPortFrom(local, uint16(port))] > 0 || count[netip.AddrPortFrom(wildcard, uint16(port))] > 0
 }
 
 // guardedRelays wraps pion's relay address generator: it records the port
@@ -204,6 +322,22 @@ func (r *relayPorts) has(network relayNetwork, port int) bool {
 type guardedRelays struct {
 	turn.RelayAddressGenerator
 	peers *turnPeers
+	bind  netip.Addr // the address relay sockets bind, unmapped
+}
+
+// boundAddr is the local address a relay socket of network ("udp4",
+// "tcp6"...) holds its port at: the bind address, or for the wildcard the
+// wildcard of network's family, which holds the port on that family only.
+// It cannot be read back from the socket: pion's generators overwrite the
+// IP of its LocalAddr with the relay's public address.
+func (g guardedRelays) boundAddr(network string) netip.Addr {
+	switch {
+	case !g.bind.IsUnspecified():
+		return g.bind
+	case strings.HasSuffix(network, "6"):
+		return netip.IPv6Unspecified()
+	}
+	return netip.IPv4Unspecified()
 }
 
 func (g guardedRelays) AllocatePacketConn(c turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
@@ -216,23 +350,50 @@ func (g guardedRelays) AllocatePacketConn(c turn.AllocateListenerConfig) (net.Pa
 		_ = conn.Close()
 		return nil, nil, errors.New("signalserver: TURN relay socket is not UDP")
 	}
-	g.peers.ports.add(relayUDP, local.Port)
-	return &guardedPacketConn{PacketConn: conn, peers: g.peers, user: c.UserID, port: local.Port}, addr, nil
+	bound := g.boundAddr(c.Network)
+	g.peers.ports.add(relayUDP, bound, local.Port)
+	return &guardedPacketConn{PacketConn: conn, peers: g.peers, user: c.UserID, local: bound, port: local.Port}, addr, nil
 }
 
+// AllocateListener binds a TCP relay listener on a port no other relay
+// listener holds. pion binds them with SO_REUSEPORT (a relay dials its RFC
+// 6062 peers from its own port), so a port another allocation listens on
+// binds again, and the kernel would then share that allocation's incoming
+// connections with the newcomer: a client that learned another's relay
+// address could take over its connections. A shared port is closed at once
+// (a connection that reached it meanwhile is reset, never read) and
+// another one tried.
 func (g guardedRelays) AllocateListener(c turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
-	ln, addr, err := g.RelayAddressGenerator.AllocateListener(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	local, ok := ln.Addr().(*net.TCPAddr)
-	if !ok { // cannot happen with pion's generators
+	bound := g.boundAddr(c.Network)
+	for range relayListenTries {
+		ln, addr, err := g.RelayAddressGenerator.AllocateListener(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		local, ok := ln.Addr().(*net.TCPAddr)
+		if !ok { // cannot happen with pion's generators
+			_ = ln.Close()
+			return nil, nil, errors.New("signalserver: TURN relay listener is not TCP")
+		}
+		if g.peers.ports.claim(relayTCP, bound, local.Port) {
+			return &guardedListener{Listener: ln, peers: g.peers, local: bound, port: local.Port}, addr, nil
+		}
 		_ = ln.Close()
-		return nil, nil, errors.New("signalserver: TURN relay listener is not TCP")
+		if c.RequestedPort != 0 {
+			break // a reservation names one port
+		}
 	}
-	g.peers.ports.add(relayTCP, local.Port)
-	return &guardedListener{Listener: ln, peers: g.peers, port: local.Port}, addr, nil
+	return nil, nil, errRelayPortShared
 }
+
+// relayListenTries is how many listeners AllocateListener binds before it
+// gives up finding a port of its own: as many as pion's port range tries
+// ports (a range nine-tenths full still serves 99.9 % of requests).
+const relayListenTries = 64
+
+// errRelayPortShared fails an allocation whose relay listener found only
+// ports that other allocations listen on.
+var errRelayPortShared = errors.New("signalserver: TURN relay ports all held by other allocations")
 
 // AllocateConn dials a peer for an RFC 6062 Connect, whose IP the
 // permission handler has let through.
@@ -254,6 +415,7 @@ type guardedPacketConn struct {
 	net.PacketConn
 	peers *turnPeers
 	user  string
+	local netip.Addr // unmapped
 	port  int
 	once  sync.Once
 }
@@ -271,18 +433,19 @@ func (c *guardedPacketConn) WriteTo(b []byte, addr net.Addr) (int, error) {
 // Close forgets the port before closing, so that a socket which takes the
 // port next is not forgotten in its place.
 func (c *guardedPacketConn) Close() error {
-	c.once.Do(func() { c.peers.ports.remove(relayUDP, c.port) })
+	c.once.Do(func() { c.peers.ports.remove(relayUDP, c.local, c.port) })
 	return c.PacketConn.Close()
 }
 
 type guardedListener struct {
 	net.Listener
 	peers *turnPeers
+	local netip.Addr // unmapped
 	port  int
 	once  sync.Once
 }
 
 func (l *guardedListener) Close() error {
-	l.once.Do(func() { l.peers.ports.remove(relayTCP, l.port) })
+	l.once.Do(func() { l.peers.ports.remove(relayTCP, l.local, l.port) })
 	return l.Listener.Close()
 }

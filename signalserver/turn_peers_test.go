@@ -618,7 +618,9 @@ func TestTURNPeersPermit(t *testing.T) {
 		t.Errorf("refusals %q, want 127.0.0.2, 192.168.1.1 and the malformed IP", refusals)
 	}
 
-	p.ports.add(relayUDP, 50000)
+	p.ports.add(relayUDP, netip.IPv4Unspecified(), 50000) // on every IPv4 address
+	p.ports.add(relayUDP, netip.MustParseAddr("10.0.0.5"), 50002)
+	p.ports.add(relayUDP, netip.IPv6Unspecified(), 50004) // on every IPv6 address only
 	for _, tc := range []struct {
 		ip      string
 		port    int
@@ -631,19 +633,25 @@ func TestTURNPeersPermit(t *testing.T) {
 		{"::ffff:127.0.0.1", 50000, relayUDP, true},
 		{"127.0.0.1", 6379, relayUDP, false},
 		{"10.9.9.9", 6379, relayUDP, true}, // not own: its IP was vetted by permit
+		// A relay bound to one address holds its port there only; an IPv6
+		// one holds it on IPv6 only.
+		{"10.0.0.5", 50002, relayUDP, true},
+		{"127.0.0.1", 50002, relayUDP, false},
+		{"127.0.0.1", 50004, relayUDP, false},
+		{"10.0.0.5", 50004, relayUDP, false},
 	} {
 		if got := p.reachable(tc.network, netip.MustParseAddr(tc.ip), tc.port); got != tc.want {
 			t.Errorf("reachable(%d, %s:%d) = %v, want %v", tc.network, tc.ip, tc.port, got, tc.want)
 		}
 	}
-	p.ports.remove(relayUDP, 50000)
+	p.ports.remove(relayUDP, netip.IPv4Unspecified(), 50000)
 	if p.reachable(relayUDP, netip.MustParseAddr("10.0.0.5"), 50000) {
 		t.Error("a closed relay's port is still reachable")
 	}
 
 	// Checked for every relayed datagram: no allocation.
 	own := netip.MustParseAddr("10.0.0.5")
-	p.ports.add(relayUDP, 50000)
+	p.ports.add(relayUDP, netip.IPv4Unspecified(), 50000)
 	if n := testing.AllocsPerRun(100, func() { p.reachable(relayUDP, own, 50000) }); n != 0 {
 		t.Errorf("reachable allocates %v times", n)
 	}
@@ -690,7 +698,9 @@ func TestAllocQuota(t *testing.T) {
 // passes: to a peer elsewhere, and to another relay at the host's address.
 func BenchmarkTURNRelayPeerCheck(b *testing.B) {
 	p := &turnPeers{own: map[netip.Addr]struct{}{netip.MustParseAddr("203.0.113.5"): {}, netip.MustParseAddr("10.0.0.5"): {}}}
-	p.ports.add(relayUDP, 50000)
+	p.ports.add(relayUDP, netip.IPv4Unspecified(), 50000) // on every IPv4 address
+	p.ports.add(relayUDP, netip.MustParseAddr("10.0.0.5"), 50002)
+	p.ports.add(relayUDP, netip.IPv6Unspecified(), 50004) // on every IPv6 address only
 	for _, tc := range []struct {
 		name string
 		peer *net.UDPAddr
@@ -707,5 +717,44 @@ func BenchmarkTURNRelayPeerCheck(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestTURNPeersBehindNAT: behind 1:1 NAT the public address is on no
+// interface; the relays of two players meet there, which the NAT forwards
+// to the relay bind address, so there the bind address's relay ports are
+// open, and only they.
+func TestTURNPeersBehindNAT(t *testing.T) {
+	public := net.IPv4(203, 0, 113, 77)
+	_, nat, err := ownAddresses(public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nat != netip.MustParseAddr("203.0.113.77") {
+		t.Fatalf("public address on no interface: NAT address %v, want 203.0.113.77", nat)
+	}
+	if _, nat, _ := ownAddresses(net.IPv4(127, 0, 0, 1)); nat.IsValid() {
+		t.Fatalf("public address on an interface taken for a NAT's: %v", nat)
+	}
+
+	bind := netip.MustParseAddr("10.0.0.5")
+	p := &turnPeers{
+		own:       map[netip.Addr]struct{}{nat: {}, bind: {}, netip.MustParseAddr("127.0.0.1"): {}},
+		natPublic: nat, natTarget: bind,
+	}
+	p.ports.add(relayUDP, bind, 50000)
+	for _, tc := range []struct {
+		ip   netip.Addr
+		port int
+		want bool
+	}{
+		{nat, 50000, true},
+		{nat, 50001, false},
+		{bind, 50000, true},
+		{netip.MustParseAddr("127.0.0.1"), 50000, false}, // the port is the relay's at 10.0.0.5 only
+	} {
+		if got := p.reachable(relayUDP, tc.ip, tc.port); got != tc.want {
+			t.Errorf("reachable(%v) = %v, want %v", netip.AddrPortFrom(tc.ip, uint16(tc.port)), got, tc.want)
+		}
 	}
 }

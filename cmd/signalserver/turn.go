@@ -48,7 +48,7 @@ func (o *turnOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.stun, "stun", "", "comma-separated STUN URLs that GET /ice also lists (e.g. stun:stun.example.org:3478)")
 	fs.Func("turn-allow-cidr", "peer address range (CIDR, or one IP) TURN relays may reach although it is loopback, private, link-local, carrier-grade NAT or otherwise special, such as a LAN deployment's 192.168.1.0/24; repeatable or comma-separated. The host's own addresses stay closed but to its relays", o.addAllowedPeers)
 	fs.IntVar(&o.maxPerUser, "turn-max-allocations-per-user", signalserver.DefaultTURNAllocationsPerUser, "live TURN allocations per credential from GET /ice (each peer connection takes one per TURN URL) (-1: no cap)")
-	fs.IntVar(&o.maxPerIP, "turn-max-allocations-per-ip", signalserver.DefaultTURNAllocationsPerIP, "live TURN allocations per client IP, per /64 for IPv6 (-1: no cap)")
+	fs.IntVar(&o.maxPerIP, "turn-max-allocations-per-ip", signalserver.DefaultTURNAllocationsPerIP, "live TURN allocations per client IP, per /64 for IPv6; its TCP connections to the TURN port are capped at twice as many (-1: no cap)")
 	fs.StringVar(&o.relayPorts, "turn-relay-ports", "49152-65535", "MIN-MAX ports of the TURN relay sockets, to open in the firewall for UDP and TCP; empty: any free port")
 }
 
