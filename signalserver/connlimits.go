@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/rollbox/rollbox/internal/ratelog"
 )
 
 // maxHeaderBytes bounds a request's headers (net/http's default is 1 MiB):
@@ -60,7 +60,7 @@ type connTracker struct {
 	reserve int // refused connections held open at once to answer them
 	realIP  realIP
 	metrics *Metrics
-	full    *rate.Sometimes // logs that MaxConns is reached
+	full    ratelog.Limiter // logs that MaxConns is reached
 	log     *slog.Logger
 
 	mu       sync.Mutex
@@ -78,7 +78,7 @@ func newConnTracker(c Config, ri realIP, m *Metrics) *connTracker {
 		reserve: max(c.MaxConns, 0)/16 + 16,
 		realIP:  ri,
 		metrics: m,
-		full:    &rate.Sometimes{Interval: time.Minute},
+		full:    ratelog.Limiter{Interval: time.Minute},
 		log:     c.Logger,
 		byIP:    make(map[netip.Addr]int),
 		slots:   make(map[net.Conn]*connSlot),
@@ -150,9 +150,8 @@ func (t *connTracker) connContext(ctx context.Context, c net.Conn) context.Conte
 	}
 	t.metrics.refused[sl.refusal].Add(1)
 	if sl.refusal == refusalMaxConns {
-		t.full.Do(func() {
-			t.log.Warn("at the connection limit: refusing connections with 503 (see signalserver_refused_total)", "max_conns", t.max)
-		})
+		t.full.Log(context.Background(), t.log, slog.LevelWarn,
+			"at the connection limit: refusing connections with 503 (see signalserver_refused_total)", "max_conns", t.max)
 	}
 	if drop {
 		_ = c.Close()
@@ -254,25 +253,15 @@ func (s *Server) writeConnMetrics(w io.Writer) {
 // the like, which any client can cause) to the server's logger at Warn:
 // a burst of 10 lines, then one a second, with how many were suppressed.
 type httpErrorLog struct {
-	log        *slog.Logger
-	lines      *rate.Limiter
-	suppressed atomic.Int64
+	log   *slog.Logger
+	lines ratelog.Limiter
 }
 
 func newHTTPErrorLog(l *slog.Logger) *httpErrorLog {
-	return &httpErrorLog{log: l.With("component", "http"), lines: rate.NewLimiter(1, 10)}
+	return &httpErrorLog{log: l.With("component", "http"), lines: ratelog.Limiter{Interval: time.Second, Burst: 10}}
 }
 
 func (l *httpErrorLog) Write(p []byte) (int, error) {
-	if !l.lines.Allow() {
-		l.suppressed.Add(1)
-		return len(p), nil
-	}
-	msg := strings.TrimSuffix(string(p), "\n")
-	if n := l.suppressed.Swap(0); n > 0 {
-		l.log.Warn(msg, "suppressed_before", n)
-	} else {
-		l.log.Warn(msg)
-	}
+	l.lines.Log(context.Background(), l.log, slog.LevelWarn, strings.TrimSuffix(string(p), "\n"))
 	return len(p), nil
 }

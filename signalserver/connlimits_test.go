@@ -519,7 +519,7 @@ func TestHTTPErrorLogRateLimited(t *testing.T) {
 	if n := strings.Count(logs.String(), "TLS handshake error"); n < 10 || n > 20 {
 		t.Fatalf("%d of 1000 lines logged, want a burst of about 10:\n%s", n, logs.String())
 	}
-	if n := l.suppressed.Load(); n < 980 {
+	if n := l.lines.Suppressed(); n < 980 {
 		t.Fatalf("%d lines counted as suppressed", n)
 	}
 }

@@ -1,14 +1,10 @@
 package signalserver
 
 import (
+	"context"
+	"log/slog"
 	"time"
-
-	"golang.org/x/time/rate"
 )
-
-// logOncePerSecond returns a limiter for a log line a remote party can
-// trigger at will.
-func logOncePerSecond() *rate.Sometimes { return &rate.Sometimes{Interval: time.Second} }
 
 // A client's send queue is bounded in bytes (Config.SendQueueBytes), and
 // all queues together by Config.MaxQueuedBytes. A client is slow when it
@@ -197,9 +193,8 @@ func (s *Server) discardQueue(c *client) {
 
 // slow disconnects a client that makes no progress.
 func (s *Server) slow(c *client, queued int64) {
-	s.slowLog.Do(func() {
-		s.log.Info("disconnecting slow client (logged at most once a second)", "peer", c.id, "queued_bytes", queued)
-	})
+	s.slowLog.Log(context.Background(), s.log, slog.LevelInfo,
+		"disconnecting slow client (logged at most once a second)", "peer", c.id, "queued_bytes", queued)
 	s.kick(c, disconnectSlowConsumer, 0, "")
 }
 
@@ -222,8 +217,7 @@ func (s *Server) shedStalled() {
 		}
 	}
 	if shed > 0 {
-		s.shedLog.Do(func() {
-			s.log.Warn("queued bytes over the cap: disconnected stalled clients", "clients", shed, "cap", s.cfg.MaxQueuedBytes)
-		})
+		s.shedLog.Log(context.Background(), s.log, slog.LevelWarn,
+			"queued bytes over the cap: disconnected stalled clients", "clients", shed, "cap", s.cfg.MaxQueuedBytes)
 	}
 }

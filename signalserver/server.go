@@ -19,8 +19,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/rollbox/rollbox/internal/ratelog"
+
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 )
 
 // closeGrace bounds the WebSocket close handshake and the drain after it.
@@ -49,9 +50,13 @@ type Server struct {
 	busDone chan struct{}
 	owned   io.Closer // what the server made from Config.Redis and closes
 
-	slowLog  *rate.Sometimes // "disconnecting slow client"
-	shedLog  *rate.Sometimes // stalled clients shed over the global cap
-	lastShed atomic.Int64    // when stalled clients were last looked for, as time since epoch
+	// clientLog limits the lines any client can cause (refusals, bad
+	// frames, and joins and leaves failing while Redis stalls): a burst,
+	// then one a second, with a count of the lines held back.
+	clientLog ratelog.Limiter
+	slowLog   ratelog.Limiter // "disconnecting slow client"
+	shedLog   ratelog.Limiter // stalled clients shed over the global cap
+	lastShed  atomic.Int64    // when stalled clients were last looked for, as time since epoch
 
 	mu      sync.RWMutex
 	clients map[PeerID]*client
@@ -66,16 +71,17 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		reg:     cfg.Registry,
-		limits:  newIPLimits(cfg),
-		realIP:  realIP{header: cfg.RealIPHeader, trusted: cfg.TrustedProxies},
-		clients: make(map[PeerID]*client),
-		bus:     cfg.Bus,
-		epoch:   time.Now(),
-		slowLog: logOncePerSecond(),
-		shedLog: logOncePerSecond(),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		reg:       cfg.Registry,
+		limits:    newIPLimits(cfg),
+		realIP:    realIP{header: cfg.RealIPHeader, trusted: cfg.TrustedProxies},
+		clients:   make(map[PeerID]*client),
+		bus:       cfg.Bus,
+		epoch:     time.Now(),
+		clientLog: ratelog.Limiter{Interval: time.Second, Burst: 10},
+		slowLog:   ratelog.Limiter{Interval: time.Second},
+		shedLog:   ratelog.Limiter{Interval: time.Second},
 	}
 	s.tracker = newConnTracker(cfg, s.realIP, &s.metrics)
 	if r, ok := cfg.Registry.(*Redis); ok && cfg.Redis.URL != "" {
@@ -182,7 +188,10 @@ func (s *Server) clientList() []*client {
 // refuse answers a request that will not be upgraded, with a one-line reason.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, why refusal, status int, reason string) {
 	s.metrics.refused[why].Add(1)
-	s.log.Debug("refused connection", "reason", refusalNames[why], "detail", reason, "remote", r.RemoteAddr, "path", redactedURI(r.URL))
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.clientLog.Log(r.Context(), s.log, slog.LevelDebug, "refused connection",
+			"reason", refusalNames[why], "detail", reason, "remote", r.RemoteAddr, "path", redactedURI(r.URL))
+	}
 	http.Error(w, "signalserver: "+reason, status)
 }
 
@@ -243,7 +252,7 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		slot.upgradeFailed()
 		s.conns.Done()
 		s.metrics.refused[refusalUpgrade].Add(1)
-		s.log.Debug("upgrade failed", "remote", r.RemoteAddr, "err", err)
+		s.clientLog.Log(r.Context(), s.log, slog.LevelDebug, "upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
 	// Serve on a goroutine of our own and return: while ServeHTTP runs,
@@ -344,7 +353,7 @@ func (s *Server) serveClient(c *client) {
 		if errors.Is(err, ErrRoomFull) {
 			s.kick(c, disconnectRoomFull, websocket.ClosePolicyViolation, "room full")
 		} else {
-			log.Warn("join failed", "err", err)
+			s.clientLog.Log(context.Background(), log, slog.LevelWarn, "join failed", "err", err)
 			s.kick(c, disconnectRegistry, websocket.CloseInternalServerErr, "room registry unavailable")
 		}
 		gone()
@@ -368,7 +377,7 @@ func (s *Server) serveClient(c *client) {
 	left, err := s.reg.Leave(ctx, c.id)
 	cancel()
 	if err != nil {
-		log.Warn("leave failed", "err", err)
+		s.clientLog.Log(context.Background(), log, slog.LevelWarn, "leave failed", "err", err)
 	}
 	s.broadcast(left, peerLeftFrame(c.id))
 	log.Debug("peer left", "reason", disconnectNames[c.reason()], "told", len(left))
@@ -393,7 +402,7 @@ func (s *Server) readLoop(c *client, log *slog.Logger) disconnect {
 			switch {
 			case errors.Is(err, websocket.ErrReadLimit):
 				// gorilla has sent the 1009 close frame.
-				log.Debug("frame too large", "limit", s.cfg.MaxFrameBytes)
+				s.clientLog.Log(context.Background(), log, slog.LevelDebug, "frame too large", "limit", s.cfg.MaxFrameBytes)
 				return disconnectFrameTooBig
 			case errors.As(err, &netErr) && netErr.Timeout():
 				return disconnectTimeout
@@ -459,7 +468,7 @@ func (s *Server) relay(c *client, msg ClientMessage, log *slog.Logger) {
 func (s *Server) dropped(log *slog.Logger, why drop, err error) {
 	s.metrics.dropped[why].Add(1)
 	if log.Enabled(context.Background(), slog.LevelDebug) {
-		log.Debug("dropped frame", "reason", dropNames[why], "err", err)
+		s.clientLog.Log(context.Background(), log, slog.LevelDebug, "dropped frame", "reason", dropNames[why], "err", err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/rollbox/rollbox/internal/syncbuf"
 )
 
 func TestSignalDataRelayedByteForByte(t *testing.T) {
@@ -219,6 +221,28 @@ func TestBadFramesDroppedSenderStays(t *testing.T) {
 			m.Dropped("binary") == 1 && m.Dropped("unknown_receiver") == 1
 	})
 	b.expectSilence(quiet)
+}
+
+// TestClientLogsRateLimited: a client that sends garbage in a loop gets a
+// burst of debug lines about it into the log, then about one a second, with
+// a count of the rest; every frame is still counted.
+func TestClientLogsRateLimited(t *testing.T) {
+	var logs syncbuf.Buffer
+	ts := startServer(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	a := ts.dial(t, "/r")
+	start := time.Now()
+	const n = 2000
+	for range n {
+		a.sendText(`not json`)
+	}
+	eventually(t, "drops counted", func() bool { return ts.Metrics().Dropped("malformed") == n })
+	lines := strings.Count(logs.String(), "dropped frame")
+	if most := 10 + int(time.Since(start)/time.Second) + 1; lines < 1 || lines > most {
+		t.Fatalf("%d log lines for %d bad frames, want 1 to %d:\n%s", lines, n, most, logs.String())
+	}
+	if held := ts.clientLog.Suppressed(); held < n-uint64(lines) {
+		t.Fatalf("%d lines counted as held back, want at least %d", held, n-lines)
+	}
 }
 
 func TestOversizedFrameClosedWith1009(t *testing.T) {

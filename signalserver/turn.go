@@ -20,9 +20,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rollbox/rollbox/internal/ratelog"
+
 	"github.com/pion/logging"
 	"github.com/pion/turn/v5"
-	"golang.org/x/time/rate"
 )
 
 // DefaultTURNTTL is how long minted TURN credentials stay valid.
@@ -171,9 +172,8 @@ type TURNServer struct {
 	quota   *allocQuota
 	log     *slog.Logger
 	// refusalLog limits the refusal logs, which clients trigger at will;
-	// suppressed counts those it held back since the last one written.
-	refusalLog *rate.Limiter
-	suppressed atomic.Int64
+	// requestLog the debug lines about requests and allocations.
+	refusalLog, requestLog ratelog.Limiter
 }
 
 // Refusal logs: a burst, then one a second.
@@ -241,7 +241,8 @@ func StartTURN(ctx context.Context, cfg TURNConfig) (*TURNServer, error) {
 		tcp:        &trackingListener{Listener: tcp, perIP: -1, conns: map[net.Conn]struct{}{}, ips: map[netip.Addr]int{}},
 		quota:      newAllocQuota(cfg.MaxAllocationsPerUser, cfg.MaxAllocationsPerIP),
 		log:        log,
-		refusalLog: rate.NewLimiter(rate.Every(turnRefusalLogEvery), turnRefusalLogBurst),
+		refusalLog: ratelog.Limiter{Interval: turnRefusalLogEvery, Burst: turnRefusalLogBurst},
+		requestLog: ratelog.Limiter{Interval: turnRefusalLogEvery, Burst: turnRefusalLogBurst},
 	}
 	if cfg.MaxAllocationsPerIP > 0 {
 		t.tcp.perIP = turnConnsPerAllocation * cfg.MaxAllocationsPerIP
@@ -391,19 +392,19 @@ func (t *TURNServer) events(log *slog.Logger) turn.EventHandler {
 		OnAuth: func(src, _ net.Addr, _, username, _, method string, verdict bool) {
 			if !verdict {
 				t.metrics.AuthInvalid.Add(1)
-				log.Debug("TURN request with a wrong password", "remote", src.String(), "username", username, "method", method)
+				t.debug(log, "TURN request with a wrong password", "remote", src, "username", username, "method", method)
 			}
 		},
 		OnAllocationCreated: func(src, _ net.Addr, protocol, userID, _ string, relay net.Addr, _ int) {
 			t.quota.created(userID, src)
 			t.metrics.Allocations.Add(1)
 			t.metrics.AllocationsTotal.Add(1)
-			log.Debug("TURN allocation created", "remote", src.String(), "protocol", protocol, "user", userID, "relay", relay.String())
+			t.debug(log, "TURN allocation created", "remote", src, "protocol", protocol, "user", userID, "relay", relay)
 		},
 		OnAllocationDeleted: func(src, _ net.Addr, protocol, userID, _ string) {
 			t.quota.deleted(src)
 			t.metrics.Allocations.Add(-1)
-			log.Debug("TURN allocation deleted", "remote", src.String(), "protocol", protocol, "user", userID)
+			t.debug(log, "TURN allocation deleted", "remote", src, "protocol", protocol, "user", userID)
 		},
 		// pion reports every request that failed, an Allocate among them
 		// when no relay socket could be made after the quota reserved its
@@ -427,11 +428,20 @@ func (t *TURNServer) peerRefused(client net.Addr, user string, peer netip.AddrPo
 	t.refuse(turnRefusedPeer, client, user, peer, why)
 }
 
+// debug writes a debug line about a client's request, within the request
+// log's rate: clients send requests at will.
+func (t *TURNServer) debug(log *slog.Logger, msg string, args ...any) {
+	t.requestLog.Log(context.Background(), log, slog.LevelDebug, msg, args...)
+}
+
 // refuse counts a refusal and logs it, within the refusal log's rate.
 func (t *TURNServer) refuse(reason turnRefusal, client net.Addr, user string, peer netip.AddrPort, why string) {
 	t.metrics.refused[reason].Add(1)
-	if !t.refusalLog.Allow() {
-		t.suppressed.Add(1)
+	if !t.log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	ok, held := t.refusalLog.Allow()
+	if !ok {
 		return
 	}
 	attrs := []any{"reason", turnRefusalNames[reason]}
@@ -447,7 +457,9 @@ func (t *TURNServer) refuse(reason turnRefusal, client net.Addr, user string, pe
 	case peer.Addr().IsValid(): // a permission: for an IP, any port
 		attrs = append(attrs, "peer", peer.Addr().String(), "peer_range", why)
 	}
-	attrs = append(attrs, "suppressed", t.suppressed.Swap(0))
+	if held > 0 {
+		attrs = append(attrs, "suppressed", held)
+	}
 	t.log.Info("TURN request refused", attrs...)
 }
 

@@ -1,8 +1,9 @@
 // Package ratelog limits the log lines that another party can trigger: a
 // peer or client that sends garbage in a loop must not flood the log (and
 // fill the disk) with one line per message. A Limiter lets one line through
-// per interval and counts the ones it holds back; the next line it lets
-// through carries that count, so nothing goes unreported.
+// per interval (after an optional burst) and counts the ones it holds back;
+// the next line it lets through carries that count, so nothing goes
+// unreported.
 package ratelog
 
 import (
@@ -16,14 +17,18 @@ import (
 // peer, per connection). Set Interval and Now before first use; the zero
 // Limiter lets every line through. Its methods may be called concurrently.
 type Limiter struct {
-	// Interval is the least time between two lines let through.
+	// Interval is the least time between two lines let through, once
+	// the burst is spent.
 	Interval time.Duration
+	// Burst is how many lines may go through at once before Interval
+	// spaces them; 0 means 1.
+	Burst int
 	// Now is the clock; nil means time.Now. Tests inject one to run
 	// without sleeping.
 	Now func() time.Time
 
 	mu    sync.Mutex
-	next  time.Time // when the next line may go through
+	next  time.Time // when the burst is whole again: each line let through moves it an interval on
 	held  uint64    // lines held back since the last one let through
 	total uint64    // lines held back in all
 }
@@ -39,12 +44,19 @@ func (l *Limiter) Allow() (ok bool, held uint64) {
 	t := now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if t.Before(l.next) {
+	// A generic cell rate algorithm: next runs an interval ahead per line
+	// let through, and a line may go while next is less than a burst of
+	// intervals ahead of now.
+	burst := max(l.Burst, 1)
+	if l.next.Sub(t) > time.Duration(burst-1)*l.Interval {
 		l.held++
 		l.total++
 		return false, 0
 	}
-	l.next = t.Add(l.Interval)
+	if l.next.Before(t) {
+		l.next = t
+	}
+	l.next = l.next.Add(l.Interval)
 	held, l.held = l.held, 0
 	return true, held
 }

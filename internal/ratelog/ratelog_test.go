@@ -62,6 +62,37 @@ func TestAllowLetsOneThroughPerIntervalAndCountsTheRest(t *testing.T) {
 	}
 }
 
+// A burst lets that many lines through at once; then the interval spaces
+// them, and a quiet spell refills the burst, never beyond it.
+func TestBurst(t *testing.T) {
+	c := newClock()
+	l := &Limiter{Interval: time.Second, Burst: 3, Now: c.now}
+	for i := range 3 {
+		if ok, _ := l.Allow(); !ok {
+			t.Fatalf("line %d of a burst of 3 held back", i+1)
+		}
+	}
+	if ok, _ := l.Allow(); ok {
+		t.Fatal("fourth line of a burst of 3 let through")
+	}
+	c.advance(time.Second)
+	if ok, held := l.Allow(); !ok || held != 1 {
+		t.Fatalf("a second later: %v, %d held; want let through, 1", ok, held)
+	}
+	if ok, _ := l.Allow(); ok {
+		t.Fatal("one interval buys one line")
+	}
+	c.advance(time.Hour)
+	for i := range 3 {
+		if ok, _ := l.Allow(); !ok {
+			t.Fatalf("after a quiet hour, line %d held back", i+1)
+		}
+	}
+	if ok, _ := l.Allow(); ok {
+		t.Fatal("a quiet spell refilled the burst beyond 3")
+	}
+}
+
 func TestZeroLimiterLetsEveryLineThrough(t *testing.T) {
 	var l Limiter
 	for range 100 {
