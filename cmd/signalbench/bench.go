@@ -360,11 +360,11 @@ func (h *harness) ratePhase(ctx context.Context, o options) (lat summary, sent, 
 				if sleepUntil(ctx, first.Add(time.Duration(i)*interval)) != nil {
 					return
 				}
+				p.sent.Add(1) // before it goes: it may arrive, and be counted, before send returns
 				if err := p.send(p.mates[i%len(p.mates)].ID(), dataRate); err != nil {
 					cancel(fmt.Errorf("peer %d: sending: %w", p.idx, err))
 					return
 				}
-				p.sent.Add(1)
 			}
 		})
 	}
@@ -424,11 +424,11 @@ func (h *harness) pingPong(ctx context.Context, d time.Duration) (perSec float64
 	h.pinging.Store(true)
 	for i := 0; i+1 < len(h.peers); i += 2 {
 		a, b := h.peers[i], h.peers[i+1]
+		a.pingSent.Add(1) // before it goes, as its answers are
 		if err := a.send(b.ID(), dataPing); err != nil {
 			h.pinging.Store(false)
 			return 0, 0, use, fmt.Errorf("peer %d: %w", a.idx, err)
 		}
-		a.pingSent.Add(1)
 	}
 	err = sleep(ctx, min(time.Second, d/4)) // warm-up
 	var cpu0, cpu1 cpuSample

@@ -188,11 +188,13 @@ func (p *peer) onSignal(frame []byte, now time.Time) {
 	case dataPing:
 		p.pingRecv.Add(1)
 		if p.h.pinging.Load() {
+			// Counted before it goes: the answer to it may arrive, and be
+			// counted, before send returns.
+			p.pingSent.Add(1)
 			if err := p.send(sender, dataPing); err != nil {
 				p.fault("answering a ping: %v", err)
 				return
 			}
-			p.pingSent.Add(1)
 		}
 	default:
 		p.fault("unknown data kind in %q", frame)
