@@ -15,14 +15,13 @@ import (
 const page = "<!doctype html><title>game</title>" // short: not worth compressing
 
 // testFS is a page, a script and a module stored only gzipped, as make web
-// leaves them in dist.
+// leaves them for the signalling server to embed.
 func testFS(t *testing.T) fstest.MapFS {
 	t.Helper()
 	return fstest.MapFS{
 		"index.html":      {Data: []byte(page)},
 		"wasm_exec.js":    {Data: []byte(strings.Repeat("// Go's glue\n", 200))},
 		"boxgame.wasm.gz": {Data: gzipped(t, wasm)},
-		"README.md":       {Data: []byte("not served by BoxGame")},
 	}
 }
 
@@ -179,29 +178,5 @@ func TestCaching(t *testing.T) {
 func TestHandlerNeedsPage(t *testing.T) {
 	if _, err := Handler(fstest.MapFS{"boxgame.wasm": {Data: wasm}}); err == nil {
 		t.Fatal("no error without index.html")
-	}
-}
-
-// TestBoxGame: the embedded build, whether make web ran or not, answers
-// the page or the page saying to run it; README.md is never served.
-func TestBoxGame(t *testing.T) {
-	h, ok := BoxGame()
-	resp := get(t, h, "GET", "/myroom", nil)
-	b := body(t, resp)
-	if ok {
-		if resp.StatusCode != 200 || !bytes.Contains(b, []byte("wasm_exec.js")) {
-			t.Errorf("embedded page: %d %q", resp.StatusCode, b)
-		}
-		if resp := get(t, h, "GET", "/boxgame.wasm", gzipOK); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/wasm" {
-			t.Errorf("embedded wasm: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
-		}
-	} else if resp.StatusCode != 404 || !bytes.Contains(b, []byte("make web")) {
-		t.Errorf("without a web build: %d %q", resp.StatusCode, b)
-	}
-	if resp := get(t, h, "GET", "/README.md", nil); bytes.Contains(body(t, resp), []byte("make web writes")) {
-		t.Error("README.md was served")
-	}
-	if _, err := newHandler(fstest.MapFS{"README.md": {Data: []byte("x")}}, func(string) bool { return false }); err == nil {
-		t.Error("a dist without index.html made a handler")
 	}
 }
