@@ -79,9 +79,9 @@ type ClientMessage struct {
 // only so that metrics can tell broken clients from newer protocol versions.
 var (
 	// ErrMalformed means the frame is not valid JSON of a client message shape.
-	ErrMalformed = errors.New("malformed message")
+	ErrMalformed = errors.New("signalserver: malformed message")
 	// ErrUnknownMessage means well-formed JSON naming a message we do not know.
-	ErrUnknownMessage = errors.New("unknown message")
+	ErrUnknownMessage = errors.New("signalserver: unknown message")
 )
 
 // ParseClientMessage decodes one text frame from a client, following serde's

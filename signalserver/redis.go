@@ -114,7 +114,10 @@ type Redis struct {
 	closeOnce sync.Once
 }
 
-var errNotRegistered = errors.New("redis: instance not registered yet")
+// errNotRegistered is a health error, like "redis unreachable: ...": the
+// server reports it wrapped ("room registry unavailable: ..."), so it needs
+// no prefix, and it must not look like one of go-redis's own "redis: ".
+var errNotRegistered = errors.New("instance not registered in Redis yet")
 
 // newRedis connects lazily: a Redis that is down at start leaves the server
 // unhealthy until it answers, as it would later on.
@@ -373,7 +376,7 @@ func (r *Redis) Join(ctx context.Context, key RoomKey, peer PeerID) ([]PeerID, e
 	case 0:
 		return nil, ErrRoomFull
 	case 2:
-		return nil, errors.New("peer already joined")
+		return nil, errors.New("signalserver: peer already joined")
 	}
 	members := peerIDs(res[1:])
 	return r.topology.Announce(members, peer), nil
@@ -419,7 +422,7 @@ func (r *Redis) depart(ctx context.Context, peer PeerID) (bool, error) {
 		return false, r.failed(err)
 	}
 	if len(res) != 2 {
-		return false, fmt.Errorf("redis: depart script returned %v", res)
+		return false, fmt.Errorf("signalserver: Redis depart script returned %v", res)
 	}
 	r.published.Add(res[1])
 	return res[0] == 1, nil
