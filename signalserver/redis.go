@@ -46,19 +46,23 @@ type RedisConfig struct {
 	// Empty: no Redis; the server keeps its rooms in memory.
 	URL string
 	// Prefix starts every key, so that deployments can share one Redis.
+	// Empty means DefaultRedisPrefix.
 	Prefix string
 	// Heartbeat is how often the instance refreshes its presence, looks for
-	// dead instances and checks Redis's health.
+	// dead instances and checks Redis's health. Zero means
+	// DefaultRedisHeartbeat.
 	Heartbeat time.Duration
 	// PresenceTTL is how long presence outlives the last heartbeat. It must
 	// exceed 2×Heartbeat so that one slow beat does not kill the instance.
+	// Zero means DefaultRedisPresenceTTL.
 	PresenceTTL time.Duration
 	// InboxLen caps the frames waiting in Redis for one instance (a stream
 	// trimmed to about this length): an instance that stops reading cannot
-	// fill Redis's memory.
+	// fill Redis's memory. Zero means DefaultRedisInboxLen.
 	InboxLen int64
 	// OpTimeout bounds each Redis command, so that joins and signals fail
-	// instead of hanging while Redis is unreachable.
+	// instead of hanging while Redis is unreachable. Zero means
+	// DefaultRedisOpTimeout.
 	OpTimeout time.Duration
 }
 

@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // moduleRoot is the directory of go.mod above the test's directory.
@@ -48,16 +50,13 @@ var unprefixed = map[string]map[string]string{
 	},
 }
 
-// TestErrorPrefixes: every errors.New and fmt.Errorf with a literal message
-// in a library package (not under cmd, examples or internal, where errors
-// reach only their own program) starts with the package's name, or with %w
-// (a prefixed sentinel, checked where it is created), unless unprefixed
-// lists it.
-func TestErrorPrefixes(t *testing.T) {
+// libraryFiles calls fn with every non-test Go file of a library package:
+// not package main, not under cmd, examples or internal, where names and
+// errors reach only their own program.
+func libraryFiles(t *testing.T, fn func(dir string, fset *token.FileSet, f *ast.File)) {
+	t.Helper()
 	root := moduleRoot(t)
 	fset := token.NewFileSet()
-	used := make(map[string]bool)
-	checked := make(map[string]int) // per package directory
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -79,14 +78,28 @@ func TestErrorPrefixes(t *testing.T) {
 		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
 			return nil
 		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
+		f, err := parser.ParseFile(fset, path, nil, parser.ParseComments|parser.SkipObjectResolution)
 		if err != nil {
 			return err
 		}
-		if f.Name.Name == "main" {
-			return nil
+		if f.Name.Name != "main" {
+			fn(filepath.ToSlash(filepath.Dir(rel)), fset, f)
 		}
-		dir := filepath.ToSlash(filepath.Dir(rel))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestErrorPrefixes: every errors.New and fmt.Errorf with a literal message
+// in a library package starts with the package's name, or with %w
+// (a prefixed sentinel, checked where it is created), unless unprefixed
+// lists it.
+func TestErrorPrefixes(t *testing.T) {
+	used := make(map[string]bool)
+	checked := make(map[string]int) // per package directory
+	libraryFiles(t, func(dir string, fset *token.FileSet, f *ast.File) {
 		prefix := f.Name.Name + ": "
 		ast.Inspect(f, func(n ast.Node) bool {
 			msg, ok := createdError(n)
@@ -104,11 +117,7 @@ func TestErrorPrefixes(t *testing.T) {
 			t.Errorf("%s: error %q does not start with %q", fset.Position(n.Pos()), msg, prefix)
 			return true
 		})
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for dir, msgs := range unprefixed {
 		for msg := range msgs {
 			if !used[dir+"\x00"+msg] {
@@ -145,4 +154,81 @@ func createdError(n ast.Node) (string, bool) {
 	}
 	msg, err := strconv.Unquote(lit.Value)
 	return msg, err == nil
+}
+
+// groupDocumentedDefaults lists the files whose Default constants are
+// documented as a group on their Config ("the zero value of a field means
+// its default") rather than named in each field's comment: naming them is
+// left to the changes under way in those files.
+var groupDocumentedDefaults = map[string]bool{
+	"signalserver/config.go": true,
+	"rollback/config.go":     true,
+}
+
+// TestDefaultsDocumented: every exported Default constant of a library
+// package has a comment (its own or its group's), and the comment of a
+// struct field of the same package names it, so that a reader of the
+// setting finds its default and the reason for it.
+func TestDefaultsDocumented(t *testing.T) {
+	type constant struct {
+		pos        token.Position
+		documented bool
+	}
+	consts := make(map[string]constant)  // "pkg.DefaultX"
+	fieldDocs := make(map[string]string) // by package directory
+	pkgOf := make(map[string]string)     // "pkg.DefaultX" to its directory
+	libraryFiles(t, func(dir string, fset *token.FileSet, f *ast.File) {
+		for _, decl := range f.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for _, name := range vs.Names {
+					if !strings.HasPrefix(name.Name, "Default") || !name.IsExported() {
+						continue
+					}
+					key := f.Name.Name + "." + name.Name
+					consts[key] = constant{fset.Position(name.Pos()), gen.Doc != nil || vs.Doc != nil || vs.Comment != nil}
+					pkgOf[key] = dir
+				}
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if st, ok := n.(*ast.StructType); ok {
+				for _, field := range st.Fields.List {
+					fieldDocs[dir] += field.Doc.Text() + field.Comment.Text() + "\n"
+				}
+			}
+			return true
+		})
+	})
+	if len(consts) == 0 {
+		t.Fatal("found no Default constants: the walk is broken")
+	}
+	grouped := make(map[string]bool) // groupDocumentedDefaults seen
+	for key, c := range consts {
+		if !c.documented {
+			t.Errorf("%s: %s has no comment", c.pos, key)
+		}
+		name := key[strings.Index(key, ".")+1:]
+		named := slices.ContainsFunc(strings.FieldsFunc(fieldDocs[pkgOf[key]], notIdentifier), func(w string) bool { return w == name })
+		file := pkgOf[key] + "/" + filepath.Base(c.pos.Filename)
+		switch {
+		case groupDocumentedDefaults[file]:
+			grouped[file] = true
+		case !named:
+			t.Errorf("%s: no field comment of %s names %s", c.pos, pkgOf[key], name)
+		}
+	}
+	for file := range groupDocumentedDefaults {
+		if !grouped[file] {
+			t.Errorf("groupDocumentedDefaults lists %s, which has no Default constant", file)
+		}
+	}
+}
+
+func notIdentifier(r rune) bool {
+	return !(r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r))
 }

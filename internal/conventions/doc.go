@@ -14,6 +14,9 @@
 // prefixed error before they leave it; TestErrorPrefixes lists them.
 //
 // Documented defaults: a setting whose zero value means a default has that
-// default as an exported Default<Setting> constant, whose comment says why
-// it suits real users, and the setting's own comment names the constant.
+// default as an exported Default<Setting> constant, whose comment (its own
+// or its group's) says why it suits real users, and the setting's own
+// comment names the constant ("Zero means DefaultX."). signalserver.Config
+// and rollback.Config still say so once for all their fields;
+// TestDefaultsDocumented lists them.
 package conventions
