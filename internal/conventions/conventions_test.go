@@ -232,3 +232,48 @@ func TestDefaultsDocumented(t *testing.T) {
 func notIdentifier(r rune) bool {
 	return !(r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r))
 }
+
+// TestClosedErrors: every package-level ErrClosed of a library package
+// wraps net.ErrClosed (fmt.Errorf("...: %w", net.ErrClosed)), so that one
+// errors.Is(err, net.ErrClosed) recognises them all.
+func TestClosedErrors(t *testing.T) {
+	found := 0
+	libraryFiles(t, func(dir string, fset *token.FileSet, f *ast.File) {
+		for _, decl := range f.Decls {
+			gen, ok := decl.(*ast.GenDecl)
+			if !ok || gen.Tok != token.VAR {
+				continue
+			}
+			for _, spec := range gen.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, name := range vs.Names {
+					if !strings.HasPrefix(name.Name, "Err") || !strings.HasSuffix(name.Name, "Closed") {
+						continue
+					}
+					found++
+					if i >= len(vs.Values) || !wrapsNetErrClosed(vs.Values[i]) {
+						t.Errorf("%s: %s does not wrap net.ErrClosed", fset.Position(name.Pos()), name.Name)
+					}
+				}
+			}
+		}
+	})
+	if found == 0 {
+		t.Fatal("found no ErrClosed: the walk is broken")
+	}
+}
+
+// wrapsNetErrClosed reports whether e is fmt.Errorf("...%w...", net.ErrClosed).
+func wrapsNetErrClosed(e ast.Expr) bool {
+	msg, ok := createdError(e)
+	call, _ := e.(*ast.CallExpr)
+	if !ok || !strings.Contains(msg, "%w") || len(call.Args) != 2 {
+		return false
+	}
+	sel, ok := call.Args[1].(*ast.SelectorExpr)
+	if !ok {
+		return false
+	}
+	pkg, ok := sel.X.(*ast.Ident)
+	return ok && pkg.Name == "net" && sel.Sel.Name == "ErrClosed"
+}
