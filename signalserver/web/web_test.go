@@ -174,9 +174,20 @@ func TestCaching(t *testing.T) {
 	}
 }
 
-// TestHandlerNeedsPage: a file system without index.html is an error.
+// TestHandlerNeedsPage: a file system without index.html, or with a
+// corrupt .gz file, is an error, with a nil handler (not a typed nil that
+// would pass a nil check and then panic), and the package's prefix.
 func TestHandlerNeedsPage(t *testing.T) {
-	if _, err := Handler(fstest.MapFS{"boxgame.wasm": {Data: wasm}}); err == nil {
-		t.Fatal("no error without index.html")
+	for name, fsys := range map[string]fstest.MapFS{
+		"no page":  {"boxgame.wasm": {Data: wasm}},
+		"bad gzip": {"index.html": {Data: []byte(page)}, "boxgame.wasm.gz": {Data: []byte("not gzip")}},
+	} {
+		h, err := Handler(fsys)
+		if err == nil || !strings.HasPrefix(err.Error(), "web: ") {
+			t.Errorf("%s: error %v, want one starting with web: ", name, err)
+		}
+		if h != nil {
+			t.Errorf("%s: handler %#v with the error, want nil", name, h)
+		}
 	}
 }
