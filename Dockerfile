@@ -5,6 +5,9 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# The box game's page, built from these sources (never a local build: see
+# .dockerignore), for the server to embed.
+RUN scripts/web.sh /tmp/web cmd/signalserver/internal/boxgameweb/dist
 RUN CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o /out/signalserver ./cmd/signalserver
 
 FROM gcr.io/distroless/static-debian12:nonroot

@@ -41,11 +41,11 @@ $(GOLANGCILINT):
 	GOBIN=$(dir $@) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 
 ## web: the box game's web page in bin/web (index.html, boxgame.wasm,
-## wasm_exec.js from this Go toolchain), also copied into signalserver/web/dist
-## for the signalling server to embed. Run it before building the server.
+## wasm_exec.js from this Go toolchain), also copied into
+## cmd/signalserver/internal/boxgameweb/dist for cmd/signalserver (only) to
+## embed. Run it before building the server.
 web:
-	@scripts/web.sh bin/web
-	cp bin/web/index.html bin/web/wasm_exec.js bin/web/boxgame.wasm.gz signalserver/web/dist/
+	@scripts/web.sh bin/web cmd/signalserver/internal/boxgameweb/dist
 
 ## test: formatting, vet, staticcheck and every test with the race detector.
 test: deps web

@@ -80,9 +80,9 @@ type ClientMessage struct {
 // only so that metrics can tell broken clients from newer protocol versions.
 var (
 	// ErrMalformed means the frame is not valid JSON of a client message shape.
-	ErrMalformed = errors.New("malformed message")
+	ErrMalformed = errors.New("signalserver: malformed message")
 	// ErrUnknownMessage means well-formed JSON naming a message we do not know.
-	ErrUnknownMessage = errors.New("unknown message")
+	ErrUnknownMessage = errors.New("signalserver: unknown message")
 	// ErrInvalidUTF8 means the frame is not UTF-8, which every text frame
 	// must be (RFC 6455 section 8.1): relayed, it would make the receiving
 	// browser close its WebSocket. It wraps ErrMalformed; the server closes

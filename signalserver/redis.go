@@ -46,19 +46,23 @@ type RedisConfig struct {
 	// Empty: no Redis; the server keeps its rooms in memory.
 	URL string
 	// Prefix starts every key, so that deployments can share one Redis.
+	// Empty means DefaultRedisPrefix.
 	Prefix string
 	// Heartbeat is how often the instance refreshes its presence, looks for
-	// dead instances and checks Redis's health.
+	// dead instances and checks Redis's health. Zero means
+	// DefaultRedisHeartbeat.
 	Heartbeat time.Duration
 	// PresenceTTL is how long presence outlives the last heartbeat. It must
 	// exceed 2×Heartbeat so that one slow beat does not kill the instance.
+	// Zero means DefaultRedisPresenceTTL.
 	PresenceTTL time.Duration
 	// InboxLen caps the frames waiting in Redis for one instance (a stream
 	// trimmed to about this length): an instance that stops reading cannot
-	// fill Redis's memory.
+	// fill Redis's memory. Zero means DefaultRedisInboxLen.
 	InboxLen int64
 	// OpTimeout bounds each Redis command, so that joins and signals fail
-	// instead of hanging while Redis is unreachable.
+	// instead of hanging while Redis is unreachable. Zero means
+	// DefaultRedisOpTimeout.
 	OpTimeout time.Duration
 }
 
@@ -114,7 +118,10 @@ type Redis struct {
 	closeOnce sync.Once
 }
 
-var errNotRegistered = errors.New("redis: instance not registered yet")
+// errNotRegistered is a health error, like "redis unreachable: ...": the
+// server reports it wrapped ("room registry unavailable: ..."), so it needs
+// no prefix, and it must not look like one of go-redis's own "redis: ".
+var errNotRegistered = errors.New("instance not registered in Redis yet")
 
 // newRedis connects lazily: a Redis that is down at start leaves the server
 // unhealthy until it answers, as it would later on.
@@ -373,7 +380,7 @@ func (r *Redis) Join(ctx context.Context, key RoomKey, peer PeerID) ([]PeerID, e
 	case 0:
 		return nil, ErrRoomFull
 	case 2:
-		return nil, errors.New("peer already joined")
+		return nil, errors.New("signalserver: peer already joined")
 	}
 	members := peerIDs(res[1:])
 	return r.topology.Announce(members, peer), nil
@@ -419,7 +426,7 @@ func (r *Redis) depart(ctx context.Context, peer PeerID) (bool, error) {
 		return false, r.failed(err)
 	}
 	if len(res) != 2 {
-		return false, fmt.Errorf("redis: depart script returned %v", res)
+		return false, fmt.Errorf("signalserver: Redis depart script returned %v", res)
 	}
 	r.published.Add(res[1])
 	return res[0] == 1, nil

@@ -15,7 +15,7 @@ type RoomKey struct {
 }
 
 // ErrRoomFull is returned by Registry.Join when a room holds its maximum.
-var ErrRoomFull = errors.New("room full")
+var ErrRoomFull = errors.New("signalserver: room full")
 
 // Registry tracks which peers share a group and forms next=N groups. The
 // server asks it who must hear of a join or a leave, and whether a signal may
@@ -108,7 +108,7 @@ func (r *MemoryRegistry) Join(_ context.Context, key RoomKey, peer PeerID) ([]Pe
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.member[peer]; dup {
-		return nil, errors.New("peer already joined")
+		return nil, errors.New("signalserver: peer already joined")
 	}
 	g := r.open[key]
 	if g == nil {

@@ -29,6 +29,10 @@ import (
 // DefaultTURNTTL is how long minted TURN credentials stay valid.
 const DefaultTURNTTL = time.Hour
 
+// DefaultTURNRealm is the realm an embedded TURN server names in its
+// challenges. Clients take the realm from the challenge, so any value works.
+const DefaultTURNRealm = "rollbox"
+
 // Errors of VerifyTURNCredential.
 var (
 	ErrTURNCredentialExpired = errors.New("signalserver: TURN credential expired")
@@ -97,7 +101,7 @@ type TURNConfig struct {
 	// RelayBind is the local address relay sockets bind to. Default:
 	// Listen's host.
 	RelayBind string
-	// Realm is the TURN realm. Default "rollbox".
+	// Realm is the TURN realm. Empty means DefaultTURNRealm.
 	Realm string
 	// Secret is the shared secret credentials are derived from; required.
 	Secret []byte
@@ -205,7 +209,7 @@ func StartTURN(ctx context.Context, cfg TURNConfig) (*TURNServer, error) {
 		}
 	}
 	if cfg.Realm == "" {
-		cfg.Realm = "rollbox"
+		cfg.Realm = DefaultTURNRealm
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultTURNTTL

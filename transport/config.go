@@ -42,8 +42,52 @@ func Reliable() ChannelConfig { return ChannelConfig{Ordered: true} }
 // in order, which is what chunking large messages needs.
 func (c ChannelConfig) reliableOrdered() bool { return c.Ordered && c.MaxRetransmits == nil }
 
+// Defaults of the zero (or negative) fields of Config.
+const (
+	// DefaultKeepAliveInterval is matchbox_socket's: well inside the
+	// signalling server's read timeout (40 s by default) and the idle
+	// timeouts of common reverse proxies (60 s).
+	DefaultKeepAliveInterval = 10 * time.Second
+
+	// DefaultICEDisconnectedTimeout, DefaultICEFailedTimeout and
+	// DefaultICEKeepAliveInterval are pion's own: a peer whose process dies
+	// without leaving is reported disconnected after about 30 s, long enough
+	// that a Wi-Fi hiccup or a mobile handover does not end a match.
+	DefaultICEDisconnectedTimeout = 5 * time.Second
+	DefaultICEFailedTimeout       = 25 * time.Second
+	DefaultICEKeepAliveInterval   = 2 * time.Second
+
+	// DefaultConnectTimeout leaves ICE time to try its candidate pairs,
+	// TURN relays included, over slow and lossy networks.
+	DefaultConnectTimeout = 30 * time.Second
+
+	// DefaultReconnectMinDelay and DefaultReconnectMaxDelay bound the
+	// backoff between reconnections to the signalling server: quick after a
+	// blip, and at most one attempt per 10 s per client against a server
+	// that is down, so that a restarted server is not flooded.
+	DefaultReconnectMinDelay = 250 * time.Millisecond
+	DefaultReconnectMaxDelay = 10 * time.Second
+
+	// DefaultSendBufferLimit (256 KiB) is about a second of sending on a
+	// 2 Mbit/s uplink: a game packet queued behind more is stale before it
+	// could arrive.
+	DefaultSendBufferLimit = 256 << 10
+	// DefaultReliableBufferLimit (16 MiB) lets a reliable channel queue a
+	// whole message of DefaultMaxMessageSize, such as a state snapshot.
+	DefaultReliableBufferLimit = 16 << 20
+	// DefaultReceiveBufferSize (4 MiB) is far more than a game's packets
+	// between two Receive calls, and a bound on the memory a channel's
+	// senders can fill.
+	DefaultReceiveBufferSize = 4 << 20
+	// DefaultMaxMessageSize (16 MiB) bounds the reassembly of one message
+	// on a reliable ordered channel: room for a game's state snapshot, not
+	// for a peer to exhaust memory.
+	DefaultMaxMessageSize = 16 << 20
+)
+
 // Config configures a Socket. The zero Config is valid: one unreliable
-// channel, no ICE servers, the defaults below.
+// channel, no ICE servers, and the Default constants above for the fields
+// left zero.
 type Config struct {
 	// ICEServers are the STUN and TURN servers used to find a path between
 	// peers. Without any, only direct (host) paths are tried.
@@ -53,7 +97,8 @@ type Config struct {
 	// matchbox's common two-channel setup.
 	Channels []ChannelConfig
 	// KeepAliveInterval is how often "KeepAlive" goes to the signalling
-	// server so that idle proxies keep the WebSocket open. Default 10 s.
+	// server so that idle proxies keep the WebSocket open. Zero means
+	// DefaultKeepAliveInterval.
 	KeepAliveInterval time.Duration
 	// LoopbackOnly restricts WebRTC to 127.0.0.1 over UDP, without mDNS: for
 	// tests and for several peers on one machine without a network. Real
@@ -75,34 +120,40 @@ type Config struct {
 	// ICEDisconnectedTimeout, ICEFailedTimeout and ICEKeepAliveInterval tune
 	// how fast a silent peer is noticed. A peer whose process dies without
 	// leaving is reported disconnected after about
-	// ICEDisconnectedTimeout+ICEFailedTimeout. Defaults: pion's (5 s, 25 s, 2 s).
+	// ICEDisconnectedTimeout+ICEFailedTimeout. Zero means
+	// DefaultICEDisconnectedTimeout, DefaultICEFailedTimeout and
+	// DefaultICEKeepAliveInterval (pion's).
 	ICEDisconnectedTimeout time.Duration
 	ICEFailedTimeout       time.Duration
 	ICEKeepAliveInterval   time.Duration
 	// ConnectTimeout gives up on a peer whose channels have not all opened in
-	// this time after it was introduced. Default 30 s.
+	// this time after it was introduced. Zero means DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 
 	// ReconnectMinDelay and ReconnectMaxDelay bound the exponential backoff
-	// between attempts to reconnect a dropped signalling WebSocket.
-	// Defaults 250 ms and 10 s.
+	// between attempts to reconnect a dropped signalling WebSocket. Zero
+	// means DefaultReconnectMinDelay and DefaultReconnectMaxDelay; a
+	// ReconnectMaxDelay below ReconnectMinDelay is raised to it.
 	ReconnectMinDelay time.Duration
 	ReconnectMaxDelay time.Duration
 
 	// SendBufferLimit is how many bytes may wait in one unreliable channel to
 	// one peer before Send drops new packets (and counts them): a stale game
-	// packet is worth less than a fresh one. Default 256 KiB.
+	// packet is worth less than a fresh one. Zero means
+	// DefaultSendBufferLimit.
 	SendBufferLimit int
 	// ReliableBufferLimit is the same bound for reliable channels, where
-	// Send returns ErrBufferFull instead of dropping. Default 16 MiB.
+	// Send returns ErrBufferFull instead of dropping. Zero means
+	// DefaultReliableBufferLimit.
 	ReliableBufferLimit int
 	// ReceiveBufferSize bounds the bytes one channel holds between two calls
 	// of Receive. Unreliable packets beyond it are dropped (and counted);
-	// reliable ones wait, which pushes back on the sender. Default 4 MiB.
+	// reliable ones wait, which pushes back on the sender. Zero means
+	// DefaultReceiveBufferSize.
 	ReceiveBufferSize int
 	// MaxMessageSize is the largest message a reliable ordered channel
-	// reassembles from chunks; larger incoming messages are dropped.
-	// Default 16 MiB.
+	// reassembles from chunks; larger incoming messages are dropped. Zero
+	// means DefaultMaxMessageSize.
 	MaxMessageSize int
 
 	// Logger receives what the socket drops and why. Default slog.Default().
@@ -133,18 +184,18 @@ func (c Config) withDefaults() (Config, error) {
 			*n = def
 		}
 	}
-	setDuration(&c.KeepAliveInterval, 10*time.Second)
-	setDuration(&c.ICEDisconnectedTimeout, 5*time.Second)
-	setDuration(&c.ICEFailedTimeout, 25*time.Second)
-	setDuration(&c.ICEKeepAliveInterval, 2*time.Second)
-	setDuration(&c.ConnectTimeout, 30*time.Second)
-	setDuration(&c.ReconnectMinDelay, 250*time.Millisecond)
-	setDuration(&c.ReconnectMaxDelay, 10*time.Second)
+	setDuration(&c.KeepAliveInterval, DefaultKeepAliveInterval)
+	setDuration(&c.ICEDisconnectedTimeout, DefaultICEDisconnectedTimeout)
+	setDuration(&c.ICEFailedTimeout, DefaultICEFailedTimeout)
+	setDuration(&c.ICEKeepAliveInterval, DefaultICEKeepAliveInterval)
+	setDuration(&c.ConnectTimeout, DefaultConnectTimeout)
+	setDuration(&c.ReconnectMinDelay, DefaultReconnectMinDelay)
+	setDuration(&c.ReconnectMaxDelay, DefaultReconnectMaxDelay)
 	c.ReconnectMaxDelay = max(c.ReconnectMaxDelay, c.ReconnectMinDelay)
-	setInt(&c.SendBufferLimit, 256<<10)
-	setInt(&c.ReliableBufferLimit, 16<<20)
-	setInt(&c.ReceiveBufferSize, 4<<20)
-	setInt(&c.MaxMessageSize, 16<<20)
+	setInt(&c.SendBufferLimit, DefaultSendBufferLimit)
+	setInt(&c.ReliableBufferLimit, DefaultReliableBufferLimit)
+	setInt(&c.ReceiveBufferSize, DefaultReceiveBufferSize)
+	setInt(&c.MaxMessageSize, DefaultMaxMessageSize)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}

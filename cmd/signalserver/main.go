@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rollbox/rollbox/cmd/signalserver/internal/boxgameweb"
 	"github.com/rollbox/rollbox/signalserver"
-	"github.com/rollbox/rollbox/signalserver/web"
 )
 
 func main() {
@@ -134,9 +134,9 @@ func webPage(opts options, logger *slog.Logger) http.Handler {
 	if !opts.web || opts.noWeb {
 		return nil
 	}
-	h, ok := web.BoxGame()
-	if !ok {
-		logger.Warn("built without the box game's web page (run make web, then build again); GET / says so")
+	h, err := boxgameweb.Handler()
+	if err != nil {
+		logger.Warn("no box game web page; GET / says so", "err", err)
 	}
 	return h
 }

@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/rollbox/rollbox/cmd/signalserver/internal/boxgameweb"
 	"github.com/rollbox/rollbox/internal/syncbuf"
 	"github.com/rollbox/rollbox/signalserver"
-	"github.com/rollbox/rollbox/signalserver/web"
 	"go.uber.org/goleak"
 )
 
@@ -167,7 +167,7 @@ func TestWebFlags(t *testing.T) {
 		if ct := w.Header().Get("Content-Type"); ct != "text/html; charset=utf-8" || w.Code != 200 && w.Code != 404 {
 			t.Errorf("GET /myroom: %d %q", w.Code, ct)
 		}
-		if _, built := web.BoxGame(); !built && !strings.Contains(w.Body.String(), "make web") {
+		if _, err := boxgameweb.Handler(); err != nil && !strings.Contains(w.Body.String(), "make web") {
 			t.Errorf("without make web: %q", w.Body.String())
 		}
 	}

@@ -40,7 +40,7 @@ func (o *turnOptions) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.port, "turn-port", 3478, "UDP and TCP port of the TURN server")
 	fs.StringVar(&o.listenIP, "turn-listen-ip", "0.0.0.0", "local address the TURN server listens on and relays from")
 	fs.StringVar(&o.publicIP, "turn-public-ip", "", "IP address clients reach the TURN server at (the public one behind 1:1 NAT); required with -turn")
-	fs.StringVar(&o.realm, "turn-realm", "rollbox", "TURN realm")
+	fs.StringVar(&o.realm, "turn-realm", signalserver.DefaultTURNRealm, "TURN realm")
 	fs.StringVar(&o.secret, "turn-secret", "", "shared secret TURN credentials are derived from (coturn's static-auth-secret); required with -turn")
 	fs.StringVar(&o.secretFile, "turn-secret-file", "", "file holding the -turn-secret (trailing newline ignored)")
 	fs.DurationVar(&o.ttl, "turn-ttl", signalserver.DefaultTURNTTL, "how long the TURN credentials from GET /ice stay valid")

@@ -4,6 +4,10 @@
 // the same host, and the page's files (its wasm module, Go's wasm_exec.js)
 // are served next to it. Plug a handler into signalserver.Config.Web.
 //
+// The package serves any game's files from any fs.FS and embeds none:
+// cmd/signalserver embeds the box game's page itself, so that programs
+// built on this library never carry a local build of the example game.
+//
 // Files are kept in memory, sent gzipped to browsers that accept it (a file
 // X.gz in the file system is X already compressed), and revalidated on
 // every load (Cache-Control: no-cache with a strong ETag): their names do
@@ -15,7 +19,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"embed"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -27,38 +30,8 @@ import (
 	"strings"
 )
 
-// dist is what `make web` copied into dist: the box game's page, with the
-// wasm module only gzipped (browsers all take gzip; the rare client that
-// does not gets it decompressed on the fly). dist/README.md is committed so
-// that the pattern matches on a clean clone.
-//
-//go:embed dist
-var dist embed.FS
-
 // Page is the name of the page in a Handler's file system.
 const Page = "index.html"
-
-// BoxGame returns the handler of the box game page embedded when the server
-// was built. If it was built before `make web`, the handler answers every
-// request with a page saying so (status 404), and ok is false.
-func BoxGame() (h http.Handler, ok bool) {
-	sub, err := fs.Sub(dist, "dist")
-	if err == nil {
-		h, err = newHandler(sub, func(name string) bool { return name == "README.md" })
-	}
-	if err != nil {
-		return missingBuild{}, false
-	}
-	return h, true
-}
-
-// Handler returns a handler serving the top-level files of fsys, which must
-// hold Page: GET /<name> answers the file of that name, and / or /<room>,
-// any other single path segment, answers Page. Deeper paths are 404 and
-// methods other than GET and HEAD 405. Handler reads every file once, now.
-func Handler(fsys fs.FS) (http.Handler, error) {
-	return newHandler(fsys, func(string) bool { return false })
-}
 
 // handler serves files from memory.
 type handler struct {
@@ -74,10 +47,14 @@ type file struct {
 	etag        string // of the identity representation; gz has its own
 }
 
-func newHandler(fsys fs.FS, skip func(name string) bool) (*handler, error) {
+// Handler returns a handler serving the top-level files of fsys, which must
+// hold Page: GET /<name> answers the file of that name, and / or /<room>,
+// any other single path segment, answers Page. Deeper paths are 404 and
+// methods other than GET and HEAD 405. Handler reads every file once, now.
+func Handler(fsys fs.FS) (http.Handler, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("web: %w", err)
 	}
 	h := &handler{files: make(map[string]*file)}
 	get := func(name string) *file {
@@ -89,12 +66,12 @@ func newHandler(fsys fs.FS, skip func(name string) bool) (*handler, error) {
 		return f
 	}
 	for _, e := range entries {
-		if !e.Type().IsRegular() || skip(e.Name()) {
+		if !e.Type().IsRegular() {
 			continue
 		}
 		b, err := fs.ReadFile(fsys, e.Name())
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("web: %w", err)
 		}
 		if name, ok := strings.CutSuffix(e.Name(), ".gz"); ok {
 			get(name).gz = b
@@ -254,21 +231,3 @@ func compressible(contentType string) bool {
 	return strings.HasPrefix(contentType, "text/") || contentType == "application/wasm" ||
 		contentType == "application/json" || contentType == "image/svg+xml"
 }
-
-// missingBuild is BoxGame's handler when the server was built without the
-// web build.
-type missingBuild struct{}
-
-func (missingBuild) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusNotFound)
-	_, _ = io.WriteString(w, missingPage)
-}
-
-const missingPage = `<!doctype html>
-<meta charset="utf-8">
-<title>rollbox: no web build</title>
-<p>This signalling server was built without the box game's web page.
-Run <code>make web</code> and build the server again (or run it with <code>-no-web</code>).</p>
-`

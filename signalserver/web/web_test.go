@@ -15,14 +15,13 @@ import (
 const page = "<!doctype html><title>game</title>" // short: not worth compressing
 
 // testFS is a page, a script and a module stored only gzipped, as make web
-// leaves them in dist.
+// leaves them for the signalling server to embed.
 func testFS(t *testing.T) fstest.MapFS {
 	t.Helper()
 	return fstest.MapFS{
 		"index.html":      {Data: []byte(page)},
 		"wasm_exec.js":    {Data: []byte(strings.Repeat("// Go's glue\n", 200))},
 		"boxgame.wasm.gz": {Data: gzipped(t, wasm)},
-		"README.md":       {Data: []byte("not served by BoxGame")},
 	}
 }
 
@@ -175,33 +174,20 @@ func TestCaching(t *testing.T) {
 	}
 }
 
-// TestHandlerNeedsPage: a file system without index.html is an error.
+// TestHandlerNeedsPage: a file system without index.html, or with a
+// corrupt .gz file, is an error, with a nil handler (not a typed nil that
+// would pass a nil check and then panic), and the package's prefix.
 func TestHandlerNeedsPage(t *testing.T) {
-	if _, err := Handler(fstest.MapFS{"boxgame.wasm": {Data: wasm}}); err == nil {
-		t.Fatal("no error without index.html")
-	}
-}
-
-// TestBoxGame: the embedded build, whether make web ran or not, answers
-// the page or the page saying to run it; README.md is never served.
-func TestBoxGame(t *testing.T) {
-	h, ok := BoxGame()
-	resp := get(t, h, "GET", "/myroom", nil)
-	b := body(t, resp)
-	if ok {
-		if resp.StatusCode != 200 || !bytes.Contains(b, []byte("wasm_exec.js")) {
-			t.Errorf("embedded page: %d %q", resp.StatusCode, b)
+	for name, fsys := range map[string]fstest.MapFS{
+		"no page":  {"boxgame.wasm": {Data: wasm}},
+		"bad gzip": {"index.html": {Data: []byte(page)}, "boxgame.wasm.gz": {Data: []byte("not gzip")}},
+	} {
+		h, err := Handler(fsys)
+		if err == nil || !strings.HasPrefix(err.Error(), "web: ") {
+			t.Errorf("%s: error %v, want one starting with web: ", name, err)
 		}
-		if resp := get(t, h, "GET", "/boxgame.wasm", gzipOK); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/wasm" {
-			t.Errorf("embedded wasm: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		if h != nil {
+			t.Errorf("%s: handler %#v with the error, want nil", name, h)
 		}
-	} else if resp.StatusCode != 404 || !bytes.Contains(b, []byte("make web")) {
-		t.Errorf("without a web build: %d %q", resp.StatusCode, b)
-	}
-	if resp := get(t, h, "GET", "/README.md", nil); bytes.Contains(body(t, resp), []byte("make web writes")) {
-		t.Error("README.md was served")
-	}
-	if _, err := newHandler(fstest.MapFS{"README.md": {Data: []byte("x")}}, func(string) bool { return false }); err == nil {
-		t.Error("a dist without index.html made a handler")
 	}
 }
