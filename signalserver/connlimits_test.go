@@ -160,6 +160,9 @@ func TestHTTPWriteTimeout(t *testing.T) {
 	if _, err := io.WriteString(c.conn, "GET /big HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
+	// The connection is counted once accepted; only then can its end be
+	// told from its not having started.
+	eventually(t, "the connection accepted", func() bool { return ts.tracker.openConns() == 1 })
 	eventually(t, "the stalled response to end the connection", func() bool { return ts.tracker.openConns() == 0 })
 	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	n, _ := io.Copy(io.Discard, c.br)
