@@ -155,7 +155,7 @@ func TestHTTPWriteTimeout(t *testing.T) {
 			}
 		}
 	})
-	ts := startServer(t, Config{Web: big, HTTPWriteTimeout: 300 * time.Millisecond})
+	ts := startServer(t, Config{Web: big, HTTPWriteTimeout: time.Second})
 	c := ts.rawDial(t)
 	if _, err := io.WriteString(c.conn, "GET /big HTTP/1.1\r\nHost: test\r\n\r\n"); err != nil {
 		t.Fatal(err)
