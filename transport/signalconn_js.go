@@ -25,20 +25,16 @@ var errSignalClosed = errors.New("websocket closed")
 
 // browserWS is a signalConn on the browser's WebSocket.
 type browserWS struct {
-	ws js.Value
-	h  handlers
-
-	mu     sync.Mutex
-	frames [][]byte
-	queued int
-	err    error // why reads fail once frames is empty
-	wake   chan struct{}
+	ws     js.Value
+	h      handlers
+	in     *recvQueue
 	closed chan struct{} // closed by the first of onclose and closeNow
 	once   sync.Once
+	mu     sync.Mutex // guards h
 }
 
 func dialSignalling(ctx context.Context, url string) (signalConn, error) {
-	w := &browserWS{wake: make(chan struct{}, 1), closed: make(chan struct{})}
+	w := &browserWS{in: newRecvQueue(signalQueueBytes, signalReadLimit, false), closed: make(chan struct{})}
 	if err := catch(func() { w.ws = js.Global().Get("WebSocket").New(url) }); err != nil {
 		return nil, err
 	}
@@ -54,7 +50,7 @@ func dialSignalling(ctx context.Context, url string) (signalConn, error) {
 	})
 	w.h.on(w.ws, "onclose", func(_ js.Value, args []js.Value) any {
 		ev := arg0(args)
-		w.fail(fmt.Errorf("%w: code %d %q", errSignalClosed, ev.Get("code").Int(), ev.Get("reason").String()))
+		w.in.fail(fmt.Errorf("%w: code %d %q", errSignalClosed, ev.Get("code").Int(), ev.Get("reason").String()))
 		w.markClosed()
 		return nil
 	})
@@ -71,75 +67,19 @@ func dialSignalling(ctx context.Context, url string) (signalConn, error) {
 	}
 }
 
-// push queues one frame from onmessage, without blocking.
+// push queues one frame from onmessage, without blocking. A frame over
+// signalReadLimit, or more than signalQueueBytes waiting, fails the
+// connection, which is then reconnected.
 func (w *browserWS) push(data js.Value) {
-	n := byteLength(data)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return
-	}
-	switch {
-	case n > signalReadLimit:
-		w.failLocked(fmt.Errorf("frame of %d bytes, over %d", n, signalReadLimit))
-	case w.queued+n > signalQueueBytes:
-		w.failLocked(fmt.Errorf("%d bytes of frames wait, over %d", w.queued+n, signalQueueBytes))
-	default:
-		msg := bytesOf(data, nil)
-		w.frames = append(w.frames, msg)
-		w.queued += len(msg)
-		w.signal()
-		return
-	}
-	_ = catch(func() { w.ws.Call("close", 1009) }) // message too big
-}
-
-func (w *browserWS) fail(err error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.failLocked(err)
-}
-
-func (w *browserWS) failLocked(err error) {
-	if w.err == nil {
-		w.err = err
-		w.signal()
-	}
-}
-
-func (w *browserWS) signal() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	w.in.push(byteLength(data), func(buf []byte) []byte { return bytesOf(data, buf) })
+	if w.in.failed() != nil {
+		_ = catch(func() { w.ws.Call("close") }) // browsers let scripts send only 1000 and 3000-4999
 	}
 }
 
 func (w *browserWS) markClosed() { w.once.Do(func() { close(w.closed) }) }
 
-// read is called by one goroutine at a time.
-func (w *browserWS) read(ctx context.Context) ([]byte, error) {
-	for {
-		w.mu.Lock()
-		if len(w.frames) > 0 {
-			msg := w.frames[0]
-			w.frames[0] = nil
-			w.frames = w.frames[1:]
-			w.queued -= len(msg)
-			w.mu.Unlock()
-			return msg, nil
-		}
-		err := w.err
-		w.mu.Unlock()
-		if err != nil {
-			return nil, err
-		}
-		select {
-		case <-w.wake:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-}
+func (w *browserWS) read(ctx context.Context) ([]byte, error) { return w.in.take(ctx) }
 
 func (w *browserWS) write(ctx context.Context, frame []byte) error {
 	if err := ctx.Err(); err != nil {
@@ -170,7 +110,7 @@ func (w *browserWS) close(ctx context.Context) {
 
 func (w *browserWS) closeNow() {
 	_ = catch(func() { w.ws.Call("close") })
-	w.fail(errSignalClosed)
+	w.in.fail(errSignalClosed)
 	w.markClosed()
 	w.mu.Lock()
 	defer w.mu.Unlock()
