@@ -6,19 +6,21 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rollbox/rollbox/internal/chromium"
 	"github.com/rollbox/rollbox/signalserver"
-	"github.com/rollbox/rollbox/signalserver/signaltest"
 	"github.com/rollbox/rollbox/transport"
 )
 
@@ -44,8 +46,10 @@ WebAssembly.instantiateStreaming(fetch("wasmecho.wasm"), go.importObject)
 // and net/http) in Chromium against two native sockets: it gets its ICE
 // servers from /ice, connects to both, echoes packets on the unreliable
 // channel and on the reliable one, including a message chunked across
-// several SCTP messages and one that looks like a chunk, and when it leaves
-// both natives see it go.
+// several SCTP messages and one that looks like a chunk; after the
+// signalling server restarts, it and the natives recognise each other by
+// their DTLS certificates instead of connecting twice; and when it leaves
+// every native sees it go.
 func TestWasmTransport(t *testing.T) {
 	if dir := os.Getenv(wasmChildEnv); dir != "" {
 		runWasmInNamespace(t, dir)
@@ -98,7 +102,7 @@ func runWasmInNamespace(t *testing.T, dir string) {
 	if err := chromium.BringLoopbackUp(); err != nil {
 		t.Fatalf("bringing lo up: %v", err)
 	}
-	srv := signaltest.Start(t, signalserver.Config{
+	srv := startRestartable(t, signalserver.Config{
 		Web: http.FileServerFS(os.DirFS(dir)),
 		// Nothing answers there; the page only has to fetch and use it.
 		ICE: signalserver.ICEConfig{STUN: []string{"stun:127.0.0.1:9"}},
@@ -118,8 +122,8 @@ func runWasmInNamespace(t *testing.T, dir string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 
-	room := srv.Room("wasm")
-	page, err := browser.NewPage(ctx, srv.HTTP.URL+"/index.html?"+url.Values{"signal": {room}}.Encode(), 320, 240)
+	room := srv.room("wasm")
+	page, err := browser.NewPage(ctx, srv.hs.URL+"/index.html?"+url.Values{"signal": {room}}.Encode(), 320, 240)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,8 +135,7 @@ func runWasmInNamespace(t *testing.T, dir string) {
 		Channels:     []transport.ChannelConfig{transport.Unreliable(), transport.Reliable()},
 		LoopbackOnly: true,
 	}
-	var natives []*transport.Socket
-	for range 2 {
+	join := func() *transport.Socket {
 		s, err := transport.Join(ctx, room, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -144,8 +147,9 @@ func runWasmInNamespace(t *testing.T, dir string) {
 				t.Error(err)
 			}
 		})
-		natives = append(natives, s)
+		return s
 	}
+	natives := []*transport.Socket{join(), join()}
 	for _, s := range natives {
 		peers, err := s.WaitForPeers(ctx, 2)
 		if err != nil {
@@ -216,7 +220,50 @@ func runWasmInNamespace(t *testing.T, dir string) {
 			counts.Reliable, counts.Unreliable, counts.Malformed)
 	}
 
-	// The page leaves: both natives see it go at once, not after ICE
+	// The signalling server restarts: everybody reconnects under a new id
+	// and is introduced to everybody again. The page and the natives
+	// recognise each other by the certificates proven in DTLS (the page
+	// uses one for all its connections, and reads the natives' from
+	// RTCDtlsTransport), drop the duplicate connections and keep talking
+	// over the first ones; a native joining afterwards meshes with all.
+	for _, s := range natives {
+		s.PeerEvents()
+	}
+	srv.restart()
+	natives = append(natives, join())
+	if _, err := natives[2].WaitForPeers(ctx, 3); err != nil {
+		t.Fatalf("a native joining after the restart: %v (page: %s)", err, pageState(page))
+	}
+	settled := func() bool {
+		for _, s := range natives {
+			if len(s.Peers()) != 3 || s.Connecting() != 0 {
+				return false
+			}
+		}
+		var pageSettled bool
+		err := page.Evaluate(ctx, `wasmecho.peers === 3 && wasmecho.connecting === 0`, &pageSettled)
+		return err == nil && pageSettled
+	}
+	for !settled() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the mesh never settled after the restart: natives %d/%d/%d peers, page %s",
+				len(natives[0].Peers()), len(natives[1].Peers()), len(natives[2].Peers()), pageState(page))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	for _, s := range natives[:2] {
+		want := []transport.PeerEvent{{Peer: natives[2].ID(), State: transport.PeerConnected}}
+		if ev := s.PeerEvents(); !slices.Equal(ev, want) {
+			t.Errorf("%s: events since the restart %v, want only %v", s.ID(), ev, want)
+		}
+	}
+	var pageConnected int
+	if err := page.Evaluate(ctx, `wasmecho.connected`, &pageConnected); err != nil || pageConnected != 3 {
+		t.Errorf("the page saw %d peers connect (%v), want 3: the two natives before the restart, one after", pageConnected, err)
+	}
+
+	// The page leaves: every native sees it go at once, not after ICE
 	// gives up.
 	if err := natives[0].Channel(1).Send(transport.PeerID(pageID), []byte("close")); err != nil {
 		t.Fatal(err)
@@ -273,4 +320,53 @@ func pageState(p *chromium.Page) string {
 		return err.Error()
 	}
 	return fmt.Sprint(state)
+}
+
+// restartableServer is a signalling server whose instance can be replaced
+// behind the same address, closing every WebSocket, as a restart would.
+type restartableServer struct {
+	t       *testing.T
+	cfg     signalserver.Config
+	current atomic.Pointer[signalserver.Server]
+	hs      *httptest.Server
+}
+
+func startRestartable(t *testing.T, cfg signalserver.Config) *restartableServer {
+	cfg.JoinsPerSecondPerIP, cfg.MaxConnsPerIP = -1, -1
+	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	r := &restartableServer{t: t, cfg: cfg}
+	r.current.Store(r.newServer())
+	r.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.current.Load().ServeHTTP(w, req)
+	}))
+	// Registered before the sockets, so it runs after they have closed.
+	t.Cleanup(func() {
+		r.shutdown(r.current.Load())
+		r.hs.Close()
+	})
+	return r
+}
+
+func (r *restartableServer) newServer() *signalserver.Server {
+	srv, err := signalserver.New(r.cfg)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return srv
+}
+
+func (r *restartableServer) shutdown(srv *signalserver.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		r.t.Errorf("signalling server shutdown: %v", err)
+	}
+}
+
+// restart replaces the server with a fresh one, closing every client.
+func (r *restartableServer) restart() { r.shutdown(r.current.Swap(r.newServer())) }
+
+// room returns the WebSocket URL of a room.
+func (r *restartableServer) room(name string) string {
+	return "ws" + strings.TrimPrefix(r.hs.URL, "http") + "/" + name
 }

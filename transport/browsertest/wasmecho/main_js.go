@@ -5,9 +5,9 @@
 // query parameter with an unreliable and a reliable channel, ICE servers
 // from the signalling server, and echoes every packet back to its sender
 // on the channel it came on, until a peer sends "close" on the reliable
-// channel. It reports to the page's window.wasmecho: id, peers, the packets
-// echoed on each channel (unreliable, reliable), malformed, closed and
-// error.
+// channel. It reports to the page's window.wasmecho: id, peers, connecting,
+// connected (the PeerConnected events so far), the packets echoed on each
+// channel (unreliable, reliable), malformed, closed and error.
 package main
 
 import (
@@ -43,8 +43,17 @@ func run(page js.Value) error {
 	}
 	page.Set("id", string(sock.ID()))
 	var echoed [2]int
+	connected := 0
 	for {
-		<-sock.Ready()
+		select {
+		case <-sock.Ready():
+		case <-time.After(20 * time.Millisecond): // Connecting changes without a wake-up
+		}
+		for _, ev := range sock.PeerEvents() {
+			if ev.State == transport.PeerConnected {
+				connected++
+			}
+		}
 		for i := range 2 {
 			ch := sock.Channel(i)
 			for _, p := range ch.Receive() {
@@ -64,6 +73,8 @@ func run(page js.Value) error {
 			}
 		}
 		page.Set("peers", len(sock.Peers()))
+		page.Set("connecting", sock.Connecting())
+		page.Set("connected", connected)
 		page.Set("unreliable", echoed[0])
 		page.Set("reliable", echoed[1])
 		page.Set("malformed", sock.Stats().Malformed)
