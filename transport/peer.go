@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/rollbox/rollbox/internal/ratelog"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rollbox/rollbox/internal/ratelog"
 )
 
 type peerState int
