@@ -17,6 +17,7 @@ require (
 	github.com/redis/go-redis/v9 v9.23.0
 	go.uber.org/goleak v1.3.0
 	go.uber.org/mock v0.6.0
+	golang.org/x/image v0.45.0
 	golang.org/x/sys v0.48.0
 	golang.org/x/time v0.16.0
 )

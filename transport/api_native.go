@@ -3,9 +3,11 @@
 package transport
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"net"
 
 	"github.com/pion/ice/v4"
@@ -13,8 +15,26 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// newAPI builds the pion API for one socket. nw replaces the operating
-// system's network (pion's vnet in tests); nil means the real one.
+// netOverride replaces the operating system's network for pion (pion's vnet
+// in tests); nil means the real one.
+type netOverride = transport.Net
+
+// rtcFactory makes a socket's peer connections with pion.
+type rtcFactory struct {
+	cfg   Config
+	api   *webrtc.API
+	certs []webrtc.Certificate
+}
+
+func newRTCFactory(_ context.Context, cfg Config, nw netOverride) (*rtcFactory, error) {
+	certs, err := newCertificate()
+	if err != nil {
+		return nil, fmt.Errorf("transport: DTLS certificate: %w", err)
+	}
+	return &rtcFactory{cfg: cfg, api: newAPI(cfg, nw), certs: certs}, nil
+}
+
+// newAPI builds the pion API for one socket.
 func newAPI(c Config, nw transport.Net) *webrtc.API {
 	var se webrtc.SettingEngine
 	// Detached channels let us read into our own buffers instead of pion
@@ -66,6 +86,19 @@ func newCertificate() ([]webrtc.Certificate, error) {
 	return []webrtc.Certificate{*cert}, nil
 }
 
-// onChannelClose does nothing natively: there the detached channel's reader
-// ends when the channel closes, and drops the peer (see link.read).
-func onChannelClose(*webrtc.DataChannel, func()) {}
+// webrtcConfiguration is the per-connection pion configuration, with these
+// ICE servers.
+func (c Config) webrtcConfiguration(servers []ICEServer) webrtc.Configuration {
+	var wc webrtc.Configuration
+	for _, s := range servers {
+		is := webrtc.ICEServer{URLs: s.URLs, Username: s.Username}
+		if s.Credential != "" {
+			is.Credential = s.Credential
+		}
+		wc.ICEServers = append(wc.ICEServers, is)
+	}
+	if c.RelayOnly {
+		wc.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	return wc
+}

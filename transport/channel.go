@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pion/datachannel"
-	"github.com/pion/webrtc/v4"
 	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
@@ -65,6 +63,10 @@ type Channel struct {
 	cfg         ChannelConfig
 	inbox       *inbox.Inbox[PeerID]
 	sendDropped atomic.Uint64
+	// recvDropped counts unreliable packets dropped before the inbox: in
+	// the browser, where the page's channel cannot wait for Receive (see
+	// the js build's message queue).
+	recvDropped atomic.Uint64
 }
 
 var (
@@ -87,7 +89,7 @@ func (c *Channel) Index() int { return c.index }
 
 // Stats returns the channel's drop counters.
 func (c *Channel) Stats() ChannelStats {
-	return ChannelStats{SendDropped: c.sendDropped.Load(), ReceiveDropped: c.inbox.Dropped()}
+	return ChannelStats{SendDropped: c.sendDropped.Load(), ReceiveDropped: c.inbox.Dropped() + c.recvDropped.Load()}
 }
 
 // Send sends packet to a connected peer without blocking; packet may be
@@ -115,8 +117,7 @@ func (c *Channel) Receive() []packet.Packet[PeerID] { return c.inbox.Drain() }
 type link struct {
 	p  *peer
 	ch *Channel
-	dc *webrtc.DataChannel
-	rw datachannel.ReadWriteCloser // set once the channel opens, before the peer is published
+	dc rtcChannel // set by newPeer; read and written once opened
 
 	sendMu  sync.Mutex // keeps the frames of one chunked message together
 	scratch []byte     // frame being built, under sendMu
@@ -134,7 +135,7 @@ func (l *link) send(packet []byte) error {
 		if len(packet) > maxSCTPMessage {
 			return fmt.Errorf("%w: %d bytes, unreliable channels carry at most %d", ErrMessageTooLarge, len(packet), maxSCTPMessage)
 		}
-		buffered := l.dc.BufferedAmount()
+		buffered := l.dc.bufferedAmount()
 		if l.ch.cfg.MaxRetransmits != nil {
 			if buffered > uint64(cfg.SendBufferLimit) {
 				l.ch.sendDropped.Add(1)
@@ -150,7 +151,7 @@ func (l *link) send(packet []byte) error {
 	}
 	l.sendMu.Lock()
 	defer l.sendMu.Unlock()
-	if l.dc.BufferedAmount()+uint64(len(packet)) > uint64(cfg.ReliableBufferLimit) {
+	if l.dc.bufferedAmount()+uint64(len(packet)) > uint64(cfg.ReliableBufferLimit) {
 		return ErrBufferFull
 	}
 	if len(packet) <= maxSCTPMessage && !isChunk(packet) {
@@ -169,9 +170,9 @@ func (l *link) send(packet []byte) error {
 	return nil
 }
 
-// write sends one SCTP message; it fails only once the channel is closed.
+// write sends one message; it fails only once the channel is closed.
 func (l *link) write(msg []byte) error {
-	if _, err := l.rw.Write(msg); err != nil {
+	if err := l.dc.write(msg); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrUnknownPeer, l.p.id, err)
 	}
 	return nil

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
-
-	"github.com/pion/webrtc/v4"
 )
 
 // ICEServer is a STUN or TURN server. Across NATs STUN alone often fails, so
@@ -200,21 +198,4 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default()
 	}
 	return c, nil
-}
-
-// webrtcConfiguration is the per-connection pion configuration, with these
-// ICE servers.
-func (c Config) webrtcConfiguration(servers []ICEServer) webrtc.Configuration {
-	var wc webrtc.Configuration
-	for _, s := range servers {
-		is := webrtc.ICEServer{URLs: s.URLs, Username: s.Username}
-		if s.Credential != "" {
-			is.Credential = s.Credential
-		}
-		wc.ICEServers = append(wc.ICEServers, is)
-	}
-	if c.RelayOnly {
-		wc.ICETransportPolicy = webrtc.ICETransportPolicyRelay
-	}
-	return wc
 }

@@ -1,11 +1,10 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"path"
 	"slices"
@@ -39,16 +38,11 @@ func iceURL(room *url.URL) *url.URL {
 // none, so the option is safe against any matchbox server.
 func fetchICEServers(ctx context.Context, room *url.URL) ([]ICEServer, error) {
 	u := iceURL(room)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	status, body, err := httpGet(ctx, u.String(), maxICEBody)
 	if err != nil {
 		return nil, fmt.Errorf("transport: ICE servers: %w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("transport: ICE servers: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	if status != 200 {
 		return nil, nil
 	}
 	var list []struct {
@@ -56,7 +50,7 @@ func fetchICEServers(ctx context.Context, room *url.URL) ([]ICEServer, error) {
 		Username   string          `json:"username"`
 		Credential string          `json:"credential"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxICEBody)).Decode(&list); err != nil {
+	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&list); err != nil {
 		return nil, fmt.Errorf("transport: ICE servers from %s: %w", u, err)
 	}
 	servers := make([]ICEServer, 0, len(list))

@@ -1,8 +1,6 @@
 package transport
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,7 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/webrtc/v4"
 	"github.com/rollbox/rollbox/internal/ratelog"
 )
 
@@ -31,11 +28,11 @@ const maxPeers = 256
 // negotiation that is not ready for them yet.
 const maxEarlyCandidates = 64
 
-// peer is one pion PeerConnection and its negotiated channels.
+// peer is one peer connection and its negotiated channels.
 type peer struct {
 	s       *Socket
 	id      PeerID
-	pc      *webrtc.PeerConnection
+	conn    rtcConn
 	links   []*link
 	offerer bool
 
@@ -57,7 +54,7 @@ type peer struct {
 
 	// Negotiation, only touched by the signalling goroutine.
 	remoteDescribed bool
-	remoteEarly     []webrtc.ICECandidateInit
+	remoteEarly     []candidateInit
 
 	// Local candidates wait until our offer or answer has been queued,
 	// because native matchbox peers drop candidates that precede it.
@@ -68,45 +65,30 @@ type peer struct {
 
 // newPeer creates the connection to id and its negotiated channels.
 func (s *Socket) newPeer(id PeerID, offerer bool) (*peer, error) {
-	wc := s.cfg.webrtcConfiguration(s.iceServers())
-	wc.Certificates = s.certs
-	pc, err := s.api.NewPeerConnection(wc)
+	p := &peer{s: s, id: id, offerer: offerer}
+	p.logs = newRemoteLimiter(s.cfg.now)
+	for _, ch := range s.channels {
+		p.links = append(p.links, &link{p: p, ch: ch})
+	}
+	conn, chans, err := s.rtc.newConn(s.iceServers(), s.cfg.Channels, rtcEvents{
+		candidate: p.localCandidate,
+		failed:    func(reason string) { s.dropPeer(p, reason) },
+		opened:    func(i int) { s.linkOpened(p.links[i]) },
+		closed:    func(i int) { s.dropPeer(p, fmt.Sprintf("channel %d closed", i)) },
+		dropped:   func(i int) { s.channels[i].recvDropped.Add(1) },
+	})
 	if err != nil {
 		return nil, err
 	}
-	p := &peer{s: s, id: id, pc: pc, offerer: offerer}
-	p.logs = newRemoteLimiter(s.cfg.now)
-	negotiated := true
-	for i, ch := range s.channels {
-		chID := uint16(i)
-		ordered := ch.cfg.Ordered
-		dc, err := pc.CreateDataChannel(fmt.Sprintf("matchbox_socket_%d", i), &webrtc.DataChannelInit{
-			Negotiated:     &negotiated,
-			ID:             &chID,
-			Ordered:        &ordered,
-			MaxRetransmits: ch.cfg.MaxRetransmits,
-		})
-		if err != nil {
-			_ = pc.Close()
-			return nil, err
-		}
-		l := &link{p: p, ch: ch, dc: dc}
-		dc.OnOpen(func() { s.linkOpened(l) })
-		onChannelClose(dc, func() { s.dropPeer(p, fmt.Sprintf("channel %d closed", i)) })
-		p.links = append(p.links, l)
+	p.conn = conn
+	for i, dc := range chans {
+		p.links[i].dc = dc
 	}
-	pc.OnICECandidate(p.localCandidate)
-	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
-		switch state {
-		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
-			s.dropPeer(p, "connection "+state.String())
-		}
-	})
 
 	s.mu.Lock()
 	if s.closed || len(s.peers) >= maxPeers {
 		s.mu.Unlock()
-		_ = pc.Close()
+		conn.close()
 		if s.closed {
 			return nil, ErrClosed
 		}
@@ -120,14 +102,9 @@ func (s *Socket) newPeer(id PeerID, offerer bool) (*peer, error) {
 
 // localCandidate trickles one of our candidates to the peer, as matchbox
 // does: the JSON of RTCIceCandidateInit inside a JSON string, "null" at the end.
-func (p *peer) localCandidate(c *webrtc.ICECandidate) {
+func (p *peer) localCandidate(init []byte) {
 	text := "null"
-	if c != nil {
-		init, err := json.Marshal(c.ToJSON())
-		if err != nil {
-			p.s.log.Warn("cannot encode local candidate", "err", err)
-			return
-		}
+	if init != nil {
 		text = string(init)
 	}
 	frame := encodeSignal(p.id, peerSignal{IceCandidate: &text})
@@ -157,39 +134,33 @@ func (p *peer) sendDescription(data peerSignal) {
 
 // offer starts the negotiation as the peer already in the room.
 func (p *peer) offer() error {
-	offer, err := p.pc.CreateOffer(nil)
+	sdp, err := p.conn.offer()
 	if err != nil {
 		return err
 	}
-	if err := p.pc.SetLocalDescription(offer); err != nil {
-		return err
-	}
-	p.sendDescription(peerSignal{Offer: &offer.SDP})
+	p.sendDescription(peerSignal{Offer: &sdp})
 	return nil
 }
 
 // answer answers the remote offer, already set, as the newcomer.
 func (p *peer) answer() error {
-	answer, err := p.pc.CreateAnswer(nil)
+	sdp, err := p.conn.answer()
 	if err != nil {
 		return err
 	}
-	if err := p.pc.SetLocalDescription(answer); err != nil {
-		return err
-	}
-	p.sendDescription(peerSignal{Answer: &answer.SDP})
+	p.sendDescription(peerSignal{Answer: &sdp})
 	return nil
 }
 
 // setRemote applies the remote description and then the candidates that
 // arrived before it.
-func (p *peer) setRemote(desc webrtc.SessionDescription) error {
-	if err := p.pc.SetRemoteDescription(desc); err != nil {
+func (p *peer) setRemote(isOffer bool, sdp string) error {
+	if err := p.conn.setRemote(isOffer, sdp); err != nil {
 		return err
 	}
 	p.remoteDescribed = true
 	for _, c := range p.remoteEarly {
-		if err := p.pc.AddICECandidate(c); err != nil {
+		if err := p.conn.addCandidate(c); err != nil {
 			p.s.refuse(p, 1, "dropping bad remote candidate", "peer", p.id, "err", err)
 		}
 	}
@@ -201,9 +172,9 @@ func (p *peer) setRemote(desc webrtc.SessionDescription) error {
 // description is known.
 func (p *peer) remoteCandidate(text string) {
 	if text == "null" {
-		return // end of candidates: pion needs no marker
+		return // end of candidates: neither stack needs a marker
 	}
-	var c webrtc.ICECandidateInit
+	var c candidateInit
 	if err := json.Unmarshal([]byte(text), &c); err != nil {
 		p.s.refuse(p, 1, "dropping unparsable candidate", "peer", p.id, "err", err)
 		return
@@ -216,20 +187,20 @@ func (p *peer) remoteCandidate(text string) {
 		p.remoteEarly = append(p.remoteEarly, c)
 		return
 	}
-	if err := p.pc.AddICECandidate(c); err != nil {
+	if err := p.conn.addCandidate(c); err != nil {
 		p.s.refuse(p, 1, "dropping bad remote candidate", "peer", p.id, "err", err)
 	}
 }
 
-// read pumps one detached channel into its inbox until the channel closes.
+// read pumps one channel into its inbox until the channel closes.
 func (l *link) read() {
 	s := l.p.s
 	defer s.wg.Done()
 	buf := make([]byte, maxSCTPMessage)
 	for {
-		n, _, err := l.rw.ReadDataChannel(buf)
+		n, err := l.dc.read(buf)
 		if errors.Is(err, io.ErrShortBuffer) && n <= maxIncoming {
-			buf = make([]byte, n) // the message waits in SCTP for a larger buffer
+			buf = make([]byte, n) // the message waits for a larger buffer
 			continue
 		}
 		if err != nil {
@@ -238,24 +209,4 @@ func (l *link) read() {
 		}
 		l.deliver(buf[:n])
 	}
-}
-
-// remoteFingerprint returns the SHA-256 of the certificate the peer used in
-// the DTLS handshake, which proved that it holds the certificate's key; ""
-// before the handshake or where the browser does not tell (Firefox).
-func remoteFingerprint(pc *webrtc.PeerConnection) string {
-	sctp := pc.SCTP()
-	if sctp == nil {
-		return ""
-	}
-	dtls := sctp.Transport()
-	if dtls == nil {
-		return ""
-	}
-	cert := dtls.GetRemoteCertificate()
-	if len(cert) == 0 {
-		return ""
-	}
-	sum := sha256.Sum256(cert)
-	return hex.EncodeToString(sum[:])
 }

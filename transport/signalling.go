@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // PeerID identifies a peer in a room: the UUID the signalling server assigned
@@ -68,20 +66,19 @@ type signalling struct {
 }
 
 // dial opens a WebSocket to the server and waits for its IdAssigned.
-func (s *signalling) dial(ctx context.Context) (*websocket.Conn, PeerID, error) {
-	conn, _, err := websocket.Dial(ctx, s.url, nil)
+func (s *signalling) dial(ctx context.Context) (signalConn, PeerID, error) {
+	conn, err := dialSignalling(ctx, s.url)
 	if err != nil {
 		return nil, "", fmt.Errorf("transport: dial signalling server: %w", err)
 	}
-	conn.SetReadLimit(signalReadLimit)
-	_, data, err := conn.Read(ctx)
+	data, err := conn.read(ctx)
 	if err != nil {
-		_ = conn.CloseNow()
+		conn.closeNow()
 		return nil, "", fmt.Errorf("transport: waiting for IdAssigned: %w", err)
 	}
 	var msg serverMessage
 	if err := json.Unmarshal(data, &msg); err != nil || msg.IDAssigned == nil || *msg.IDAssigned == "" {
-		_ = conn.CloseNow()
+		conn.closeNow()
 		return nil, "", fmt.Errorf("transport: first frame from the signalling server is not IdAssigned: %.100q", data)
 	}
 	return conn, *msg.IDAssigned, nil
@@ -100,7 +97,7 @@ func (s *signalling) send(frame []byte) {
 
 // run serves conn, and after it drops, reconnects with backoff, until ctx
 // ends. It returns only when ctx is done.
-func (s *signalling) run(ctx context.Context, conn *websocket.Conn) {
+func (s *signalling) run(ctx context.Context, conn signalConn) {
 	delay := s.cfg.ReconnectMinDelay
 	for {
 		start := time.Now()
@@ -143,7 +140,7 @@ func (s *signalling) run(ctx context.Context, conn *websocket.Conn) {
 }
 
 // serve reads and writes conn until it fails or ctx ends, then closes it.
-func (s *signalling) serve(ctx context.Context, conn *websocket.Conn) error {
+func (s *signalling) serve(ctx context.Context, conn signalConn) error {
 	ctx, cancel := context.WithCancel(ctx)
 	writerDone := make(chan error, 1)
 	go func() { writerDone <- s.write(ctx, conn) }()
@@ -151,7 +148,7 @@ func (s *signalling) serve(ctx context.Context, conn *websocket.Conn) error {
 	var err error
 	for {
 		var data []byte
-		_, data, err = conn.Read(ctx)
+		data, err = conn.read(ctx)
 		if err != nil {
 			break
 		}
@@ -168,12 +165,12 @@ func (s *signalling) serve(ctx context.Context, conn *websocket.Conn) error {
 	}
 	closeCtx, cancelClose := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancelClose()
-	closeConn(closeCtx, conn)
+	conn.close(closeCtx)
 	return err
 }
 
 // write sends queued frames and keep-alives until ctx ends or a write fails.
-func (s *signalling) write(ctx context.Context, conn *websocket.Conn) error {
+func (s *signalling) write(ctx context.Context, conn signalConn) error {
 	keepAlive := time.NewTicker(s.cfg.KeepAliveInterval)
 	defer keepAlive.Stop()
 	for {
@@ -185,27 +182,12 @@ func (s *signalling) write(ctx context.Context, conn *websocket.Conn) error {
 		case <-keepAlive.C:
 			frame = keepAliveFrame
 		}
-		if err := conn.Write(ctx, websocket.MessageText, frame); err != nil {
+		if err := conn.write(ctx, frame); err != nil {
 			if ctx.Err() == nil {
-				_ = conn.CloseNow() // unblock the reader
+				conn.closeNow() // unblock the reader
 			}
 			return err
 		}
-	}
-}
-
-// closeConn says goodbye if the server answers within ctx, else just closes.
-func closeConn(ctx context.Context, conn *websocket.Conn) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = conn.Close(websocket.StatusNormalClosure, "")
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		_ = conn.CloseNow()
-		<-done
 	}
 }
 

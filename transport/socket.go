@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"net/url"
@@ -12,8 +11,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/pion/transport/v5"
-	"github.com/pion/webrtc/v4"
 	"github.com/rollbox/rollbox/internal/ratelog"
 	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
@@ -58,8 +55,7 @@ const maxEvents = 4096
 type Socket struct {
 	cfg      Config
 	log      *slog.Logger
-	api      *webrtc.API
-	certs    []webrtc.Certificate
+	rtc      *rtcFactory
 	sig      *signalling
 	channels []*Channel
 	id       PeerID
@@ -101,7 +97,7 @@ func Join(ctx context.Context, roomURL string, cfg Config) (*Socket, error) {
 }
 
 // join is Join with pion's network replaced by nw (tests use pion's vnet).
-func join(ctx context.Context, roomURL string, cfg Config, nw transport.Net) (*Socket, error) {
+func join(ctx context.Context, roomURL string, cfg Config, nw netOverride) (*Socket, error) {
 	u, err := url.Parse(roomURL)
 	if err != nil {
 		return nil, fmt.Errorf("transport: room URL: %w", err)
@@ -120,15 +116,14 @@ func join(ctx context.Context, roomURL string, cfg Config, nw transport.Net) (*S
 		}
 		cfg.Logger.Debug("ICE servers from the signalling server", "count", len(ice.servers), "expire", ice.expires)
 	}
-	certs, err := newCertificate()
+	rtc, err := newRTCFactory(ctx, cfg, nw)
 	if err != nil {
-		return nil, fmt.Errorf("transport: DTLS certificate: %w", err)
+		return nil, err
 	}
 	s := &Socket{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		api:     newAPI(cfg, nw),
-		certs:   certs,
+		rtc:     rtc,
 		ready:   make(chan struct{}, 1),
 		peers:   make(map[PeerID]*peer),
 		aliases: make(map[PeerID]PeerID),
@@ -247,13 +242,11 @@ func (s *Socket) Close(ctx context.Context) error {
 	}
 	s.closed = true
 	peers := slices.Collect(maps.Values(s.peers))
-	detached := make([][]io.Closer, len(peers))
-	for i, p := range peers {
+	for _, p := range peers {
 		p.state = peerClosed
 		if p.timer != nil {
 			p.timer.Stop()
 		}
-		detached[i] = p.detached()
 	}
 	s.peers = nil
 	s.connected.Store(&map[PeerID]*peer{})
@@ -262,8 +255,8 @@ func (s *Socket) Close(ctx context.Context) error {
 
 	s.cancel()
 	var closing sync.WaitGroup
-	for i, p := range peers {
-		closing.Go(func() { closeAll(detached[i]); _ = p.pc.Close() })
+	for _, p := range peers {
+		closing.Go(p.conn.close)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -315,61 +308,36 @@ func (s *Socket) publishLocked(ev PeerEvent) {
 	}
 }
 
-// closePeerConnection closes pc and its detached channels on a goroutine
-// the socket waits for: pion may call back into the socket while closing.
-// The caller holds s.mu.
-func (s *Socket) closePeerConnection(pc *webrtc.PeerConnection, detached []io.Closer) {
+// closePeerConnection closes p's connection on a goroutine the socket waits
+// for: the stack may call back into the socket while closing. The caller
+// holds s.mu.
+func (s *Socket) closePeerConnection(p *peer) {
 	if s.closed {
 		return // Close closes every peer it took from s.peers
 	}
-	s.wg.Go(func() {
-		closeAll(detached)
-		_ = pc.Close()
-	})
+	s.wg.Go(p.conn.close)
 }
 
-// detached returns the peer's open detached channels. Closing the peer
-// connection ends their readers natively, but in the browser (pion's wasm
-// build) only closing the detached channel itself does, so both are closed.
-// The caller holds s.mu.
-func (p *peer) detached() []io.Closer {
-	var out []io.Closer
-	for _, l := range p.links {
-		if l.rw != nil {
-			out = append(out, l.rw)
-		}
-	}
-	return out
-}
-
-func closeAll(cs []io.Closer) {
-	for _, c := range cs {
-		_ = c.Close()
-	}
-}
-
-// linkOpened detaches a channel that just opened. The peer is connected
-// once all of its channels are open, and only then do the channels' readers
+// linkOpened readies a channel that just opened (natively: detaches it).
+// The peer is connected once all of its channels are open, and only then do the channels' readers
 // start: a packet must not reach the game before the peer is connected, or
 // an answer to it would be refused as sent to an unknown peer. Until then
-// what arrives waits in SCTP's receive buffer.
+// what arrives waits: natively in SCTP's receive buffer, in the browser in
+// the channel's bounded queue.
 func (s *Socket) linkOpened(l *link) {
-	rw, err := l.dc.Detach()
-	if err != nil {
-		s.dropPeer(l.p, "detach: "+err.Error())
+	if err := l.dc.open(); err != nil {
+		s.dropPeer(l.p, "open: "+err.Error())
 		return
 	}
 	// A channel opens only after the DTLS handshake, which checked the
 	// remote certificate against the fingerprint the peer announced.
-	fp := remoteFingerprint(l.p.pc)
+	fp := l.p.conn.remoteFingerprint()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := l.p
 	if s.closed || p.state != peerConnecting {
-		_ = rw.Close()
-		return
+		return // whoever closed the peer closes its connection
 	}
-	l.rw = rw
 	p.opened++
 	if p.opened < len(p.links) {
 		return
@@ -417,7 +385,7 @@ func (s *Socket) dropPeerLocked(p *peer, reason string) {
 			delete(s.aliases, alias)
 		}
 	}
-	s.closePeerConnection(p.pc, p.detached())
+	s.closePeerConnection(p)
 	if wasConnected {
 		s.log.Info("peer disconnected", "peer", p.id, "reason", reason)
 		s.publishLocked(PeerEvent{Peer: p.id, State: PeerDisconnected})
@@ -569,7 +537,7 @@ func (s *Socket) handleSignal(from PeerID, data peerSignal) {
 			s.logRemote(nil, slog.LevelWarn, "cannot create peer connection", "peer", from, "err", err)
 			return
 		}
-		if err := p.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: *data.Offer}); err != nil {
+		if err := p.setRemote(true, *data.Offer); err != nil {
 			s.refuse(p, 1, "dropping unusable offer", "peer", from, "err", err)
 			s.dropPeer(p, "offer: "+err.Error())
 			return
@@ -583,7 +551,7 @@ func (s *Socket) handleSignal(from PeerID, data peerSignal) {
 			s.refuse(p, 1, "dropping unexpected answer", "peer", from)
 			return
 		}
-		if err := p.setRemote(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: *data.Answer}); err != nil {
+		if err := p.setRemote(false, *data.Answer); err != nil {
 			s.refuse(p, 1, "dropping unusable answer", "peer", from, "err", err)
 			s.dropPeer(p, "answer: "+err.Error())
 		}

@@ -51,7 +51,7 @@ func TestRelayOnlyThroughEmbeddedTURN(t *testing.T) {
 
 	for _, s := range socks {
 		for _, p := range *s.connected.Load() {
-			pair, err := p.pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+			pair, err := p.conn.(*pionConn).pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
 			if err != nil || pair == nil {
 				t.Fatalf("%s: no selected candidate pair: %v", s.ID(), err)
 			}

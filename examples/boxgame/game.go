@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/hajimehoshi/ebiten/v2"
-	"github.com/hajimehoshi/ebiten/v2/ebitenutil"
 	"github.com/hajimehoshi/ebiten/v2/inpututil"
 	"github.com/hajimehoshi/ebiten/v2/vector"
 	"github.com/rollbox/rollbox/examples/boxgame/sim"
@@ -208,7 +207,7 @@ func (g *game) Draw(screen *ebiten.Image) {
 		g.mu.Lock()
 		status := g.status
 		g.mu.Unlock()
-		ebitenutil.DebugPrintAt(screen, fmt.Sprintf("room %s, %d players\n%s...", g.o.room, g.o.players, status), 16, 16)
+		drawText(screen, fmt.Sprintf("room %s, %d players\n%s...", g.o.room, g.o.players, status), 16, 16)
 		return
 	}
 	w := &g.nm.world
@@ -226,10 +225,10 @@ func (g *game) Draw(screen *ebiten.Image) {
 	}
 	if g.nm.desyncs > 0 {
 		vector.FillRect(screen, 0, 0, float32(sim.Width/sim.One), 24, color.RGBA{0xb0, 0x00, 0x20, 0xff}, false)
-		ebitenutil.DebugPrintAt(screen, "DESYNC: "+g.nm.lastDesync.String(), 8, 4)
+		drawText(screen, "DESYNC: "+g.nm.lastDesync.String(), 8, 4)
 	}
 	if g.overlay {
-		ebitenutil.DebugPrintAt(screen, g.overlayText(), 8, 28)
+		drawText(screen, g.overlayText(), 8, 28)
 	}
 }
 
