@@ -4,12 +4,13 @@ package transport
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"net"
 	"sync"
 	"syscall/js"
 )
 
-var errChannelClosed = errors.New("channel closed")
+var errChannelClosed = fmt.Errorf("transport: channel closed: %w", net.ErrClosed)
 
 // browserChannel is an rtcChannel on the browser's RTCDataChannel. The
 // browser hands over messages in onmessage as they arrive and cannot be told

@@ -14,10 +14,10 @@ func jsError(v js.Value) error {
 	if v.Type() == js.TypeObject {
 		name, msg := v.Get("name"), v.Get("message")
 		if name.Type() == js.TypeString && msg.Type() == js.TypeString {
-			return fmt.Errorf("%s: %s", name.String(), msg.String())
+			return fmt.Errorf("transport: browser %s: %s", name.String(), msg.String())
 		}
 	}
-	return errors.New(js.Global().Get("String").Invoke(v).String())
+	return errors.New("transport: browser: " + js.Global().Get("String").Invoke(v).String())
 }
 
 // catch runs f and returns what it throws, as syscall/js panics with a

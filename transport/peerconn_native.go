@@ -6,8 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"net"
 	"sync"
 
 	"github.com/pion/datachannel"
@@ -156,7 +156,7 @@ func (ch *pionChannel) open() error {
 	defer ch.mu.Unlock()
 	if ch.closed {
 		_ = rw.Close()
-		return errors.New("channel closed")
+		return fmt.Errorf("transport: channel closed: %w", net.ErrClosed)
 	}
 	ch.rw = rw
 	return nil

@@ -42,13 +42,13 @@ func (q *recvQueue) push(n int, fill func(buf []byte) []byte) (dropped bool) {
 	case q.err != nil:
 		return false
 	case n > q.maxMessage:
-		q.failLocked(fmt.Errorf("message of %d bytes, over %d", n, q.maxMessage))
+		q.failLocked(fmt.Errorf("transport: message of %d bytes, over %d", n, q.maxMessage))
 		return false
 	case q.queued+n > q.limit && q.queued > 0:
 		if q.dropWhenFull {
 			return true
 		}
-		q.failLocked(fmt.Errorf("%d bytes wait to be read, over %d", q.queued+n, q.limit))
+		q.failLocked(fmt.Errorf("transport: %d bytes wait to be read, over %d", q.queued+n, q.limit))
 		return false
 	}
 	var buf []byte

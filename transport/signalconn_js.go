@@ -4,8 +4,8 @@ package transport
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"syscall/js"
 )
@@ -21,7 +21,7 @@ const (
 	signalSendBuffer = signalReadLimit
 )
 
-var errSignalClosed = errors.New("websocket closed")
+var errSignalClosed = fmt.Errorf("transport: signalling WebSocket closed: %w", net.ErrClosed)
 
 // browserWS is a signalConn on the browser's WebSocket.
 type browserWS struct {
@@ -93,7 +93,7 @@ func (w *browserWS) write(ctx context.Context, frame []byte) error {
 		}
 	})
 	if err == nil && buffered > signalSendBuffer {
-		err = fmt.Errorf("%d bytes wait to be sent: the server is not reading", buffered)
+		err = fmt.Errorf("transport: %d bytes wait to be sent: the server is not reading", buffered)
 	}
 	return err
 }
