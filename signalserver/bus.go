@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // Bus carries frames to peers connected to other server instances: the
@@ -20,7 +22,7 @@ import (
 type Bus interface {
 	// Publish sends frame to each listed peer connected to another instance
 	// and returns how many of them were found.
-	Publish(ctx context.Context, to []PeerID, frame []byte) (int, error)
+	Publish(ctx context.Context, to []signalwire.PeerID, frame []byte) (int, error)
 	// Run hands ev.Deliver the frames published to this instance's peers,
 	// in order, until ctx ends, and reports to ev what else happens.
 	Run(ctx context.Context, ev BusEvents) error
@@ -29,7 +31,7 @@ type Bus interface {
 // BusEvents is what a running Bus tells the server.
 type BusEvents struct {
 	// Deliver hands over a frame for a peer connected to this instance.
-	Deliver func(to PeerID, frame []byte)
+	Deliver func(to signalwire.PeerID, frame []byte)
 	// RegistrationLost: every peer connected here has been dropped from the
 	// shared registry (this instance was presumed dead, for example after
 	// losing its connection for too long). The server disconnects them so
@@ -46,19 +48,19 @@ type BusEvents struct {
 	//
 	// Connected reports whether peer is connected here: joining, in a room,
 	// or about to leave, but not gone.
-	Connected func(peer PeerID) bool
+	Connected func(peer signalwire.PeerID) bool
 	// Joined returns the peers connected here whose join has completed.
-	Joined func() []PeerID
+	Joined func() []signalwire.PeerID
 	// PeersLost: the registry no longer holds these peers, which joined
 	// here. Those still connected are disconnected so that they join again.
-	PeersLost func(peers []PeerID)
+	PeersLost func(peers []signalwire.PeerID)
 }
 
 // signalRelayer is a Bus that also keeps the registry: it checks that a
 // signal may go from sender to receiver and publishes it in one step, or
 // says errRelayUnsupported.
 type signalRelayer interface {
-	RelaySignal(ctx context.Context, sender, receiver PeerID, frame []byte) (published, allowed bool, err error)
+	RelaySignal(ctx context.Context, sender, receiver signalwire.PeerID, frame []byte) (published, allowed bool, err error)
 }
 
 // errRelayUnsupported: a signalRelayer cannot check this registry's rule in
@@ -118,7 +120,7 @@ func (s *Server) stopBus() error {
 	return nil
 }
 
-func (s *Server) deliverFromBus(to PeerID, frame []byte) {
+func (s *Server) deliverFromBus(to signalwire.PeerID, frame []byte) {
 	s.bc.received.Add(1)
 	s.mu.RLock()
 	c := s.clients[to]
@@ -150,7 +152,7 @@ func (s *Server) registrationLost() {
 // connectedHere reports whether peer is connected to this server and has
 // not gone yet: serveClient adds a client before it joins and removes it
 // before it leaves.
-func (s *Server) connectedHere(peer PeerID) bool {
+func (s *Server) connectedHere(peer signalwire.PeerID) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	_, ok := s.clients[peer]
@@ -159,8 +161,8 @@ func (s *Server) connectedHere(peer PeerID) bool {
 
 // joinedHere returns the connected peers whose join has completed and that
 // are not being disconnected.
-func (s *Server) joinedHere() []PeerID {
-	var ids []PeerID
+func (s *Server) joinedHere() []signalwire.PeerID {
+	var ids []signalwire.PeerID
 	for _, c := range s.clientList() {
 		if c.joined.Load() && !c.isKicked() {
 			ids = append(ids, c.id)
@@ -179,7 +181,7 @@ func (c *client) isKicked() bool {
 // peersLost disconnects the listed peers still connected: the shared
 // registry lost them (their room-mates may have been told PeerLeft), so
 // they must join again to be seen. Status 1012 tells clients to retry.
-func (s *Server) peersLost(peers []PeerID) {
+func (s *Server) peersLost(peers []signalwire.PeerID) {
 	for _, id := range peers {
 		s.mu.RLock()
 		c := s.clients[id]
@@ -196,8 +198,8 @@ const websocket1012 = 1012
 
 // deliver queues frame to every listed peer: directly to those connected
 // here, through the bus to the others.
-func (s *Server) deliver(ctx context.Context, to []PeerID, frame []byte) {
-	var remote []PeerID
+func (s *Server) deliver(ctx context.Context, to []signalwire.PeerID, frame []byte) {
+	var remote []signalwire.PeerID
 	for _, id := range to {
 		s.mu.RLock()
 		c := s.clients[id]
@@ -221,7 +223,7 @@ func (s *Server) deliver(ctx context.Context, to []PeerID, frame []byte) {
 }
 
 // relayRemote forwards a signal to a receiver that is not connected here.
-func (s *Server) relayRemote(ctx context.Context, c *client, msg ClientMessage) (drop, error) {
+func (s *Server) relayRemote(ctx context.Context, c *client, msg signalwire.ClientMessage) (drop, error) {
 	if rs, ok := s.bus.(signalRelayer); ok && any(s.bus) == any(s.reg) { // the bus is the registry
 		published, allowed, err := rs.RelaySignal(ctx, c.id, msg.Receiver, signalFrame(c.id, msg.Data))
 		switch {
@@ -245,7 +247,7 @@ func (s *Server) relayRemote(ctx context.Context, c *client, msg ClientMessage) 
 	if !ok {
 		return dropForeignReceiver, nil
 	}
-	n, err := s.bus.Publish(ctx, []PeerID{msg.Receiver}, signalFrame(c.id, msg.Data))
+	n, err := s.bus.Publish(ctx, []signalwire.PeerID{msg.Receiver}, signalFrame(c.id, msg.Data))
 	s.bc.published.Add(int64(n))
 	switch {
 	case err != nil:

@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // Defaults for the zero fields of RedisConfig.
@@ -362,7 +364,7 @@ return 1
 `)
 
 // Join implements Registry.
-func (r *Redis) Join(ctx context.Context, key RoomKey, peer PeerID) ([]PeerID, error) {
+func (r *Redis) Join(ctx context.Context, key RoomKey, peer signalwire.PeerID) ([]signalwire.PeerID, error) {
 	inst, err := r.instance()
 	if err != nil {
 		return nil, err
@@ -392,7 +394,7 @@ func (r *Redis) Join(ctx context.Context, key RoomKey, peer PeerID) ([]PeerID, e
 // in Redis later still tells the room, and one that never ran is found by
 // the reconciliation (see reconcile.go). Other topologies return the peers
 // the server must tell.
-func (r *Redis) Leave(ctx context.Context, peer PeerID) ([]PeerID, error) {
+func (r *Redis) Leave(ctx context.Context, peer signalwire.PeerID) ([]signalwire.PeerID, error) {
 	if _, full := r.topology.(FullMesh); full {
 		_, err := r.depart(ctx, peer)
 		return nil, err
@@ -403,7 +405,7 @@ func (r *Redis) Leave(ctx context.Context, peer PeerID) ([]PeerID, error) {
 
 // leave removes peer and returns whether it was there and the peers its
 // topology says must hear PeerLeft.
-func (r *Redis) leave(ctx context.Context, peer PeerID) (bool, []PeerID, error) {
+func (r *Redis) leave(ctx context.Context, peer signalwire.PeerID) (bool, []signalwire.PeerID, error) {
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
 	res, err := leaveScript.Run(ctx, r.rdb, []string{r.key("peer:", string(peer))}, string(peer), r.cfg.Prefix).Slice()
@@ -418,7 +420,7 @@ func (r *Redis) leave(ctx context.Context, peer PeerID) (bool, []PeerID, error) 
 
 // depart removes peer and publishes PeerLeft to the rest of its group in
 // one step (full mesh only), and says whether peer was there.
-func (r *Redis) depart(ctx context.Context, peer PeerID) (bool, error) {
+func (r *Redis) depart(ctx context.Context, peer signalwire.PeerID) (bool, error) {
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
 	res, err := departScript.Run(ctx, r.rdb, []string{r.key("peer:", string(peer))}, string(peer), r.cfg.Prefix, r.cfg.InboxLen).Int64Slice()
@@ -433,7 +435,7 @@ func (r *Redis) depart(ctx context.Context, peer PeerID) (bool, error) {
 }
 
 // CanSignal implements Registry.
-func (r *Redis) CanSignal(ctx context.Context, sender, receiver PeerID) (bool, error) {
+func (r *Redis) CanSignal(ctx context.Context, sender, receiver signalwire.PeerID) (bool, error) {
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
 	gid, err := sameGroupScript.Run(ctx, r.rdb, []string{r.key("peer:", string(sender)), r.key("peer:", string(receiver))}).Text()
@@ -450,9 +452,9 @@ func (r *Redis) CanSignal(ctx context.Context, sender, receiver PeerID) (bool, e
 	if err != nil {
 		return false, r.failed(err)
 	}
-	ids := make([]PeerID, len(members))
+	ids := make([]signalwire.PeerID, len(members))
 	for i, m := range members {
-		ids[i] = PeerID(m)
+		ids[i] = signalwire.PeerID(m)
 	}
 	return r.topology.MaySignal(ids, sender, receiver), nil
 }
@@ -473,7 +475,7 @@ func (r *Redis) Size(ctx context.Context, key RoomKey) (int, error) {
 func (r *Redis) Groups() int { return int(r.groups.Load()) }
 
 // Publish implements Bus.
-func (r *Redis) Publish(ctx context.Context, to []PeerID, frame []byte) (int, error) {
+func (r *Redis) Publish(ctx context.Context, to []signalwire.PeerID, frame []byte) (int, error) {
 	args := make([]any, 0, 3+len(to))
 	args = append(args, r.cfg.Prefix, frame, r.cfg.InboxLen)
 	for _, id := range to {
@@ -494,7 +496,7 @@ func (r *Redis) Publish(ctx context.Context, to []PeerID, frame []byte) (int, er
 // are one Redis round trip. Only the full-mesh rule is in the script: with
 // another topology it returns errRelayUnsupported, and the server checks
 // and publishes in two steps.
-func (r *Redis) RelaySignal(ctx context.Context, sender, receiver PeerID, frame []byte) (published, allowed bool, err error) {
+func (r *Redis) RelaySignal(ctx context.Context, sender, receiver signalwire.PeerID, frame []byte) (published, allowed bool, err error) {
 	if _, full := r.topology.(FullMesh); !full {
 		return false, false, errRelayUnsupported
 	}
@@ -517,11 +519,11 @@ func (r *Redis) failed(err error) error {
 	return err
 }
 
-func peerIDs(vals []any) []PeerID {
-	ids := make([]PeerID, 0, len(vals))
+func peerIDs(vals []any) []signalwire.PeerID {
+	ids := make([]signalwire.PeerID, 0, len(vals))
 	for _, v := range vals {
 		if s, ok := v.(string); ok {
-			ids = append(ids, PeerID(s))
+			ids = append(ids, signalwire.PeerID(s))
 		}
 	}
 	return ids
@@ -659,7 +661,7 @@ func (r *Redis) reapDead(ctx context.Context, self string) {
 			continue
 		}
 		for _, p := range peers {
-			removed, err := r.removeAndTell(ctx, PeerID(p))
+			removed, err := r.removeAndTell(ctx, signalwire.PeerID(p))
 			if err != nil {
 				break
 			}
@@ -680,7 +682,7 @@ func (r *Redis) reapDead(ctx context.Context, self string) {
 // the peers its topology says must hear of it, wherever they are: the inbox
 // carries it to this instance's own peers too, behind the frames before it.
 // It says whether the peer was still there.
-func (r *Redis) removeAndTell(ctx context.Context, gone PeerID) (bool, error) {
+func (r *Redis) removeAndTell(ctx context.Context, gone signalwire.PeerID) (bool, error) {
 	if _, full := r.topology.(FullMesh); full {
 		return r.depart(ctx, gone)
 	}
@@ -763,7 +765,7 @@ func (r *Redis) inboxLoop(ctx context.Context, ev BusEvents, registered <-chan s
 				to, _ := m.Values["t"].(string)
 				frame, _ := m.Values["f"].(string)
 				if to != "" && frame != "" {
-					ev.Deliver(PeerID(to), []byte(frame))
+					ev.Deliver(signalwire.PeerID(to), []byte(frame))
 				}
 			}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rollbox/rollbox/internal/redistest"
 	"github.com/rollbox/rollbox/internal/syncbuf"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // stall is how long the stall tests pause Redis: longer than stallOpTimeout,
@@ -165,11 +166,11 @@ func TestRedisStallLateJoinReconciled(t *testing.T) {
 	// One join first, in another pool: the script is then in Redis's cache
 	// and an idle connection in the pool, so the stalled join is sent in
 	// full and runs late.
-	warm := NewPeerID()
+	warm := signalwire.NewPeerID()
 	if _, err := r.Join(ctx, RoomKey{ID: "warm"}, warm); err != nil {
 		t.Fatal(err)
 	}
-	ghost := NewPeerID()
+	ghost := signalwire.NewPeerID()
 	rs.Pause()
 	_, err := r.Join(ctx, key, ghost)
 	rs.Resume()
@@ -182,24 +183,24 @@ func TestRedisStallLateJoinReconciled(t *testing.T) {
 		return err == nil && n == 1
 	})
 	var mu sync.Mutex
-	var lost []PeerID
+	var lost []signalwire.PeerID
 	runRegistry(t, r, BusEvents{
-		Deliver:          func(PeerID, []byte) {},
+		Deliver:          func(signalwire.PeerID, []byte) {},
 		RegistrationLost: func() { t.Error("registration lost") },
-		Connected:        func(p PeerID) bool { return p == warm }, // the late joiner was dropped
-		Joined:           func() []PeerID { return []PeerID{warm} },
-		PeersLost: func(p []PeerID) {
+		Connected:        func(p signalwire.PeerID) bool { return p == warm }, // the late joiner was dropped
+		Joined:           func() []signalwire.PeerID { return []signalwire.PeerID{warm} },
+		PeersLost: func(p []signalwire.PeerID) {
 			mu.Lock()
 			lost = append(lost, p...)
 			mu.Unlock()
 		},
 	})
 	eventually(t, "the ghost removed", func() bool { return r.rec.fixed[fixNotConnected].Load() == 1 && r.Health() == nil })
-	q, p := NewPeerID(), NewPeerID()
+	q, p := signalwire.NewPeerID(), signalwire.NewPeerID()
 	if got, err := r.Join(ctx, key, q); err != nil || len(got) != 0 {
 		t.Fatalf("first joiner announced to %v (%v), want no one: matched with the ghost", got, err)
 	}
-	if got, err := r.Join(ctx, key, p); err != nil || !slices.Equal(got, []PeerID{q}) {
+	if got, err := r.Join(ctx, key, p); err != nil || !slices.Equal(got, []signalwire.PeerID{q}) {
 		t.Fatalf("second joiner announced to %v (%v), want [%s]", got, err, q)
 	}
 	mu.Lock()
@@ -216,14 +217,14 @@ func TestRedisStallLateLeaveTellsRoom(t *testing.T) {
 	rs, r := stallRegistry(t)
 	ctx := context.Background()
 	key := RoomKey{ID: "room"}
-	a, x := NewPeerID(), NewPeerID()
-	for _, p := range []PeerID{a, x} {
+	a, x := signalwire.NewPeerID(), signalwire.NewPeerID()
+	for _, p := range []signalwire.PeerID{a, x} {
 		if _, err := r.Join(ctx, key, p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A first leave caches the script (see the late join).
-	w := NewPeerID()
+	w := signalwire.NewPeerID()
 	if _, err := r.Join(ctx, RoomKey{ID: "warm"}, w); err != nil {
 		t.Fatal(err)
 	}
@@ -243,15 +244,15 @@ func TestRedisStallLateLeaveTellsRoom(t *testing.T) {
 	var mu sync.Mutex
 	var got []string
 	runRegistry(t, r, BusEvents{
-		Deliver: func(to PeerID, frame []byte) {
+		Deliver: func(to signalwire.PeerID, frame []byte) {
 			mu.Lock()
 			got = append(got, string(to)+" "+string(frame))
 			mu.Unlock()
 		},
 		RegistrationLost: func() { t.Error("registration lost") },
-		Connected:        func(p PeerID) bool { return p == a },
-		Joined:           func() []PeerID { return []PeerID{a} },
-		PeersLost:        func(p []PeerID) { t.Errorf("PeersLost(%v)", p) },
+		Connected:        func(p signalwire.PeerID) bool { return p == a },
+		Joined:           func() []signalwire.PeerID { return []signalwire.PeerID{a} },
+		PeersLost:        func(p []signalwire.PeerID) { t.Errorf("PeersLost(%v)", p) },
 	})
 	want := string(a) + " " + peerLeftMsg(x)
 	eventually(t, "PeerLeft delivered", func() bool {
@@ -315,7 +316,7 @@ func TestRedisReconcileLogRateLimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst, _ := r.instance()
-	ev := BusEvents{Connected: func(PeerID) bool { return false }}
+	ev := BusEvents{Connected: func(signalwire.PeerID) bool { return false }}
 	lines := func() []string {
 		var out []string
 		for _, l := range strings.Split(logs.String(), "\n") {
@@ -327,7 +328,7 @@ func TestRedisReconcileLogRateLimited(t *testing.T) {
 	}
 	ghost := func() {
 		t.Helper()
-		if _, err := r.Join(ctx, RoomKey{ID: "g"}, NewPeerID()); err != nil {
+		if _, err := r.Join(ctx, RoomKey{ID: "g"}, signalwire.NewPeerID()); err != nil {
 			t.Fatal(err)
 		}
 		r.rec.suspect()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rollbox/rollbox/internal/redistest"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // Presence settings of the Redis-backed test instances: the bound on
@@ -167,18 +168,20 @@ func TestRedisConcurrentNextJoinsFormExactGroups(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		running.Go(func() { _ = r.Run(ctx, BusEvents{Deliver: func(PeerID, []byte) {}, RegistrationLost: func() {}}) })
+		running.Go(func() {
+			_ = r.Run(ctx, BusEvents{Deliver: func(signalwire.PeerID, []byte) {}, RegistrationLost: func() {}})
+		})
 		eventually(t, "registered", func() bool { return r.Health() == nil })
 		regs = append(regs, r)
 	}
 	const peers, size = 240, 4
 	key := RoomKey{ID: "race", Next: size}
-	before := make(map[PeerID][]PeerID, peers)
+	before := make(map[signalwire.PeerID][]signalwire.PeerID, peers)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i := range peers {
 		wg.Go(func() {
-			id := NewPeerID()
+			id := signalwire.NewPeerID()
 			got, err := regs[i%3].Join(context.Background(), key, id)
 			if err != nil {
 				t.Errorf("join: %v", err)
@@ -195,7 +198,7 @@ func TestRedisConcurrentNextJoinsFormExactGroups(t *testing.T) {
 	}
 	// The last joiner of each group heard of size-1 members; together they
 	// are the group. Every other peer was told of a prefix of it.
-	groupOf := map[PeerID]int{}
+	groupOf := map[signalwire.PeerID]int{}
 	groups := 0
 	for id, members := range before {
 		if len(members) > size-1 {
@@ -225,7 +228,7 @@ func TestRedisConcurrentNextJoinsFormExactGroups(t *testing.T) {
 		t.Fatalf("open pool holds %d (%v), want 0: every group is complete", n, err)
 	}
 	// Signals pass inside a group only.
-	var ids []PeerID
+	var ids []signalwire.PeerID
 	for id := range groupOf {
 		ids = append(ids, id)
 	}
@@ -274,13 +277,13 @@ func TestRedisInboxOverflowCounted(t *testing.T) {
 	if err := r.register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	peer := NewPeerID()
+	peer := signalwire.NewPeerID()
 	if _, err := r.Join(ctx, RoomKey{ID: "o"}, peer); err != nil {
 		t.Fatal(err)
 	}
 	const sent = 500
 	for i := range sent {
-		if n, err := r.Publish(ctx, []PeerID{peer}, fmt.Appendf(nil, "%d", i)); err != nil || n != 1 {
+		if n, err := r.Publish(ctx, []signalwire.PeerID{peer}, fmt.Appendf(nil, "%d", i)); err != nil || n != 1 {
 			t.Fatalf("publish %d: %d %v", i, n, err)
 		}
 	}
@@ -289,7 +292,7 @@ func TestRedisInboxOverflowCounted(t *testing.T) {
 	lost := 0
 	running.Go(func() {
 		_ = r.Run(ctx, BusEvents{
-			Deliver: func(to PeerID, frame []byte) {
+			Deliver: func(to signalwire.PeerID, frame []byte) {
 				var i int
 				if _, err := fmt.Sscan(string(frame), &i); err != nil || to != peer {
 					t.Errorf("delivered %q to %s", frame, to)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"sync"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // RoomKey names a pool of peers. As in matchbox, /x, /x?next=2 and /x?next=3
@@ -28,14 +30,14 @@ var ErrRoomFull = errors.New("signalserver: room full")
 type Registry interface {
 	// Join adds peer to the pool for key and returns the peers that must be
 	// sent NewPeer(peer). It returns ErrRoomFull when the room is at capacity.
-	Join(ctx context.Context, key RoomKey, peer PeerID) ([]PeerID, error)
+	Join(ctx context.Context, key RoomKey, peer signalwire.PeerID) ([]signalwire.PeerID, error)
 	// Leave removes peer and returns the peers that must be sent PeerLeft(peer).
 	// Leaving twice, or without joining, returns nothing. A registry that is
 	// also the server's Bus may send PeerLeft itself, in the step that
 	// removes peer, and return nothing (Redis does).
-	Leave(ctx context.Context, peer PeerID) ([]PeerID, error)
+	Leave(ctx context.Context, peer signalwire.PeerID) ([]signalwire.PeerID, error)
 	// CanSignal reports whether sender may send a signal to receiver.
-	CanSignal(ctx context.Context, sender, receiver PeerID) (bool, error)
+	CanSignal(ctx context.Context, sender, receiver signalwire.PeerID) (bool, error)
 	// Size returns how many peers are in key's open pool: the whole room
 	// without next, the waiting peers with next. The server uses it to refuse
 	// a join to a full room before upgrading the connection.
@@ -51,12 +53,12 @@ type Registry interface {
 type Topology interface {
 	// Announce returns the members (in join order, without newcomer) that are
 	// sent NewPeer(newcomer). The result may alias members.
-	Announce(members []PeerID, newcomer PeerID) []PeerID
+	Announce(members []signalwire.PeerID, newcomer signalwire.PeerID) []signalwire.PeerID
 	// Depart returns the remaining members (in join order) that are sent
 	// PeerLeft(leaver). The result may alias remaining.
-	Depart(remaining []PeerID, leaver PeerID) []PeerID
+	Depart(remaining []signalwire.PeerID, leaver signalwire.PeerID) []signalwire.PeerID
 	// MaySignal reports whether sender may signal receiver, both in members.
-	MaySignal(members []PeerID, sender, receiver PeerID) bool
+	MaySignal(members []signalwire.PeerID, sender, receiver signalwire.PeerID) bool
 }
 
 // FullMesh connects every peer of a group with every other, as matchbox's
@@ -64,18 +66,24 @@ type Topology interface {
 type FullMesh struct{}
 
 // Announce tells every existing member about the newcomer.
-func (FullMesh) Announce(members []PeerID, _ PeerID) []PeerID { return members }
+func (FullMesh) Announce(members []signalwire.PeerID, _ signalwire.PeerID) []signalwire.PeerID {
+	return members
+}
 
 // Depart tells every remaining member that leaver left.
-func (FullMesh) Depart(remaining []PeerID, _ PeerID) []PeerID { return remaining }
+func (FullMesh) Depart(remaining []signalwire.PeerID, _ signalwire.PeerID) []signalwire.PeerID {
+	return remaining
+}
 
 // MaySignal lets any member signal any other.
-func (FullMesh) MaySignal([]PeerID, PeerID, PeerID) bool { return true }
+func (FullMesh) MaySignal([]signalwire.PeerID, signalwire.PeerID, signalwire.PeerID) bool {
+	return true
+}
 
 // group is one set of peers that know each other.
 type group struct {
 	key     RoomKey
-	members []PeerID // join order
+	members []signalwire.PeerID // join order
 }
 
 // MemoryRegistry is the in-process Registry. It is safe for concurrent use.
@@ -85,7 +93,7 @@ type MemoryRegistry struct {
 
 	mu     sync.RWMutex
 	open   map[RoomKey]*group // the group a new joiner of key enters
-	member map[PeerID]*group
+	member map[signalwire.PeerID]*group
 	groups int
 }
 
@@ -99,12 +107,12 @@ func NewMemoryRegistry(topology Topology, maxPeers int) *MemoryRegistry {
 		topology: topology,
 		maxPeers: maxPeers,
 		open:     make(map[RoomKey]*group),
-		member:   make(map[PeerID]*group),
+		member:   make(map[signalwire.PeerID]*group),
 	}
 }
 
 // Join implements Registry.
-func (r *MemoryRegistry) Join(_ context.Context, key RoomKey, peer PeerID) ([]PeerID, error) {
+func (r *MemoryRegistry) Join(_ context.Context, key RoomKey, peer signalwire.PeerID) ([]signalwire.PeerID, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.member[peer]; dup {
@@ -131,7 +139,7 @@ func (r *MemoryRegistry) Join(_ context.Context, key RoomKey, peer PeerID) ([]Pe
 }
 
 // Leave implements Registry.
-func (r *MemoryRegistry) Leave(_ context.Context, peer PeerID) ([]PeerID, error) {
+func (r *MemoryRegistry) Leave(_ context.Context, peer signalwire.PeerID) ([]signalwire.PeerID, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	g := r.member[peer]
@@ -153,7 +161,7 @@ func (r *MemoryRegistry) Leave(_ context.Context, peer PeerID) ([]PeerID, error)
 }
 
 // CanSignal implements Registry.
-func (r *MemoryRegistry) CanSignal(_ context.Context, sender, receiver PeerID) (bool, error) {
+func (r *MemoryRegistry) CanSignal(_ context.Context, sender, receiver signalwire.PeerID) (bool, error) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	g := r.member[sender]

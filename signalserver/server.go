@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rollbox/rollbox/internal/ratelog"
+	"github.com/rollbox/rollbox/signalwire"
 
 	"github.com/gorilla/websocket"
 )
@@ -59,7 +60,7 @@ type Server struct {
 	lastShed  atomic.Int64    // when stalled clients were last looked for, as time since epoch
 
 	mu      sync.RWMutex
-	clients map[PeerID]*client
+	clients map[signalwire.PeerID]*client
 	closing bool
 	conns   sync.WaitGroup // one per upgraded connection
 }
@@ -76,7 +77,7 @@ func New(cfg Config) (*Server, error) {
 		reg:       cfg.Registry,
 		limits:    newIPLimits(cfg),
 		realIP:    realIP{header: cfg.RealIPHeader, trusted: cfg.TrustedProxies},
-		clients:   make(map[PeerID]*client),
+		clients:   make(map[signalwire.PeerID]*client),
 		bus:       cfg.Bus,
 		epoch:     time.Now(),
 		clientLog: ratelog.Limiter{Interval: time.Second, Burst: 10},
@@ -416,27 +417,27 @@ func (s *Server) readLoop(c *client, log *slog.Logger) disconnect {
 			s.dropped(log, dropBinary, nil)
 			continue
 		}
-		msg, err := ParseClientMessage(frame)
+		msg, err := signalwire.ParseClientMessage(frame)
 		switch {
-		case errors.Is(err, ErrInvalidUTF8): // before ErrMalformed, which it wraps
+		case errors.Is(err, signalwire.ErrInvalidUTF8): // before ErrMalformed, which it wraps
 			// Relaying it would make a browser receiving it close its
 			// WebSocket; a sender of such frames is broken or hostile.
 			s.kick(c, disconnectInvalidUTF8, websocket.CloseInvalidFramePayloadData, "text frame is not UTF-8")
 			return disconnectInvalidUTF8
-		case errors.Is(err, ErrUnknownMessage):
+		case errors.Is(err, signalwire.ErrUnknownMessage):
 			s.dropped(log, dropUnknownMessage, err)
 		case err != nil:
 			s.dropped(log, dropMalformed, err)
-		case msg.Kind == KeepAlive:
+		case msg.Kind == signalwire.KeepAlive:
 			s.metrics.KeepAlives.Add(1)
-		case msg.Kind == Signal:
+		case msg.Kind == signalwire.Signal:
 			s.relay(c, msg, log)
 		}
 	}
 }
 
 // relay forwards a signal to its receiver if both share a group.
-func (s *Server) relay(c *client, msg ClientMessage, log *slog.Logger) {
+func (s *Server) relay(c *client, msg signalwire.ClientMessage, log *slog.Logger) {
 	s.mu.RLock()
 	to := s.clients[msg.Receiver]
 	s.mu.RUnlock()
@@ -474,7 +475,7 @@ func (s *Server) dropped(log *slog.Logger, why drop, err error) {
 
 // broadcast queues frame to every listed peer, through the bus to those
 // connected elsewhere.
-func (s *Server) broadcast(to []PeerID, frame []byte) {
+func (s *Server) broadcast(to []signalwire.PeerID, frame []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	defer cancel()
 	s.deliver(ctx, to, frame)
@@ -616,7 +617,7 @@ func (s *Server) writeFrames(c *client) {
 
 // client is one connected peer.
 type client struct {
-	id       PeerID
+	id       signalwire.PeerID
 	key      RoomKey
 	conn     *websocket.Conn
 	readDone chan struct{} // closed when the reader has stopped
@@ -648,7 +649,7 @@ type client struct {
 
 func newClient(conn *websocket.Conn, key RoomKey) *client {
 	return &client{
-		id:       NewPeerID(),
+		id:       signalwire.NewPeerID(),
 		key:      key,
 		conn:     conn,
 		readDone: make(chan struct{}),

@@ -15,6 +15,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/pion/turn/v5"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 var turnSecret = []byte("turn secret for the tests")
@@ -171,7 +173,7 @@ func TestICEEndpoint(t *testing.T) {
 	ts := startServer(t, unlimited(Config{ICE: ICEConfig{STUN: []string{"stun:stun.example.org:3478"}, TURN: turnSrv}}))
 	base := "http" + strings.TrimPrefix(ts.url, "ws")
 
-	get := func() []ICEServer {
+	get := func() []signalwire.ICEServer {
 		t.Helper()
 		resp, err := http.Get(base + "/ice")
 		if err != nil {
@@ -181,7 +183,7 @@ func TestICEEndpoint(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Type") != "application/json" {
 			t.Fatalf("GET /ice: %s, Cache-Control %q, Content-Type %q", resp.Status, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
 		}
-		var servers []ICEServer
+		var servers []signalwire.ICEServer
 		if err := json.NewDecoder(resp.Body).Decode(&servers); err != nil {
 			t.Fatal(err)
 		}

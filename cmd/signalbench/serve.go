@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // runtimeStats is what a server under test reports after a forced GC.
@@ -149,7 +150,7 @@ type bareRelay struct {
 	upgrader websocket.Upgrader // gorilla's defaults: reuses the HTTP server's 4 KiB buffers
 
 	mu      sync.RWMutex
-	peers   map[signalserver.PeerID]*barePeer
+	peers   map[signalwire.PeerID]*barePeer
 	closing bool
 	conns   sync.WaitGroup
 }
@@ -162,7 +163,7 @@ type barePeer struct {
 func newBareRelay() *bareRelay {
 	return &bareRelay{
 		upgrader: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
-		peers:    make(map[signalserver.PeerID]*barePeer),
+		peers:    make(map[signalwire.PeerID]*barePeer),
 	}
 }
 
@@ -172,7 +173,7 @@ func (b *bareRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	id := signalserver.NewPeerID()
+	id := signalwire.NewPeerID()
 	p := &barePeer{conn: conn}
 	b.mu.Lock()
 	if b.closing {
@@ -200,8 +201,8 @@ func (b *bareRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		var msg struct {
 			Signal *struct {
-				Receiver signalserver.PeerID `json:"receiver"`
-				Data     json.RawMessage     `json:"data"`
+				Receiver signalwire.PeerID `json:"receiver"`
+				Data     json.RawMessage   `json:"data"`
 			}
 		}
 		if json.Unmarshal(frame, &msg) != nil || msg.Signal == nil {

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/pion/turn/v5"
+
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 func TestTURNFlags(t *testing.T) {
@@ -134,7 +136,7 @@ func TestTURNCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var servers []signalserver.ICEServer
+	var servers []signalwire.ICEServer
 	err = json.NewDecoder(resp.Body).Decode(&servers)
 	resp.Body.Close()
 	if err != nil || len(servers) != 1 {
@@ -161,7 +163,7 @@ func TestTURNCommand(t *testing.T) {
 // credential s from GET /ice: the relay port is in -turn-relay-ports
 // 61000-65535, -turn-allow-cidr 127.0.0.0/8 opens loopback peers, and
 // private ones stay refused.
-func checkTURNPeers(t *testing.T, turnSrv *signalserver.TURNServer, s signalserver.ICEServer) {
+func checkTURNPeers(t *testing.T, turnSrv *signalserver.TURNServer, s signalwire.ICEServer) {
 	t.Helper()
 	conn, err := net.ListenPacket("udp4", "127.0.0.1:0")
 	if err != nil {
