@@ -2,7 +2,6 @@ package signalserver
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"sync/atomic"
@@ -10,26 +9,26 @@ import (
 	"github.com/rollbox/rollbox/signalwire"
 )
 
-// Bus carries frames to peers connected to other server instances: the
-// second seam next to Registry. A Registry shared by several instances says
-// who must hear of what; the Bus gets the frames there. Without a Bus, a
+// instanceBus carries frames to peers connected to other server instances: the
+// second seam next to registry. A registry shared by several instances says
+// who must hear of what; the bus gets the frames there. Without one, a
 // server delivers only to the peers connected to it, which is all of them
 // when it is alone.
 //
-// A Bus must keep the order of the frames one caller publishes to one peer
+// An instanceBus must keep the order of the frames one caller publishes to one peer
 // (the server publishes a peer's signals from that peer's reader goroutine,
 // one after another) and deliver each exactly once.
-type Bus interface {
+type instanceBus interface {
 	// Publish sends frame to each listed peer connected to another instance
 	// and returns how many of them were found.
 	Publish(ctx context.Context, to []signalwire.PeerID, frame []byte) (int, error)
 	// Run hands ev.Deliver the frames published to this instance's peers,
 	// in order, until ctx ends, and reports to ev what else happens.
-	Run(ctx context.Context, ev BusEvents) error
+	Run(ctx context.Context, ev busEvents) error
 }
 
-// BusEvents is what a running Bus tells the server.
-type BusEvents struct {
+// busEvents is what a running instanceBus tells the server.
+type busEvents struct {
 	// Deliver hands over a frame for a peer connected to this instance.
 	Deliver func(to signalwire.PeerID, frame []byte)
 	// RegistrationLost: every peer connected here has been dropped from the
@@ -56,26 +55,8 @@ type BusEvents struct {
 	PeersLost func(peers []signalwire.PeerID)
 }
 
-// signalRelayer is a Bus that also keeps the registry: it checks that a
-// signal may go from sender to receiver and publishes it in one step, or
-// says errRelayUnsupported.
-type signalRelayer interface {
-	RelaySignal(ctx context.Context, sender, receiver signalwire.PeerID, frame []byte) (published, allowed bool, err error)
-}
-
-// errRelayUnsupported: a signalRelayer cannot check this registry's rule in
-// one step.
-var errRelayUnsupported = errors.New("signalserver: one-step relay unsupported")
-
-// HealthChecker is implemented by a Registry that depends on an outside
-// service. While Health returns an error, /health answers 503 with it and
-// joins are refused before the upgrade.
-type HealthChecker interface {
-	Health() error
-}
-
 // busCounters are the metrics of the cross-instance path; they are zero on a
-// server without a Bus.
+// server without an instanceBus.
 type busCounters struct {
 	published  atomic.Int64 // frames handed to the bus for peers elsewhere
 	received   atomic.Int64 // frames the bus delivered to this instance
@@ -94,7 +75,7 @@ func (s *Server) startBus() {
 	s.busDone = make(chan struct{})
 	go func() {
 		defer close(s.busDone)
-		err := s.bus.Run(ctx, BusEvents{
+		err := s.bus.Run(ctx, busEvents{
 			Deliver:          s.deliverFromBus,
 			RegistrationLost: s.registrationLost,
 			FramesLost:       s.busFramesLost,
@@ -114,8 +95,8 @@ func (s *Server) stopBus() error {
 		s.busStop()
 		<-s.busDone
 	}
-	if s.owned != nil {
-		return s.owned.Close()
+	if s.redis != nil {
+		return s.redis.Close()
 	}
 	return nil
 }
@@ -222,46 +203,27 @@ func (s *Server) deliver(ctx context.Context, to []signalwire.PeerID, frame []by
 	}
 }
 
-// relayRemote forwards a signal to a receiver that is not connected here.
+// relayRemote forwards a signal to a receiver that is not connected here:
+// through Redis, which checks that the two share a group and publishes in
+// one round trip.
 func (s *Server) relayRemote(ctx context.Context, c *client, msg signalwire.ClientMessage) (drop, error) {
-	if rs, ok := s.bus.(signalRelayer); ok && any(s.bus) == any(s.reg) { // the bus is the registry
-		published, allowed, err := rs.RelaySignal(ctx, c.id, msg.Receiver, signalFrame(c.id, msg.Data))
-		switch {
-		case errors.Is(err, errRelayUnsupported):
-			// the two steps below
-		case err != nil:
-			return dropBus, err
-		case !allowed:
-			return dropForeignReceiver, nil
-		case !published:
-			return dropUnknownReceiver, nil
-		default:
-			s.bc.published.Add(1)
-			return dropCount, nil
-		}
-	}
-	ok, err := s.reg.CanSignal(ctx, c.id, msg.Receiver)
-	if err != nil {
-		return dropBus, err
-	}
-	if !ok {
-		return dropForeignReceiver, nil
-	}
-	n, err := s.bus.Publish(ctx, []signalwire.PeerID{msg.Receiver}, signalFrame(c.id, msg.Data))
-	s.bc.published.Add(int64(n))
+	published, allowed, err := s.redis.RelaySignal(ctx, c.id, msg.Receiver, signalFrame(c.id, msg.Data))
 	switch {
 	case err != nil:
 		return dropBus, err
-	case n == 0:
+	case !allowed:
+		return dropForeignReceiver, nil
+	case !published:
 		return dropUnknownReceiver, nil
 	}
+	s.bc.published.Add(1)
 	return dropCount, nil
 }
 
 // registryHealth returns why the registry cannot take joins, or nil.
 func (s *Server) registryHealth() error {
-	if h, ok := s.reg.(HealthChecker); ok {
-		return h.Health()
+	if s.redis != nil {
+		return s.redis.Health()
 	}
 	return nil
 }
@@ -274,14 +236,14 @@ func (s *Server) writeBusMetrics(w io.Writer) {
 	}
 	promMetric(w, "gauge", "signalserver_registry_healthy", "1 when the room registry takes joins (always 1 without Redis).", healthy)
 	published := s.bc.published.Load()
-	if r, ok := s.reg.(*Redis); ok {
+	if r := s.redis; r != nil {
 		published += r.published.Load() // PeerLeft queued by the scripts that remove peers
 	}
 	promMetric(w, "counter", "signalserver_bus_published_total", "Frames sent through the bus: to peers on other instances, and PeerLeft to every room-mate of a peer removed from Redis.", published)
 	promMetric(w, "counter", "signalserver_bus_received_total", "Frames received from other instances.", s.bc.received.Load())
 	promMetric(w, "counter", "signalserver_registration_lost_total", "Times this instance was presumed dead by the shared registry and dropped its peers.", s.bc.lost.Load())
 	promMetric(w, "counter", "signalserver_bus_lost_frames_total", "Frames for this instance's peers discarded unread because it fell too far behind.", s.bc.lostFrames.Load())
-	if r, ok := s.reg.(*Redis); ok {
+	if r := s.redis; r != nil {
 		promMetric(w, "counter", "signalserver_reaped_peers_total", "Peers of dead instances removed by this instance.", r.reaped.Load())
 		promLabelled(w, "signalserver_reconciled_peers_total",
 			"Peers for which the shared registry disagreed with this instance's connections (after a Redis failure): not_connected ones were removed and their rooms told PeerLeft, not_registered ones were disconnected to join again.",

@@ -265,7 +265,7 @@ func (c *testCluster) settled(t testing.TB) {
 		var pub, recv int64
 		for _, ts := range c.servers {
 			pub += ts.bc.published.Load()
-			if r, ok := ts.reg.(*Redis); ok {
+			if r, ok := ts.reg.(*redisRegistry); ok {
 				pub += r.published.Load()
 			}
 			recv += ts.bc.received.Load()

@@ -30,13 +30,13 @@ type ICEConfig struct {
 // ICEServers returns the ICE servers to hand a client now: the STUN servers
 // and, with an embedded TURN server, its URLs with credentials valid for its
 // TTL. Clients thus never ship a long-lived TURN password.
-func (c ICEConfig) ICEServers() []signalwire.ICEServer {
+func (c ICEConfig) iceServers() []signalwire.ICEServer {
 	servers := []signalwire.ICEServer{}
 	if len(c.STUN) > 0 {
 		servers = append(servers, signalwire.ICEServer{URLs: slices.Clone(c.STUN)})
 	}
 	if c.TURN != nil {
-		user, pass, _ := c.TURN.Mint()
+		user, pass, _ := c.TURN.mint()
 		servers = append(servers, signalwire.ICEServer{URLs: c.TURN.URLs(), Username: user, Credential: pass})
 	}
 	if len(c.TURNURLs) > 0 {
@@ -73,7 +73,7 @@ func (s *Server) serveICE(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := json.Marshal(s.cfg.ICE.ICEServers())
+	body, err := json.Marshal(s.cfg.ICE.iceServers())
 	if err != nil { // cannot happen: strings only
 		http.Error(w, "signalserver: "+err.Error(), http.StatusInternalServerError)
 		return

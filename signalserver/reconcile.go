@@ -69,7 +69,7 @@ func (s *reconcileState) suspect() { s.suspectBeats.Store(reconcileBeatsAfterFai
 // reconcile makes the registry agree with this instance's connections when
 // it is due (see above). It returns an error, and the instance stays
 // unhealthy, only if Redis failed.
-func (r *Redis) reconcile(ctx context.Context, inst string, ev BusEvents) error {
+func (r *redisRegistry) reconcile(ctx context.Context, inst string, ev busEvents) error {
 	st := &r.rec
 	st.sinceSweep++
 	if ev.Connected == nil || (st.suspectBeats.Load() <= 0 && st.sinceSweep < reconcileSweepBeats) {

@@ -37,7 +37,7 @@ const closeGrace = time.Second
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	reg      Registry
+	reg      registry
 	limits   *ipLimits
 	realIP   realIP
 	tracker  *connTracker // connections of HTTPServer's http.Servers
@@ -45,11 +45,11 @@ type Server struct {
 	metrics  Metrics
 	epoch    time.Time // the clock clients' last-heard times count from
 
-	bus     Bus                // nil: local delivery only
+	redis   *redisRegistry     // from Config.Redis; nil: rooms in memory
+	bus     instanceBus        // the Redis registry, or nil: local delivery only
 	bc      busCounters        // see bus.go
 	busStop context.CancelFunc // stops the bus goroutine
 	busDone chan struct{}
-	owned   io.Closer // what the server made from Config.Redis and closes
 
 	// clientLog limits the lines any client can cause (refusals, bad
 	// frames, and joins and leaves failing while Redis stalls): a burst,
@@ -74,19 +74,22 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		reg:       cfg.Registry,
+		reg:       newMemoryRegistry(cfg.MaxPeersPerRoom),
 		limits:    newIPLimits(cfg),
 		realIP:    realIP{header: cfg.RealIPHeader, trusted: cfg.TrustedProxies},
 		clients:   make(map[signalwire.PeerID]*client),
-		bus:       cfg.Bus,
 		epoch:     time.Now(),
 		clientLog: ratelog.Limiter{Interval: time.Second, Burst: 10},
 		slowLog:   ratelog.Limiter{Interval: time.Second},
 		shedLog:   ratelog.Limiter{Interval: time.Second},
 	}
 	s.tracker = newConnTracker(cfg, s.realIP, &s.metrics)
-	if r, ok := cfg.Registry.(*Redis); ok && cfg.Redis.URL != "" {
-		s.owned = r
+	if cfg.Redis.URL != "" {
+		r, err := newRedis(cfg.Redis, cfg.MaxPeersPerRoom, cfg.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("signalserver: invalid config: %w", err)
+		}
+		s.redis, s.reg, s.bus = r, r, r
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WriteTimeout,
@@ -270,36 +273,36 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 
 // parseRoomKey reads the room id and next from the request URL: one path
 // segment, percent-decoded, and an optional whole-number next.
-func (s *Server) parseRoomKey(u *url.URL) (RoomKey, refusal, string) {
+func (s *Server) parseRoomKey(u *url.URL) (roomKey, refusal, string) {
 	seg := strings.TrimPrefix(u.EscapedPath(), "/")
 	if strings.Contains(seg, "/") {
-		return RoomKey{}, refusalBadRoom, "room id must be a single path segment"
+		return roomKey{}, refusalBadRoom, "room id must be a single path segment"
 	}
 	id, err := url.PathUnescape(seg)
 	if err != nil {
-		return RoomKey{}, refusalBadRoom, "room id is not valid percent-encoding"
+		return roomKey{}, refusalBadRoom, "room id is not valid percent-encoding"
 	}
 	if len(id) > s.cfg.MaxRoomIDBytes {
-		return RoomKey{}, refusalBadRoom, fmt.Sprintf("room id longer than %d bytes", s.cfg.MaxRoomIDBytes)
+		return roomKey{}, refusalBadRoom, fmt.Sprintf("room id longer than %d bytes", s.cfg.MaxRoomIDBytes)
 	}
 	if !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl) {
-		return RoomKey{}, refusalBadRoom, "room id must be UTF-8 text without control characters"
+		return roomKey{}, refusalBadRoom, "room id must be UTF-8 text without control characters"
 	}
-	key := RoomKey{ID: id}
+	key := roomKey{ID: id}
 	values, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return RoomKey{}, refusalBadNext, "query string is not valid percent-encoding"
+		return roomKey{}, refusalBadNext, "query string is not valid percent-encoding"
 	}
 	if v := values.Get("next"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		var numErr *strconv.NumError
 		switch {
 		case errors.As(err, &numErr) && errors.Is(numErr.Err, strconv.ErrRange):
-			return RoomKey{}, refusalBadNext, fmt.Sprintf("next must be between 1 and %d", s.cfg.MaxPeersPerRoom)
+			return roomKey{}, refusalBadNext, fmt.Sprintf("next must be between 1 and %d", s.cfg.MaxPeersPerRoom)
 		case err != nil:
 			// Not a whole number: absent, as matchbox_server treats it.
 		case n < 1 || n > int64(s.cfg.MaxPeersPerRoom):
-			return RoomKey{}, refusalBadNext, fmt.Sprintf("next must be between 1 and %d, got %d", s.cfg.MaxPeersPerRoom, n)
+			return roomKey{}, refusalBadNext, fmt.Sprintf("next must be between 1 and %d, got %d", s.cfg.MaxPeersPerRoom, n)
 		default:
 			key.Next = int(n)
 		}
@@ -351,7 +354,7 @@ func (s *Server) serveClient(c *client) {
 	cancel()
 	if err != nil {
 		close(c.readDone)
-		if errors.Is(err, ErrRoomFull) {
+		if errors.Is(err, errRoomFull) {
 			s.kick(c, disconnectRoomFull, websocket.ClosePolicyViolation, "room full")
 		} else {
 			s.clientLog.Log(context.Background(), log, slog.LevelWarn, "join failed", "err", err)
@@ -441,7 +444,7 @@ func (s *Server) relay(c *client, msg signalwire.ClientMessage, log *slog.Logger
 	s.mu.RLock()
 	to := s.clients[msg.Receiver]
 	s.mu.RUnlock()
-	if to == nil && s.bus != nil {
+	if to == nil && s.redis != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 		why, err := s.relayRemote(ctx, c, msg)
 		cancel()
@@ -618,7 +621,7 @@ func (s *Server) writeFrames(c *client) {
 // client is one connected peer.
 type client struct {
 	id       signalwire.PeerID
-	key      RoomKey
+	key      roomKey
 	conn     *websocket.Conn
 	readDone chan struct{} // closed when the reader has stopped
 	closed   chan struct{} // closed when the writer has closed the connection
@@ -647,7 +650,7 @@ type client struct {
 	awaited  atomic.Bool   // room is not nil: the writer wakes its waiters as the queue drains
 }
 
-func newClient(conn *websocket.Conn, key RoomKey) *client {
+func newClient(conn *websocket.Conn, key roomKey) *client {
 	return &client{
 		id:       signalwire.NewPeerID(),
 		key:      key,

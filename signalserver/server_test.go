@@ -417,12 +417,12 @@ func TestMaxPeersPerRoom(t *testing.T) {
 		t.Fatalf("room_full refusals = %d, want 1", n)
 	}
 	// The registry enforces the cap too, for joins racing past the check.
-	reg := NewMemoryRegistry(nil, 1)
-	if _, err := reg.Join(context.Background(), RoomKey{ID: "x"}, signalwire.NewPeerID()); err != nil {
+	reg := newMemoryRegistry(1)
+	if _, err := reg.Join(context.Background(), roomKey{ID: "x"}, signalwire.NewPeerID()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Join(context.Background(), RoomKey{ID: "x"}, signalwire.NewPeerID()); err != ErrRoomFull {
-		t.Fatalf("second join: %v, want ErrRoomFull", err)
+	if _, err := reg.Join(context.Background(), roomKey{ID: "x"}, signalwire.NewPeerID()); err != errRoomFull {
+		t.Fatalf("second join: %v, want errRoomFull", err)
 	}
 }
 
