@@ -265,7 +265,7 @@ func (c *testCluster) settled(t testing.TB) {
 		var pub, recv int64
 		for _, ts := range c.servers {
 			pub += ts.bc.published.Load()
-			if r, ok := ts.reg.(*redisRegistry); ok {
+			if r := ts.redis; r != nil {
 				pub += r.published.Load()
 			}
 			recv += ts.bc.received.Load()

@@ -85,7 +85,7 @@ func TestRedisStallLeaveReconciled(t *testing.T) {
 	a.expect(peerLeftMsg(x.id))
 	b.expect(peerLeftMsg(x.id))
 	t.Logf("PeerLeft %v after Redis resumed; removed by reconciliation: %d", time.Since(resumed),
-		c.servers[0].reg.(*redisRegistry).rec.fixed[fixNotConnected].Load())
+		c.servers[0].redis.rec.fixed[fixNotConnected].Load())
 	// The room is true again: a and b still signal each other, and nobody
 	// hears a second PeerLeft.
 	a.signal(b.id, `"after"`)
@@ -119,7 +119,7 @@ func TestRedisStallNextLeaveReconciled(t *testing.T) {
 	q.expect(newPeerMsg(r.id))
 	r.signal(q.id, `"paired"`)
 	q.expect(signalMsg(r.id, `"paired"`))
-	if n := c.servers[0].reg.(*redisRegistry).rec.fixed[fixNotConnected].Load(); n != 1 {
+	if n := c.servers[0].redis.rec.fixed[fixNotConnected].Load(); n != 1 {
 		t.Fatalf("instance 0 removed %d peers that were not connected, want 1", n)
 	}
 	if !strings.Contains(get(t, c.servers[0].http.URL+"/metrics"), `signalserver_reconciled_peers_total{reason="not_connected"} 1`+"\n") {
@@ -276,7 +276,7 @@ func TestRedisStallLateLeaveTellsRoom(t *testing.T) {
 func TestRedisReconcileDisconnectsUnregistered(t *testing.T) {
 	c := startStallCluster(t, 1)
 	ts := c.servers[0]
-	r := ts.reg.(*redisRegistry)
+	r := ts.redis
 	a := ts.dial(t, "/u")
 	b := ts.dial(t, "/u")
 	a.expect(newPeerMsg(b.id))

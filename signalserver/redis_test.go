@@ -42,7 +42,7 @@ func startRedisCluster(t testing.TB, cfg Config, n int) *testCluster {
 // kill ends an instance as a crash would: its heartbeat stops, its
 // connections drop, and it neither leaves its peers nor deregisters.
 func (ts *testServer) kill() {
-	ts.reg.(*redisRegistry).abandon() // every later Redis call of this instance fails
+	ts.redis.abandon() // every later Redis call of this instance fails
 	ts.busStop()
 	<-ts.busDone
 	ts.http.Listener.Close()
@@ -77,7 +77,7 @@ func TestRedisInstanceKilledPeerLeft(t *testing.T) {
 	// The reaper counts a peer once Redis has removed it and queued its
 	// PeerLeft, which the room may read first.
 	reaped := func() int64 {
-		return c.servers[0].reg.(*redisRegistry).reaped.Load() + c.servers[2].reg.(*redisRegistry).reaped.Load()
+		return c.servers[0].redis.reaped.Load() + c.servers[2].redis.reaped.Load()
 	}
 	eventually(t, "one peer reaped", func() bool { return reaped() >= 1 })
 	// The survivors still signal each other, and only once each.
