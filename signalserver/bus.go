@@ -2,34 +2,35 @@ package signalserver
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
-// Bus carries frames to peers connected to other server instances: the
-// second seam next to Registry. A Registry shared by several instances says
-// who must hear of what; the Bus gets the frames there. Without a Bus, a
+// instanceBus carries frames to peers connected to other server instances: the
+// second seam next to registry. A registry shared by several instances says
+// who must hear of what; the bus gets the frames there. Without one, a
 // server delivers only to the peers connected to it, which is all of them
 // when it is alone.
 //
-// A Bus must keep the order of the frames one caller publishes to one peer
+// An instanceBus must keep the order of the frames one caller publishes to one peer
 // (the server publishes a peer's signals from that peer's reader goroutine,
 // one after another) and deliver each exactly once.
-type Bus interface {
+type instanceBus interface {
 	// Publish sends frame to each listed peer connected to another instance
 	// and returns how many of them were found.
-	Publish(ctx context.Context, to []PeerID, frame []byte) (int, error)
+	Publish(ctx context.Context, to []signalwire.PeerID, frame []byte) (int, error)
 	// Run hands ev.Deliver the frames published to this instance's peers,
 	// in order, until ctx ends, and reports to ev what else happens.
-	Run(ctx context.Context, ev BusEvents) error
+	Run(ctx context.Context, ev busEvents) error
 }
 
-// BusEvents is what a running Bus tells the server.
-type BusEvents struct {
+// busEvents is what a running instanceBus tells the server.
+type busEvents struct {
 	// Deliver hands over a frame for a peer connected to this instance.
-	Deliver func(to PeerID, frame []byte)
+	Deliver func(to signalwire.PeerID, frame []byte)
 	// RegistrationLost: every peer connected here has been dropped from the
 	// shared registry (this instance was presumed dead, for example after
 	// losing its connection for too long). The server disconnects them so
@@ -46,34 +47,16 @@ type BusEvents struct {
 	//
 	// Connected reports whether peer is connected here: joining, in a room,
 	// or about to leave, but not gone.
-	Connected func(peer PeerID) bool
+	Connected func(peer signalwire.PeerID) bool
 	// Joined returns the peers connected here whose join has completed.
-	Joined func() []PeerID
+	Joined func() []signalwire.PeerID
 	// PeersLost: the registry no longer holds these peers, which joined
 	// here. Those still connected are disconnected so that they join again.
-	PeersLost func(peers []PeerID)
-}
-
-// signalRelayer is a Bus that also keeps the registry: it checks that a
-// signal may go from sender to receiver and publishes it in one step, or
-// says errRelayUnsupported.
-type signalRelayer interface {
-	RelaySignal(ctx context.Context, sender, receiver PeerID, frame []byte) (published, allowed bool, err error)
-}
-
-// errRelayUnsupported: a signalRelayer cannot check this registry's rule in
-// one step.
-var errRelayUnsupported = errors.New("signalserver: one-step relay unsupported")
-
-// HealthChecker is implemented by a Registry that depends on an outside
-// service. While Health returns an error, /health answers 503 with it and
-// joins are refused before the upgrade.
-type HealthChecker interface {
-	Health() error
+	PeersLost func(peers []signalwire.PeerID)
 }
 
 // busCounters are the metrics of the cross-instance path; they are zero on a
-// server without a Bus.
+// server without an instanceBus.
 type busCounters struct {
 	published  atomic.Int64 // frames handed to the bus for peers elsewhere
 	received   atomic.Int64 // frames the bus delivered to this instance
@@ -92,7 +75,7 @@ func (s *Server) startBus() {
 	s.busDone = make(chan struct{})
 	go func() {
 		defer close(s.busDone)
-		err := s.bus.Run(ctx, BusEvents{
+		err := s.bus.Run(ctx, busEvents{
 			Deliver:          s.deliverFromBus,
 			RegistrationLost: s.registrationLost,
 			FramesLost:       s.busFramesLost,
@@ -112,13 +95,13 @@ func (s *Server) stopBus() error {
 		s.busStop()
 		<-s.busDone
 	}
-	if s.owned != nil {
-		return s.owned.Close()
+	if s.redis != nil {
+		return s.redis.Close()
 	}
 	return nil
 }
 
-func (s *Server) deliverFromBus(to PeerID, frame []byte) {
+func (s *Server) deliverFromBus(to signalwire.PeerID, frame []byte) {
 	s.bc.received.Add(1)
 	s.mu.RLock()
 	c := s.clients[to]
@@ -150,7 +133,7 @@ func (s *Server) registrationLost() {
 // connectedHere reports whether peer is connected to this server and has
 // not gone yet: serveClient adds a client before it joins and removes it
 // before it leaves.
-func (s *Server) connectedHere(peer PeerID) bool {
+func (s *Server) connectedHere(peer signalwire.PeerID) bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	_, ok := s.clients[peer]
@@ -159,8 +142,8 @@ func (s *Server) connectedHere(peer PeerID) bool {
 
 // joinedHere returns the connected peers whose join has completed and that
 // are not being disconnected.
-func (s *Server) joinedHere() []PeerID {
-	var ids []PeerID
+func (s *Server) joinedHere() []signalwire.PeerID {
+	var ids []signalwire.PeerID
 	for _, c := range s.clientList() {
 		if c.joined.Load() && !c.isKicked() {
 			ids = append(ids, c.id)
@@ -179,7 +162,7 @@ func (c *client) isKicked() bool {
 // peersLost disconnects the listed peers still connected: the shared
 // registry lost them (their room-mates may have been told PeerLeft), so
 // they must join again to be seen. Status 1012 tells clients to retry.
-func (s *Server) peersLost(peers []PeerID) {
+func (s *Server) peersLost(peers []signalwire.PeerID) {
 	for _, id := range peers {
 		s.mu.RLock()
 		c := s.clients[id]
@@ -196,8 +179,8 @@ const websocket1012 = 1012
 
 // deliver queues frame to every listed peer: directly to those connected
 // here, through the bus to the others.
-func (s *Server) deliver(ctx context.Context, to []PeerID, frame []byte) {
-	var remote []PeerID
+func (s *Server) deliver(ctx context.Context, to []signalwire.PeerID, frame []byte) {
+	var remote []signalwire.PeerID
 	for _, id := range to {
 		s.mu.RLock()
 		c := s.clients[id]
@@ -220,46 +203,27 @@ func (s *Server) deliver(ctx context.Context, to []PeerID, frame []byte) {
 	}
 }
 
-// relayRemote forwards a signal to a receiver that is not connected here.
-func (s *Server) relayRemote(ctx context.Context, c *client, msg ClientMessage) (drop, error) {
-	if rs, ok := s.bus.(signalRelayer); ok && any(s.bus) == any(s.reg) { // the bus is the registry
-		published, allowed, err := rs.RelaySignal(ctx, c.id, msg.Receiver, signalFrame(c.id, msg.Data))
-		switch {
-		case errors.Is(err, errRelayUnsupported):
-			// the two steps below
-		case err != nil:
-			return dropBus, err
-		case !allowed:
-			return dropForeignReceiver, nil
-		case !published:
-			return dropUnknownReceiver, nil
-		default:
-			s.bc.published.Add(1)
-			return dropCount, nil
-		}
-	}
-	ok, err := s.reg.CanSignal(ctx, c.id, msg.Receiver)
-	if err != nil {
-		return dropBus, err
-	}
-	if !ok {
-		return dropForeignReceiver, nil
-	}
-	n, err := s.bus.Publish(ctx, []PeerID{msg.Receiver}, signalFrame(c.id, msg.Data))
-	s.bc.published.Add(int64(n))
+// relayRemote forwards a signal to a receiver that is not connected here:
+// through Redis, which checks that the two share a group and publishes in
+// one round trip.
+func (s *Server) relayRemote(ctx context.Context, c *client, msg signalwire.ClientMessage) (drop, error) {
+	published, allowed, err := s.redis.RelaySignal(ctx, c.id, msg.Receiver, signalFrame(c.id, msg.Data))
 	switch {
 	case err != nil:
 		return dropBus, err
-	case n == 0:
+	case !allowed:
+		return dropForeignReceiver, nil
+	case !published:
 		return dropUnknownReceiver, nil
 	}
+	s.bc.published.Add(1)
 	return dropCount, nil
 }
 
 // registryHealth returns why the registry cannot take joins, or nil.
 func (s *Server) registryHealth() error {
-	if h, ok := s.reg.(HealthChecker); ok {
-		return h.Health()
+	if s.redis != nil {
+		return s.redis.Health()
 	}
 	return nil
 }
@@ -272,14 +236,14 @@ func (s *Server) writeBusMetrics(w io.Writer) {
 	}
 	promMetric(w, "gauge", "signalserver_registry_healthy", "1 when the room registry takes joins (always 1 without Redis).", healthy)
 	published := s.bc.published.Load()
-	if r, ok := s.reg.(*Redis); ok {
+	if r := s.redis; r != nil {
 		published += r.published.Load() // PeerLeft queued by the scripts that remove peers
 	}
 	promMetric(w, "counter", "signalserver_bus_published_total", "Frames sent through the bus: to peers on other instances, and PeerLeft to every room-mate of a peer removed from Redis.", published)
 	promMetric(w, "counter", "signalserver_bus_received_total", "Frames received from other instances.", s.bc.received.Load())
 	promMetric(w, "counter", "signalserver_registration_lost_total", "Times this instance was presumed dead by the shared registry and dropped its peers.", s.bc.lost.Load())
 	promMetric(w, "counter", "signalserver_bus_lost_frames_total", "Frames for this instance's peers discarded unread because it fell too far behind.", s.bc.lostFrames.Load())
-	if r, ok := s.reg.(*Redis); ok {
+	if r := s.redis; r != nil {
 		promMetric(w, "counter", "signalserver_reaped_peers_total", "Peers of dead instances removed by this instance.", r.reaped.Load())
 		promLabelled(w, "signalserver_reconciled_peers_total",
 			"Peers for which the shared registry disagreed with this instance's connections (after a Redis failure): not_connected ones were removed and their rooms told PeerLeft, not_registered ones were disconnected to join again.",

@@ -141,21 +141,14 @@ type Config struct {
 
 	// AuthSecret, when not empty, turns on room tokens: a join needs
 	// ?token= carrying a JWT signed with this HS256 secret whose room claim
-	// names the room (see RoomClaims and MintToken). Others get HTTP 401
+	// names the room (see MintToken). Others get HTTP 401
 	// with a one-line reason before the upgrade.
 	AuthSecret []byte
 
-	// Registry tracks rooms and groups; nil means a new in-memory registry.
-	Registry Registry
-	// Bus carries frames to peers on other instances that share Registry;
-	// nil means this server delivers only to its own peers.
-	Bus Bus
 	// Redis, when its URL is set, makes the server keep rooms, groups and
 	// routing in Redis (shared by every instance using it) instead of in
-	// memory. The server then owns that Registry and Bus.
+	// memory, so that several instances serve one room.
 	Redis RedisConfig
-	// Topology is used by the default registry; nil means FullMesh.
-	Topology Topology
 	// Web, when not nil, answers plain (non-WebSocket) GET and HEAD requests
 	// other than /health and /metrics: a browser opening /<room> gets a
 	// game's page that joins that room (see package signalserver/web).
@@ -227,19 +220,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
-	}
-	if c.Redis.URL != "" {
-		if c.Registry != nil || c.Bus != nil {
-			return c, errors.New("signalserver: invalid config: Redis.URL and Registry or Bus exclude each other")
-		}
-		r, err := newRedis(c.Redis, c.Topology, c.MaxPeersPerRoom, c.Logger)
-		if err != nil {
-			return c, fmt.Errorf("signalserver: invalid config: %w", err)
-		}
-		c.Registry, c.Bus = r, r
-	}
-	if c.Registry == nil {
-		c.Registry = NewMemoryRegistry(c.Topology, c.MaxPeersPerRoom)
 	}
 	return c, nil
 }

@@ -16,9 +16,11 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
 	"github.com/rollbox/rollbox/internal/redistest"
 	"github.com/rollbox/rollbox/internal/syncbuf"
-	"go.uber.org/goleak"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 func TestMain(m *testing.M) {
@@ -78,7 +80,7 @@ func startServer(t testing.TB, cfg Config) *testServer {
 type peer struct {
 	t    testing.TB
 	conn *websocket.Conn
-	id   PeerID
+	id   signalwire.PeerID
 }
 
 // dial connects to path and reads IdAssigned, which must come first.
@@ -87,10 +89,10 @@ func (ts *testServer) dial(t testing.TB, path string) *peer {
 	p := ts.dialRaw(t, path)
 	msg := p.next()
 	var got struct{ IdAssigned string }
-	if err := json.Unmarshal(msg, &got); err != nil || !ValidPeerID(got.IdAssigned) {
+	if err := json.Unmarshal(msg, &got); err != nil || !signalwire.ValidPeerID(got.IdAssigned) {
 		t.Fatalf("first frame %s is not IdAssigned", msg)
 	}
-	p.id = PeerID(got.IdAssigned)
+	p.id = signalwire.PeerID(got.IdAssigned)
 	return p
 }
 
@@ -205,14 +207,14 @@ func (p *peer) sendText(s string) {
 	}
 }
 
-func (p *peer) signal(to PeerID, data string) {
+func (p *peer) signal(to signalwire.PeerID, data string) {
 	p.t.Helper()
 	p.sendText(`{"Signal":{"receiver":"` + string(to) + `","data":` + data + `}}`)
 }
 
-func newPeerMsg(id PeerID) string  { return `{"NewPeer":"` + string(id) + `"}` }
-func peerLeftMsg(id PeerID) string { return `{"PeerLeft":"` + string(id) + `"}` }
-func signalMsg(from PeerID, data string) string {
+func newPeerMsg(id signalwire.PeerID) string  { return `{"NewPeer":"` + string(id) + `"}` }
+func peerLeftMsg(id signalwire.PeerID) string { return `{"PeerLeft":"` + string(id) + `"}` }
+func signalMsg(from signalwire.PeerID, data string) string {
 	return `{"Signal":{"sender":"` + string(from) + `","data":` + data + `}}`
 }
 
@@ -263,7 +265,7 @@ func (c *testCluster) settled(t testing.TB) {
 		var pub, recv int64
 		for _, ts := range c.servers {
 			pub += ts.bc.published.Load()
-			if r, ok := ts.reg.(*Redis); ok {
+			if r := ts.redis; r != nil {
 				pub += r.published.Load()
 			}
 			recv += ts.bc.received.Load()

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // ICEConfig lists the ICE servers GET /ice offers to clients.
@@ -25,28 +27,21 @@ type ICEConfig struct {
 	TURNTTL    time.Duration
 }
 
-// ICEServer is one entry of GET /ice, shaped as the browser's RTCIceServer.
-type ICEServer struct {
-	URLs       []string `json:"urls"`
-	Username   string   `json:"username,omitempty"`
-	Credential string   `json:"credential,omitempty"`
-}
-
 // ICEServers returns the ICE servers to hand a client now: the STUN servers
 // and, with an embedded TURN server, its URLs with credentials valid for its
 // TTL. Clients thus never ship a long-lived TURN password.
-func (c ICEConfig) ICEServers() []ICEServer {
-	servers := []ICEServer{}
+func (c ICEConfig) iceServers() []signalwire.ICEServer {
+	servers := []signalwire.ICEServer{}
 	if len(c.STUN) > 0 {
-		servers = append(servers, ICEServer{URLs: slices.Clone(c.STUN)})
+		servers = append(servers, signalwire.ICEServer{URLs: slices.Clone(c.STUN)})
 	}
 	if c.TURN != nil {
-		user, pass, _ := c.TURN.Mint()
-		servers = append(servers, ICEServer{URLs: c.TURN.URLs(), Username: user, Credential: pass})
+		user, pass, _ := c.TURN.mint()
+		servers = append(servers, signalwire.ICEServer{URLs: c.TURN.URLs(), Username: user, Credential: pass})
 	}
 	if len(c.TURNURLs) > 0 {
 		user, pass, _ := mintTURN(c.TURNSecret, c.TURNTTL)
-		servers = append(servers, ICEServer{URLs: slices.Clone(c.TURNURLs), Username: user, Credential: pass})
+		servers = append(servers, signalwire.ICEServer{URLs: slices.Clone(c.TURNURLs), Username: user, Credential: pass})
 	}
 	return servers
 }
@@ -78,7 +73,7 @@ func (s *Server) serveICE(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	body, err := json.Marshal(s.cfg.ICE.ICEServers())
+	body, err := json.Marshal(s.cfg.ICE.iceServers())
 	if err != nil { // cannot happen: strings only
 		http.Error(w, "signalserver: "+err.Error(), http.StatusInternalServerError)
 		return

@@ -6,6 +6,8 @@ package signalserver
 import (
 	"testing"
 	"time"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 const quiet = 100 * time.Millisecond // matchbox's tests wait this long for "no message"
@@ -23,8 +25,8 @@ func TestMatchboxIDAssigned(t *testing.T) {
 		if a.id == b.id {
 			t.Fatalf("two peers got the same id %s", a.id)
 		}
-		for _, id := range []PeerID{a.id, b.id} {
-			if id[14] != '4' || !ValidPeerID(string(id)) {
+		for _, id := range []signalwire.PeerID{a.id, b.id} {
+			if id[14] != '4' || !signalwire.ValidPeerID(string(id)) {
 				t.Errorf("id %s is not a UUID v4", id)
 			}
 		}

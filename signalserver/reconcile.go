@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync/atomic"
 	"time"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // Reconciliation compares this instance's connections with what the shared
@@ -67,7 +69,7 @@ func (s *reconcileState) suspect() { s.suspectBeats.Store(reconcileBeatsAfterFai
 // reconcile makes the registry agree with this instance's connections when
 // it is due (see above). It returns an error, and the instance stays
 // unhealthy, only if Redis failed.
-func (r *Redis) reconcile(ctx context.Context, inst string, ev BusEvents) error {
+func (r *redisRegistry) reconcile(ctx context.Context, inst string, ev busEvents) error {
 	st := &r.rec
 	st.sinceSweep++
 	if ev.Connected == nil || (st.suspectBeats.Load() <= 0 && st.sinceSweep < reconcileSweepBeats) {
@@ -76,7 +78,7 @@ func (r *Redis) reconcile(ctx context.Context, inst string, ev BusEvents) error 
 	// The joined peers are listed before the registry is read: a peer that
 	// joined, then left before the read, is no longer connected when
 	// PeersLost checks.
-	var joined []PeerID
+	var joined []signalwire.PeerID
 	if ev.Joined != nil {
 		joined = ev.Joined()
 	}
@@ -86,10 +88,10 @@ func (r *Redis) reconcile(ctx context.Context, inst string, ev BusEvents) error 
 	if err != nil {
 		return r.failed(err)
 	}
-	registered := make(map[PeerID]struct{}, len(held))
+	registered := make(map[signalwire.PeerID]struct{}, len(held))
 	var removed int64
 	for _, id := range held {
-		p := PeerID(id)
+		p := signalwire.PeerID(id)
 		registered[p] = struct{}{}
 		if ev.Connected(p) {
 			continue // joining, in a room, or leaving right now
@@ -102,7 +104,7 @@ func (r *Redis) reconcile(ctx context.Context, inst string, ev BusEvents) error 
 			removed++
 		}
 	}
-	var lost []PeerID
+	var lost []signalwire.PeerID
 	for _, p := range joined {
 		if _, ok := registered[p]; !ok {
 			lost = append(lost, p)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // Defaults for the zero fields of RedisConfig.
@@ -81,7 +83,7 @@ func (c RedisConfig) withDefaults() (RedisConfig, error) {
 	return c, nil
 }
 
-// Redis is a Registry and a Bus backed by Redis. Rooms and next groups live
+// redisRegistry is the registry and the instanceBus backed by Redis. Rooms and next groups live
 // in Redis and change only inside Lua scripts, which Redis runs one at a
 // time: concurrent joins on different instances never put a peer in two
 // groups or a group over its size. Frames for a peer on another instance go
@@ -97,11 +99,10 @@ func (c RedisConfig) withDefaults() (RedisConfig, error) {
 // PeerLeft is published by the script that removes the peer, to every
 // remaining member (this instance's own peers through its inbox too), so it
 // is sent exactly once whoever removes the peer and whenever Redis runs it.
-type Redis struct {
+type redisRegistry struct {
 	cfg      RedisConfig
 	opts     *redis.Options
 	rdb      *redis.Client
-	topology Topology
 	maxPeers int
 	log      *slog.Logger
 
@@ -125,7 +126,7 @@ var errNotRegistered = errors.New("instance not registered in Redis yet")
 
 // newRedis connects lazily: a Redis that is down at start leaves the server
 // unhealthy until it answers, as it would later on.
-func newRedis(cfg RedisConfig, topology Topology, maxPeers int, log *slog.Logger) (*Redis, error) {
+func newRedis(cfg RedisConfig, maxPeers int, log *slog.Logger) (*redisRegistry, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
@@ -146,14 +147,10 @@ func newRedis(cfg RedisConfig, topology Topology, maxPeers int, log *slog.Logger
 	opts.WriteTimeout = cfg.OpTimeout
 	opts.ContextTimeoutEnabled = true
 	opts.DisableIdentity = true // CLIENT SETINFO is noise in older servers' logs
-	if topology == nil {
-		topology = FullMesh{}
-	}
-	r := &Redis{
+	r := &redisRegistry{
 		cfg:      cfg,
 		opts:     opts,
 		rdb:      redis.NewClient(opts),
-		topology: topology,
 		maxPeers: maxPeers,
 		log:      log.With("component", "redis"),
 	}
@@ -161,7 +158,7 @@ func newRedis(cfg RedisConfig, topology Topology, maxPeers int, log *slog.Logger
 	return r, nil
 }
 
-func (r *Redis) key(parts ...string) string {
+func (r *redisRegistry) key(parts ...string) string {
 	k := r.cfg.Prefix
 	for _, p := range parts {
 		k += p
@@ -169,16 +166,16 @@ func (r *Redis) key(parts ...string) string {
 	return k
 }
 
-func openKey(key RoomKey) string { return "open:" + strconv.Itoa(key.Next) + ":" + key.ID }
+func openKey(key roomKey) string { return "open:" + strconv.Itoa(key.Next) + ":" + key.ID }
 
-func (r *Redis) instance() (string, error) {
+func (r *redisRegistry) instance() (string, error) {
 	if p := r.inst.Load(); p != nil {
 		return *p, nil
 	}
 	return "", errNotRegistered
 }
 
-func (r *Redis) setHealth(err error) {
+func (r *redisRegistry) setHealth(err error) {
 	if err == nil {
 		r.health.Store(nil)
 		return
@@ -189,15 +186,16 @@ func (r *Redis) setHealth(err error) {
 	r.rec.suspect()
 }
 
-// Health implements HealthChecker.
-func (r *Redis) Health() error {
+// Health returns why Redis cannot take joins, or nil: while it does,
+// /health answers 503 with it and joins are refused before the upgrade.
+func (r *redisRegistry) Health() error {
 	if p := r.health.Load(); p != nil {
 		return *p
 	}
 	return nil
 }
 
-func (r *Redis) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+func (r *redisRegistry) opCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, r.cfg.OpTimeout)
 }
 
@@ -245,15 +243,6 @@ local function leave(peerk, peer, prefix)
   return rest
 end
 `
-
-// leaveScript removes a peer and returns {1, the remaining members of its
-// group...}, or {0} when the peer is not there.
-var leaveScript = redis.NewScript(leaveLua + `
-local rest = leave(KEYS[1], ARGV[1], ARGV[2])
-if not rest then return {0} end
-table.insert(rest, 1, 1)
-return rest
-`)
 
 // sameGroupScript returns the group both peers are in, or false.
 var sameGroupScript = redis.NewScript(`
@@ -361,8 +350,8 @@ redis.call('DEL', inbox, inbox .. ':n', lock)
 return 1
 `)
 
-// Join implements Registry.
-func (r *Redis) Join(ctx context.Context, key RoomKey, peer PeerID) ([]PeerID, error) {
+// Join implements registry.
+func (r *redisRegistry) Join(ctx context.Context, key roomKey, peer signalwire.PeerID) ([]signalwire.PeerID, error) {
 	inst, err := r.instance()
 	if err != nil {
 		return nil, err
@@ -378,47 +367,26 @@ func (r *Redis) Join(ctx context.Context, key RoomKey, peer PeerID) ([]PeerID, e
 	status, _ := res[0].(int64)
 	switch status {
 	case 0:
-		return nil, ErrRoomFull
+		return nil, errRoomFull
 	case 2:
 		return nil, errors.New("signalserver: peer already joined")
 	}
 	members := peerIDs(res[1:])
-	return r.topology.Announce(members, peer), nil
+	return members, nil // full mesh: every member hears of the newcomer
 }
 
-// Leave implements Registry. With the full-mesh topology the room is told
-// PeerLeft through the bus by the script that removes the peer (see
-// departScript), and Leave returns no one: a leave that times out but runs
-// in Redis later still tells the room, and one that never ran is found by
-// the reconciliation (see reconcile.go). Other topologies return the peers
-// the server must tell.
-func (r *Redis) Leave(ctx context.Context, peer PeerID) ([]PeerID, error) {
-	if _, full := r.topology.(FullMesh); full {
-		_, err := r.depart(ctx, peer)
-		return nil, err
-	}
-	_, left, err := r.leave(ctx, peer)
-	return left, err
-}
-
-// leave removes peer and returns whether it was there and the peers its
-// topology says must hear PeerLeft.
-func (r *Redis) leave(ctx context.Context, peer PeerID) (bool, []PeerID, error) {
-	ctx, cancel := r.opCtx(ctx)
-	defer cancel()
-	res, err := leaveScript.Run(ctx, r.rdb, []string{r.key("peer:", string(peer))}, string(peer), r.cfg.Prefix).Slice()
-	if err != nil {
-		return false, nil, r.failed(err)
-	}
-	if len(res) == 0 || res[0] != int64(1) {
-		return false, nil, nil // not there
-	}
-	return true, r.topology.Depart(peerIDs(res[1:]), peer), nil
+// Leave implements registry. The room is told PeerLeft through the bus by
+// the script that removes the peer (see departScript), and Leave returns no
+// one: a leave that times out but runs in Redis later still tells the room,
+// and one that never ran is found by the reconciliation (see reconcile.go).
+func (r *redisRegistry) Leave(ctx context.Context, peer signalwire.PeerID) ([]signalwire.PeerID, error) {
+	_, err := r.depart(ctx, peer)
+	return nil, err
 }
 
 // depart removes peer and publishes PeerLeft to the rest of its group in
-// one step (full mesh only), and says whether peer was there.
-func (r *Redis) depart(ctx context.Context, peer PeerID) (bool, error) {
+// one step, and says whether peer was there.
+func (r *redisRegistry) depart(ctx context.Context, peer signalwire.PeerID) (bool, error) {
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
 	res, err := departScript.Run(ctx, r.rdb, []string{r.key("peer:", string(peer))}, string(peer), r.cfg.Prefix, r.cfg.InboxLen).Int64Slice()
@@ -432,33 +400,22 @@ func (r *Redis) depart(ctx context.Context, peer PeerID) (bool, error) {
 	return res[0] == 1, nil
 }
 
-// CanSignal implements Registry.
-func (r *Redis) CanSignal(ctx context.Context, sender, receiver PeerID) (bool, error) {
+// CanSignal implements registry.
+func (r *redisRegistry) CanSignal(ctx context.Context, sender, receiver signalwire.PeerID) (bool, error) {
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
-	gid, err := sameGroupScript.Run(ctx, r.rdb, []string{r.key("peer:", string(sender)), r.key("peer:", string(receiver))}).Text()
+	_, err := sameGroupScript.Run(ctx, r.rdb, []string{r.key("peer:", string(sender)), r.key("peer:", string(receiver))}).Text()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return false, nil
 	case err != nil:
 		return false, r.failed(err)
 	}
-	if _, full := r.topology.(FullMesh); full {
-		return true, nil
-	}
-	members, err := r.rdb.LRange(ctx, r.key("group:", gid), 0, -1).Result()
-	if err != nil {
-		return false, r.failed(err)
-	}
-	ids := make([]PeerID, len(members))
-	for i, m := range members {
-		ids[i] = PeerID(m)
-	}
-	return r.topology.MaySignal(ids, sender, receiver), nil
+	return true, nil // full mesh: any member may signal any other
 }
 
-// Size implements Registry.
-func (r *Redis) Size(ctx context.Context, key RoomKey) (int, error) {
+// Size implements registry.
+func (r *redisRegistry) Size(ctx context.Context, key roomKey) (int, error) {
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
 	n, err := sizeScript.Run(ctx, r.rdb, []string{r.key(openKey(key))}, r.key("group:")).Int()
@@ -468,12 +425,12 @@ func (r *Redis) Size(ctx context.Context, key RoomKey) (int, error) {
 	return n, nil
 }
 
-// Groups implements Registry. It counts the groups of every instance, as
+// Groups implements registry. It counts the groups of every instance, as
 // Redis told at the last heartbeat, so that a metrics scrape never waits.
-func (r *Redis) Groups() int { return int(r.groups.Load()) }
+func (r *redisRegistry) Groups() int { return int(r.groups.Load()) }
 
-// Publish implements Bus.
-func (r *Redis) Publish(ctx context.Context, to []PeerID, frame []byte) (int, error) {
+// Publish implements instanceBus.
+func (r *redisRegistry) Publish(ctx context.Context, to []signalwire.PeerID, frame []byte) (int, error) {
 	args := make([]any, 0, 3+len(to))
 	args = append(args, r.cfg.Prefix, frame, r.cfg.InboxLen)
 	for _, id := range to {
@@ -491,13 +448,8 @@ func (r *Redis) Publish(ctx context.Context, to []PeerID, frame []byte) (int, er
 // RelaySignal publishes a signal from sender to receiver, connected to
 // another instance, if the two may signal each other: published reports it
 // went out, allowed whether the room allowed it. The check and the publish
-// are one Redis round trip. Only the full-mesh rule is in the script: with
-// another topology it returns errRelayUnsupported, and the server checks
-// and publishes in two steps.
-func (r *Redis) RelaySignal(ctx context.Context, sender, receiver PeerID, frame []byte) (published, allowed bool, err error) {
-	if _, full := r.topology.(FullMesh); !full {
-		return false, false, errRelayUnsupported
-	}
+// are one Redis round trip.
+func (r *redisRegistry) RelaySignal(ctx context.Context, sender, receiver signalwire.PeerID, frame []byte) (published, allowed bool, err error) {
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
 	n, err := relayScript.Run(ctx, r.rdb, nil, r.cfg.Prefix, frame, r.cfg.InboxLen, string(sender), string(receiver)).Int()
@@ -509,7 +461,7 @@ func (r *Redis) RelaySignal(ctx context.Context, sender, receiver PeerID, frame 
 
 // failed marks Redis unhealthy after a connection-level failure, so that
 // joins are refused before the next heartbeat notices.
-func (r *Redis) failed(err error) error {
+func (r *redisRegistry) failed(err error) error {
 	var rerr redis.Error
 	if !errors.As(err, &rerr) && !errors.Is(err, context.Canceled) {
 		r.setHealth(fmt.Errorf("redis unreachable: %w", err))
@@ -517,19 +469,19 @@ func (r *Redis) failed(err error) error {
 	return err
 }
 
-func peerIDs(vals []any) []PeerID {
-	ids := make([]PeerID, 0, len(vals))
+func peerIDs(vals []any) []signalwire.PeerID {
+	ids := make([]signalwire.PeerID, 0, len(vals))
 	for _, v := range vals {
 		if s, ok := v.(string); ok {
-			ids = append(ids, PeerID(s))
+			ids = append(ids, signalwire.PeerID(s))
 		}
 	}
 	return ids
 }
 
-// Run implements Bus: it keeps this instance registered, removes dead
+// Run implements instanceBus: it keeps this instance registered, removes dead
 // instances' peers, and reads this instance's inbox.
-func (r *Redis) Run(ctx context.Context, ev BusEvents) error {
+func (r *redisRegistry) Run(ctx context.Context, ev busEvents) error {
 	var wg sync.WaitGroup
 	registered := make(chan struct{}, 1)
 	wg.Go(func() { r.heartbeatLoop(ctx, ev, registered) })
@@ -538,7 +490,7 @@ func (r *Redis) Run(ctx context.Context, ev BusEvents) error {
 	return nil
 }
 
-func (r *Redis) heartbeatLoop(ctx context.Context, ev BusEvents, registered chan<- struct{}) {
+func (r *redisRegistry) heartbeatLoop(ctx context.Context, ev busEvents, registered chan<- struct{}) {
 	tick := time.NewTicker(r.cfg.Heartbeat)
 	defer tick.Stop()
 	for {
@@ -553,7 +505,7 @@ func (r *Redis) heartbeatLoop(ctx context.Context, ev BusEvents, registered chan
 
 // presence registers instance id, or refreshes its presence: 0 means it had
 // expired (see heartbeatScript).
-func (r *Redis) presence(ctx context.Context, id string, register bool) (int, error) {
+func (r *redisRegistry) presence(ctx context.Context, id string, register bool) (int, error) {
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
 	flag := "0"
@@ -566,7 +518,7 @@ func (r *Redis) presence(ctx context.Context, id string, register bool) (int, er
 }
 
 // beat is one heartbeat: register or refresh, reconcile, then housekeeping.
-func (r *Redis) beat(ctx context.Context, ev BusEvents, registered chan<- struct{}) {
+func (r *redisRegistry) beat(ctx context.Context, ev busEvents, registered chan<- struct{}) {
 	inst, err := r.instance()
 	if err != nil {
 		if err := r.register(ctx); err != nil {
@@ -626,7 +578,7 @@ func (r *Redis) beat(ctx context.Context, ev BusEvents, registered chan<- struct
 	r.reapDead(hctx, inst)
 }
 
-func (r *Redis) register(ctx context.Context) error {
+func (r *redisRegistry) register(ctx context.Context) error {
 	id := randomID()
 	if _, err := r.presence(ctx, id, true); err != nil {
 		return err
@@ -640,7 +592,7 @@ func (r *Redis) register(ctx context.Context) error {
 // reapDead removes the peers of instances whose presence expired and tells
 // their rooms PeerLeft. A lock per dead instance makes one live instance do
 // it; if that one dies midway, the lock expires and another finishes.
-func (r *Redis) reapDead(ctx context.Context, self string) {
+func (r *redisRegistry) reapDead(ctx context.Context, self string) {
 	dead, err := deadScript.Run(ctx, r.rdb, []string{r.key("instances")}, r.cfg.Prefix).StringSlice()
 	if err != nil {
 		return
@@ -659,7 +611,7 @@ func (r *Redis) reapDead(ctx context.Context, self string) {
 			continue
 		}
 		for _, p := range peers {
-			removed, err := r.removeAndTell(ctx, PeerID(p))
+			removed, err := r.removeAndTell(ctx, signalwire.PeerID(p))
 			if err != nil {
 				break
 			}
@@ -677,29 +629,17 @@ func (r *Redis) reapDead(ctx context.Context, self string) {
 
 // removeAndTell removes a peer whose connection is gone (of a dead
 // instance, or of this one after a failed leave) and publishes PeerLeft to
-// the peers its topology says must hear of it, wherever they are: the inbox
-// carries it to this instance's own peers too, behind the frames before it.
-// It says whether the peer was still there.
-func (r *Redis) removeAndTell(ctx context.Context, gone PeerID) (bool, error) {
-	if _, full := r.topology.(FullMesh); full {
-		return r.depart(ctx, gone)
-	}
-	removed, left, err := r.leave(ctx, gone)
-	if err != nil || len(left) == 0 {
-		return removed, err
-	}
-	n, err := r.Publish(ctx, left, peerLeftFrame(gone))
-	r.published.Add(int64(n))
-	if err != nil {
-		r.log.Warn("PeerLeft for a departed peer not published", "err", err)
-	}
-	return removed, nil
+// the rest of its group, wherever they are: the inbox carries it to this
+// instance's own peers too, behind the frames before it. It says whether
+// the peer was still there.
+func (r *redisRegistry) removeAndTell(ctx context.Context, gone signalwire.PeerID) (bool, error) {
+	return r.depart(ctx, gone)
 }
 
 // inboxLoop reads this instance's inbox in order. It uses a connection of its
 // own: a blocked read would hold a pooled one, and closing this client is
 // what interrupts the read when ctx ends.
-func (r *Redis) inboxLoop(ctx context.Context, ev BusEvents, registered <-chan struct{}) {
+func (r *redisRegistry) inboxLoop(ctx context.Context, ev busEvents, registered <-chan struct{}) {
 	opts := *r.opts
 	opts.PoolSize = 1
 	opts.ReadTimeout = r.cfg.OpTimeout
@@ -763,7 +703,7 @@ func (r *Redis) inboxLoop(ctx context.Context, ev BusEvents, registered <-chan s
 				to, _ := m.Values["t"].(string)
 				frame, _ := m.Values["f"].(string)
 				if to != "" && frame != "" {
-					ev.Deliver(PeerID(to), []byte(frame))
+					ev.Deliver(signalwire.PeerID(to), []byte(frame))
 				}
 			}
 		}
@@ -790,7 +730,7 @@ func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
 // After a clean shutdown its peers have left already; any that have not
 // (a shutdown that timed out) are removed by another instance, which sees
 // the presence gone at its next heartbeat.
-func (r *Redis) Close() error {
+func (r *redisRegistry) Close() error {
 	var err error
 	r.closeOnce.Do(func() {
 		if inst, ierr := r.instance(); ierr == nil {
@@ -809,6 +749,6 @@ func (r *Redis) Close() error {
 
 // abandon closes the connections without deregistering: what a killed
 // process leaves behind. Tests use it.
-func (r *Redis) abandon() {
+func (r *redisRegistry) abandon() {
 	r.closeOnce.Do(func() { _ = r.rdb.Close() })
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rollbox/rollbox/internal/redistest"
 	"github.com/rollbox/rollbox/internal/syncbuf"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // stall is how long the stall tests pause Redis: longer than stallOpTimeout,
@@ -84,7 +85,7 @@ func TestRedisStallLeaveReconciled(t *testing.T) {
 	a.expect(peerLeftMsg(x.id))
 	b.expect(peerLeftMsg(x.id))
 	t.Logf("PeerLeft %v after Redis resumed; removed by reconciliation: %d", time.Since(resumed),
-		c.servers[0].reg.(*Redis).rec.fixed[fixNotConnected].Load())
+		c.servers[0].redis.rec.fixed[fixNotConnected].Load())
 	// The room is true again: a and b still signal each other, and nobody
 	// hears a second PeerLeft.
 	a.signal(b.id, `"after"`)
@@ -118,7 +119,7 @@ func TestRedisStallNextLeaveReconciled(t *testing.T) {
 	q.expect(newPeerMsg(r.id))
 	r.signal(q.id, `"paired"`)
 	q.expect(signalMsg(r.id, `"paired"`))
-	if n := c.servers[0].reg.(*Redis).rec.fixed[fixNotConnected].Load(); n != 1 {
+	if n := c.servers[0].redis.rec.fixed[fixNotConnected].Load(); n != 1 {
 		t.Fatalf("instance 0 removed %d peers that were not connected, want 1", n)
 	}
 	if !strings.Contains(get(t, c.servers[0].http.URL+"/metrics"), `signalserver_reconciled_peers_total{reason="not_connected"} 1`+"\n") {
@@ -128,11 +129,11 @@ func TestRedisStallNextLeaveReconciled(t *testing.T) {
 
 // stallRegistry starts redis-server and one registered Redis registry that
 // does not run yet: the test drives it.
-func stallRegistry(t *testing.T) (*redistest.Server, *Redis) {
+func stallRegistry(t *testing.T) (*redistest.Server, *redisRegistry) {
 	t.Helper()
 	rs := redistest.Start(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	r, err := newRedis(RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: stallTTL, OpTimeout: stallOpTimeout}, nil, 64, log)
+	r, err := newRedis(RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: stallTTL, OpTimeout: stallOpTimeout}, 64, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func stallRegistry(t *testing.T) (*redistest.Server, *Redis) {
 }
 
 // runRegistry runs r's heartbeat and inbox with ev until the test ends.
-func runRegistry(t *testing.T, r *Redis, ev BusEvents) {
+func runRegistry(t *testing.T, r *redisRegistry, ev busEvents) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var running sync.WaitGroup
 	running.Go(func() { _ = r.Run(ctx, ev) })
@@ -161,15 +162,15 @@ func runRegistry(t *testing.T, r *Redis, ev BusEvents) {
 func TestRedisStallLateJoinReconciled(t *testing.T) {
 	rs, r := stallRegistry(t)
 	ctx := context.Background()
-	key := RoomKey{ID: "late", Next: 2}
+	key := roomKey{ID: "late", Next: 2}
 	// One join first, in another pool: the script is then in Redis's cache
 	// and an idle connection in the pool, so the stalled join is sent in
 	// full and runs late.
-	warm := NewPeerID()
-	if _, err := r.Join(ctx, RoomKey{ID: "warm"}, warm); err != nil {
+	warm := signalwire.NewPeerID()
+	if _, err := r.Join(ctx, roomKey{ID: "warm"}, warm); err != nil {
 		t.Fatal(err)
 	}
-	ghost := NewPeerID()
+	ghost := signalwire.NewPeerID()
 	rs.Pause()
 	_, err := r.Join(ctx, key, ghost)
 	rs.Resume()
@@ -182,24 +183,24 @@ func TestRedisStallLateJoinReconciled(t *testing.T) {
 		return err == nil && n == 1
 	})
 	var mu sync.Mutex
-	var lost []PeerID
-	runRegistry(t, r, BusEvents{
-		Deliver:          func(PeerID, []byte) {},
+	var lost []signalwire.PeerID
+	runRegistry(t, r, busEvents{
+		Deliver:          func(signalwire.PeerID, []byte) {},
 		RegistrationLost: func() { t.Error("registration lost") },
-		Connected:        func(p PeerID) bool { return p == warm }, // the late joiner was dropped
-		Joined:           func() []PeerID { return []PeerID{warm} },
-		PeersLost: func(p []PeerID) {
+		Connected:        func(p signalwire.PeerID) bool { return p == warm }, // the late joiner was dropped
+		Joined:           func() []signalwire.PeerID { return []signalwire.PeerID{warm} },
+		PeersLost: func(p []signalwire.PeerID) {
 			mu.Lock()
 			lost = append(lost, p...)
 			mu.Unlock()
 		},
 	})
 	eventually(t, "the ghost removed", func() bool { return r.rec.fixed[fixNotConnected].Load() == 1 && r.Health() == nil })
-	q, p := NewPeerID(), NewPeerID()
+	q, p := signalwire.NewPeerID(), signalwire.NewPeerID()
 	if got, err := r.Join(ctx, key, q); err != nil || len(got) != 0 {
 		t.Fatalf("first joiner announced to %v (%v), want no one: matched with the ghost", got, err)
 	}
-	if got, err := r.Join(ctx, key, p); err != nil || !slices.Equal(got, []PeerID{q}) {
+	if got, err := r.Join(ctx, key, p); err != nil || !slices.Equal(got, []signalwire.PeerID{q}) {
 		t.Fatalf("second joiner announced to %v (%v), want [%s]", got, err, q)
 	}
 	mu.Lock()
@@ -215,16 +216,16 @@ func TestRedisStallLateJoinReconciled(t *testing.T) {
 func TestRedisStallLateLeaveTellsRoom(t *testing.T) {
 	rs, r := stallRegistry(t)
 	ctx := context.Background()
-	key := RoomKey{ID: "room"}
-	a, x := NewPeerID(), NewPeerID()
-	for _, p := range []PeerID{a, x} {
+	key := roomKey{ID: "room"}
+	a, x := signalwire.NewPeerID(), signalwire.NewPeerID()
+	for _, p := range []signalwire.PeerID{a, x} {
 		if _, err := r.Join(ctx, key, p); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// A first leave caches the script (see the late join).
-	w := NewPeerID()
-	if _, err := r.Join(ctx, RoomKey{ID: "warm"}, w); err != nil {
+	w := signalwire.NewPeerID()
+	if _, err := r.Join(ctx, roomKey{ID: "warm"}, w); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.Leave(ctx, w); err != nil {
@@ -242,16 +243,16 @@ func TestRedisStallLateLeaveTellsRoom(t *testing.T) {
 	})
 	var mu sync.Mutex
 	var got []string
-	runRegistry(t, r, BusEvents{
-		Deliver: func(to PeerID, frame []byte) {
+	runRegistry(t, r, busEvents{
+		Deliver: func(to signalwire.PeerID, frame []byte) {
 			mu.Lock()
 			got = append(got, string(to)+" "+string(frame))
 			mu.Unlock()
 		},
 		RegistrationLost: func() { t.Error("registration lost") },
-		Connected:        func(p PeerID) bool { return p == a },
-		Joined:           func() []PeerID { return []PeerID{a} },
-		PeersLost:        func(p []PeerID) { t.Errorf("PeersLost(%v)", p) },
+		Connected:        func(p signalwire.PeerID) bool { return p == a },
+		Joined:           func() []signalwire.PeerID { return []signalwire.PeerID{a} },
+		PeersLost:        func(p []signalwire.PeerID) { t.Errorf("PeersLost(%v)", p) },
 	})
 	want := string(a) + " " + peerLeftMsg(x)
 	eventually(t, "PeerLeft delivered", func() bool {
@@ -275,12 +276,12 @@ func TestRedisStallLateLeaveTellsRoom(t *testing.T) {
 func TestRedisReconcileDisconnectsUnregistered(t *testing.T) {
 	c := startStallCluster(t, 1)
 	ts := c.servers[0]
-	r := ts.reg.(*Redis)
+	r := ts.redis
 	a := ts.dial(t, "/u")
 	b := ts.dial(t, "/u")
 	a.expect(newPeerMsg(b.id))
 	// The registry loses b behind the server's back (say, keys evicted).
-	if removed, _, err := r.leave(context.Background(), b.id); err != nil || !removed {
+	if removed, err := r.forgetSilently(context.Background(), b.id); err != nil || !removed {
 		t.Fatalf("removing b: %v %v", removed, err)
 	}
 	r.rec.suspect()
@@ -304,7 +305,7 @@ func TestRedisReconcileDisconnectsUnregistered(t *testing.T) {
 func TestRedisReconcileLogRateLimited(t *testing.T) {
 	rs := redistest.Start(t)
 	var logs syncbuf.Buffer
-	r, err := newRedis(RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: stallTTL}, nil, 64,
+	r, err := newRedis(RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: stallTTL}, 64,
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -315,7 +316,7 @@ func TestRedisReconcileLogRateLimited(t *testing.T) {
 		t.Fatal(err)
 	}
 	inst, _ := r.instance()
-	ev := BusEvents{Connected: func(PeerID) bool { return false }}
+	ev := busEvents{Connected: func(signalwire.PeerID) bool { return false }}
 	lines := func() []string {
 		var out []string
 		for _, l := range strings.Split(logs.String(), "\n") {
@@ -327,7 +328,7 @@ func TestRedisReconcileLogRateLimited(t *testing.T) {
 	}
 	ghost := func() {
 		t.Helper()
-		if _, err := r.Join(ctx, RoomKey{ID: "g"}, NewPeerID()); err != nil {
+		if _, err := r.Join(ctx, roomKey{ID: "g"}, signalwire.NewPeerID()); err != nil {
 			t.Fatal(err)
 		}
 		r.rec.suspect()

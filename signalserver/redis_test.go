@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rollbox/rollbox/internal/redistest"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // Presence settings of the Redis-backed test instances: the bound on
@@ -41,7 +42,7 @@ func startRedisCluster(t testing.TB, cfg Config, n int) *testCluster {
 // kill ends an instance as a crash would: its heartbeat stops, its
 // connections drop, and it neither leaves its peers nor deregisters.
 func (ts *testServer) kill() {
-	ts.reg.(*Redis).abandon() // every later Redis call of this instance fails
+	ts.redis.abandon() // every later Redis call of this instance fails
 	ts.busStop()
 	<-ts.busDone
 	ts.http.Listener.Close()
@@ -76,7 +77,7 @@ func TestRedisInstanceKilledPeerLeft(t *testing.T) {
 	// The reaper counts a peer once Redis has removed it and queued its
 	// PeerLeft, which the room may read first.
 	reaped := func() int64 {
-		return c.servers[0].reg.(*Redis).reaped.Load() + c.servers[2].reg.(*Redis).reaped.Load()
+		return c.servers[0].redis.reaped.Load() + c.servers[2].redis.reaped.Load()
 	}
 	eventually(t, "one peer reaped", func() bool { return reaped() >= 1 })
 	// The survivors still signal each other, and only once each.
@@ -154,7 +155,7 @@ func TestRedisConcurrentNextJoinsFormExactGroups(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	var running sync.WaitGroup
-	var regs []*Redis
+	var regs []*redisRegistry
 	defer func() {
 		cancel()
 		running.Wait()
@@ -163,22 +164,24 @@ func TestRedisConcurrentNextJoinsFormExactGroups(t *testing.T) {
 		}
 	}()
 	for range 3 {
-		r, err := newRedis(RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: testTTL}, nil, 64, log)
+		r, err := newRedis(RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: testTTL}, 64, log)
 		if err != nil {
 			t.Fatal(err)
 		}
-		running.Go(func() { _ = r.Run(ctx, BusEvents{Deliver: func(PeerID, []byte) {}, RegistrationLost: func() {}}) })
+		running.Go(func() {
+			_ = r.Run(ctx, busEvents{Deliver: func(signalwire.PeerID, []byte) {}, RegistrationLost: func() {}})
+		})
 		eventually(t, "registered", func() bool { return r.Health() == nil })
 		regs = append(regs, r)
 	}
 	const peers, size = 240, 4
-	key := RoomKey{ID: "race", Next: size}
-	before := make(map[PeerID][]PeerID, peers)
+	key := roomKey{ID: "race", Next: size}
+	before := make(map[signalwire.PeerID][]signalwire.PeerID, peers)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for i := range peers {
 		wg.Go(func() {
-			id := NewPeerID()
+			id := signalwire.NewPeerID()
 			got, err := regs[i%3].Join(context.Background(), key, id)
 			if err != nil {
 				t.Errorf("join: %v", err)
@@ -195,7 +198,7 @@ func TestRedisConcurrentNextJoinsFormExactGroups(t *testing.T) {
 	}
 	// The last joiner of each group heard of size-1 members; together they
 	// are the group. Every other peer was told of a prefix of it.
-	groupOf := map[PeerID]int{}
+	groupOf := map[signalwire.PeerID]int{}
 	groups := 0
 	for id, members := range before {
 		if len(members) > size-1 {
@@ -225,7 +228,7 @@ func TestRedisConcurrentNextJoinsFormExactGroups(t *testing.T) {
 		t.Fatalf("open pool holds %d (%v), want 0: every group is complete", n, err)
 	}
 	// Signals pass inside a group only.
-	var ids []PeerID
+	var ids []signalwire.PeerID
 	for id := range groupOf {
 		ids = append(ids, id)
 	}
@@ -243,7 +246,6 @@ func TestRedisConfigChecked(t *testing.T) {
 	for _, cfg := range []Config{
 		{Redis: RedisConfig{URL: "http://not-redis"}},
 		{Redis: RedisConfig{URL: "redis://127.0.0.1:1/0", Heartbeat: time.Second, PresenceTTL: time.Second}},
-		{Redis: RedisConfig{URL: "redis://127.0.0.1:1/0"}, Registry: NewMemoryRegistry(nil, 0)},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%+v accepted", cfg.Redis)
@@ -259,7 +261,7 @@ func TestRedisInboxOverflowCounted(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// No heartbeat runs while the frames are published: the presence must
 	// outlive that on a loaded machine.
-	r, err := newRedis(RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: time.Minute, InboxLen: 10}, nil, 64, log)
+	r, err := newRedis(RedisConfig{URL: rs.URL(), Heartbeat: testHeartbeat, PresenceTTL: time.Minute, InboxLen: 10}, 64, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,13 +276,13 @@ func TestRedisInboxOverflowCounted(t *testing.T) {
 	if err := r.register(ctx); err != nil {
 		t.Fatal(err)
 	}
-	peer := NewPeerID()
-	if _, err := r.Join(ctx, RoomKey{ID: "o"}, peer); err != nil {
+	peer := signalwire.NewPeerID()
+	if _, err := r.Join(ctx, roomKey{ID: "o"}, peer); err != nil {
 		t.Fatal(err)
 	}
 	const sent = 500
 	for i := range sent {
-		if n, err := r.Publish(ctx, []PeerID{peer}, fmt.Appendf(nil, "%d", i)); err != nil || n != 1 {
+		if n, err := r.Publish(ctx, []signalwire.PeerID{peer}, fmt.Appendf(nil, "%d", i)); err != nil || n != 1 {
 			t.Fatalf("publish %d: %d %v", i, n, err)
 		}
 	}
@@ -288,8 +290,8 @@ func TestRedisInboxOverflowCounted(t *testing.T) {
 	var got []int
 	lost := 0
 	running.Go(func() {
-		_ = r.Run(ctx, BusEvents{
-			Deliver: func(to PeerID, frame []byte) {
+		_ = r.Run(ctx, busEvents{
+			Deliver: func(to signalwire.PeerID, frame []byte) {
 				var i int
 				if _, err := fmt.Sscan(string(frame), &i); err != nil || to != peer {
 					t.Errorf("delivered %q to %s", frame, to)

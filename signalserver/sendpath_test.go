@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/rollbox/rollbox/internal/redistest"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // busyMachine squeezes the test onto one CPU shared with goroutines that
@@ -41,7 +43,7 @@ func busyMachine(t *testing.T) {
 
 // readSignals reads n frames on p's connection in a goroutine and reports
 // the first one that is not signalMsg(from, first+i), or a read error.
-func readSignals(p *peer, from PeerID, first, n int) <-chan error {
+func readSignals(p *peer, from signalwire.PeerID, first, n int) <-chan error {
 	done := make(chan error, 1)
 	go func() {
 		for i := range n {
@@ -154,7 +156,7 @@ func (c *testCluster) disconnects() string {
 // dialNonReader joins path with a client that never reads, not even its
 // IdAssigned, behind a tiny receive window so that the kernel buffers fill
 // fast; watcher, already in the room, learns its id.
-func (ts *testServer) dialNonReader(t *testing.T, path string, watcher *peer) PeerID {
+func (ts *testServer) dialNonReader(t *testing.T, path string, watcher *peer) signalwire.PeerID {
 	t.Helper()
 	dialer := websocket.Dialer{NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
@@ -168,7 +170,7 @@ func (ts *testServer) dialNonReader(t *testing.T, path string, watcher *peer) Pe
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	var np struct{ NewPeer PeerID }
+	var np struct{ NewPeer signalwire.PeerID }
 	if err := json.Unmarshal(watcher.next(), &np); err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +261,7 @@ func TestGlobalQueueCapShedsOnlyStalledClients(t *testing.T) {
 	a := ts.dial(t, "/r")
 	fast := ts.dial(t, "/r")
 	a.expect(newPeerMsg(fast.id))
-	var stalled []PeerID
+	var stalled []signalwire.PeerID
 	for range 3 {
 		id := ts.dialNonReader(t, "/r", a)
 		fast.expect(newPeerMsg(id))
@@ -295,7 +297,7 @@ func TestGlobalQueueCapShedsOnlyStalledClients(t *testing.T) {
 // readSignalsOf reads frames on p's connection in a goroutine until n of
 // them were signalMsg(from, data), skipping PeerLeft; any other frame is an
 // error.
-func readSignalsOf(p *peer, from PeerID, data string, n int) <-chan error {
+func readSignalsOf(p *peer, from signalwire.PeerID, data string, n int) <-chan error {
 	done := make(chan error, 1)
 	want := signalMsg(from, data)
 	go func() {

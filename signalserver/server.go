@@ -20,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rollbox/rollbox/internal/ratelog"
+	"github.com/rollbox/rollbox/signalwire"
 
 	"github.com/gorilla/websocket"
 )
@@ -36,7 +37,7 @@ const closeGrace = time.Second
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	reg      Registry
+	reg      registry
 	limits   *ipLimits
 	realIP   realIP
 	tracker  *connTracker // connections of HTTPServer's http.Servers
@@ -44,11 +45,11 @@ type Server struct {
 	metrics  Metrics
 	epoch    time.Time // the clock clients' last-heard times count from
 
-	bus     Bus                // nil: local delivery only
+	redis   *redisRegistry     // from Config.Redis; nil: rooms in memory
+	bus     instanceBus        // the Redis registry, or nil: local delivery only
 	bc      busCounters        // see bus.go
 	busStop context.CancelFunc // stops the bus goroutine
 	busDone chan struct{}
-	owned   io.Closer // what the server made from Config.Redis and closes
 
 	// clientLog limits the lines any client can cause (refusals, bad
 	// frames, and joins and leaves failing while Redis stalls): a burst,
@@ -59,7 +60,7 @@ type Server struct {
 	lastShed  atomic.Int64    // when stalled clients were last looked for, as time since epoch
 
 	mu      sync.RWMutex
-	clients map[PeerID]*client
+	clients map[signalwire.PeerID]*client
 	closing bool
 	conns   sync.WaitGroup // one per upgraded connection
 }
@@ -73,19 +74,22 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		reg:       cfg.Registry,
+		reg:       newMemoryRegistry(cfg.MaxPeersPerRoom),
 		limits:    newIPLimits(cfg),
 		realIP:    realIP{header: cfg.RealIPHeader, trusted: cfg.TrustedProxies},
-		clients:   make(map[PeerID]*client),
-		bus:       cfg.Bus,
+		clients:   make(map[signalwire.PeerID]*client),
 		epoch:     time.Now(),
 		clientLog: ratelog.Limiter{Interval: time.Second, Burst: 10},
 		slowLog:   ratelog.Limiter{Interval: time.Second},
 		shedLog:   ratelog.Limiter{Interval: time.Second},
 	}
 	s.tracker = newConnTracker(cfg, s.realIP, &s.metrics)
-	if r, ok := cfg.Registry.(*Redis); ok && cfg.Redis.URL != "" {
-		s.owned = r
+	if cfg.Redis.URL != "" {
+		r, err := newRedis(cfg.Redis, cfg.MaxPeersPerRoom, cfg.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("signalserver: invalid config: %w", err)
+		}
+		s.redis, s.reg, s.bus = r, r, r
 	}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WriteTimeout,
@@ -269,36 +273,36 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 
 // parseRoomKey reads the room id and next from the request URL: one path
 // segment, percent-decoded, and an optional whole-number next.
-func (s *Server) parseRoomKey(u *url.URL) (RoomKey, refusal, string) {
+func (s *Server) parseRoomKey(u *url.URL) (roomKey, refusal, string) {
 	seg := strings.TrimPrefix(u.EscapedPath(), "/")
 	if strings.Contains(seg, "/") {
-		return RoomKey{}, refusalBadRoom, "room id must be a single path segment"
+		return roomKey{}, refusalBadRoom, "room id must be a single path segment"
 	}
 	id, err := url.PathUnescape(seg)
 	if err != nil {
-		return RoomKey{}, refusalBadRoom, "room id is not valid percent-encoding"
+		return roomKey{}, refusalBadRoom, "room id is not valid percent-encoding"
 	}
 	if len(id) > s.cfg.MaxRoomIDBytes {
-		return RoomKey{}, refusalBadRoom, fmt.Sprintf("room id longer than %d bytes", s.cfg.MaxRoomIDBytes)
+		return roomKey{}, refusalBadRoom, fmt.Sprintf("room id longer than %d bytes", s.cfg.MaxRoomIDBytes)
 	}
 	if !utf8.ValidString(id) || strings.ContainsFunc(id, unicode.IsControl) {
-		return RoomKey{}, refusalBadRoom, "room id must be UTF-8 text without control characters"
+		return roomKey{}, refusalBadRoom, "room id must be UTF-8 text without control characters"
 	}
-	key := RoomKey{ID: id}
+	key := roomKey{ID: id}
 	values, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
-		return RoomKey{}, refusalBadNext, "query string is not valid percent-encoding"
+		return roomKey{}, refusalBadNext, "query string is not valid percent-encoding"
 	}
 	if v := values.Get("next"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		var numErr *strconv.NumError
 		switch {
 		case errors.As(err, &numErr) && errors.Is(numErr.Err, strconv.ErrRange):
-			return RoomKey{}, refusalBadNext, fmt.Sprintf("next must be between 1 and %d", s.cfg.MaxPeersPerRoom)
+			return roomKey{}, refusalBadNext, fmt.Sprintf("next must be between 1 and %d", s.cfg.MaxPeersPerRoom)
 		case err != nil:
 			// Not a whole number: absent, as matchbox_server treats it.
 		case n < 1 || n > int64(s.cfg.MaxPeersPerRoom):
-			return RoomKey{}, refusalBadNext, fmt.Sprintf("next must be between 1 and %d, got %d", s.cfg.MaxPeersPerRoom, n)
+			return roomKey{}, refusalBadNext, fmt.Sprintf("next must be between 1 and %d, got %d", s.cfg.MaxPeersPerRoom, n)
 		default:
 			key.Next = int(n)
 		}
@@ -350,7 +354,7 @@ func (s *Server) serveClient(c *client) {
 	cancel()
 	if err != nil {
 		close(c.readDone)
-		if errors.Is(err, ErrRoomFull) {
+		if errors.Is(err, errRoomFull) {
 			s.kick(c, disconnectRoomFull, websocket.ClosePolicyViolation, "room full")
 		} else {
 			s.clientLog.Log(context.Background(), log, slog.LevelWarn, "join failed", "err", err)
@@ -416,31 +420,31 @@ func (s *Server) readLoop(c *client, log *slog.Logger) disconnect {
 			s.dropped(log, dropBinary, nil)
 			continue
 		}
-		msg, err := ParseClientMessage(frame)
+		msg, err := signalwire.ParseClientMessage(frame)
 		switch {
-		case errors.Is(err, ErrInvalidUTF8): // before ErrMalformed, which it wraps
+		case errors.Is(err, signalwire.ErrInvalidUTF8): // before ErrMalformed, which it wraps
 			// Relaying it would make a browser receiving it close its
 			// WebSocket; a sender of such frames is broken or hostile.
 			s.kick(c, disconnectInvalidUTF8, websocket.CloseInvalidFramePayloadData, "text frame is not UTF-8")
 			return disconnectInvalidUTF8
-		case errors.Is(err, ErrUnknownMessage):
+		case errors.Is(err, signalwire.ErrUnknownMessage):
 			s.dropped(log, dropUnknownMessage, err)
 		case err != nil:
 			s.dropped(log, dropMalformed, err)
-		case msg.Kind == KeepAlive:
+		case msg.Kind == signalwire.KeepAlive:
 			s.metrics.KeepAlives.Add(1)
-		case msg.Kind == Signal:
+		case msg.Kind == signalwire.Signal:
 			s.relay(c, msg, log)
 		}
 	}
 }
 
 // relay forwards a signal to its receiver if both share a group.
-func (s *Server) relay(c *client, msg ClientMessage, log *slog.Logger) {
+func (s *Server) relay(c *client, msg signalwire.ClientMessage, log *slog.Logger) {
 	s.mu.RLock()
 	to := s.clients[msg.Receiver]
 	s.mu.RUnlock()
-	if to == nil && s.bus != nil {
+	if to == nil && s.redis != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 		why, err := s.relayRemote(ctx, c, msg)
 		cancel()
@@ -474,7 +478,7 @@ func (s *Server) dropped(log *slog.Logger, why drop, err error) {
 
 // broadcast queues frame to every listed peer, through the bus to those
 // connected elsewhere.
-func (s *Server) broadcast(to []PeerID, frame []byte) {
+func (s *Server) broadcast(to []signalwire.PeerID, frame []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.WriteTimeout)
 	defer cancel()
 	s.deliver(ctx, to, frame)
@@ -616,8 +620,8 @@ func (s *Server) writeFrames(c *client) {
 
 // client is one connected peer.
 type client struct {
-	id       PeerID
-	key      RoomKey
+	id       signalwire.PeerID
+	key      roomKey
 	conn     *websocket.Conn
 	readDone chan struct{} // closed when the reader has stopped
 	closed   chan struct{} // closed when the writer has closed the connection
@@ -646,9 +650,9 @@ type client struct {
 	awaited  atomic.Bool   // room is not nil: the writer wakes its waiters as the queue drains
 }
 
-func newClient(conn *websocket.Conn, key RoomKey) *client {
+func newClient(conn *websocket.Conn, key roomKey) *client {
 	return &client{
-		id:       NewPeerID(),
+		id:       signalwire.NewPeerID(),
 		key:      key,
 		conn:     conn,
 		readDone: make(chan struct{}),

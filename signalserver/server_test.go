@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/rollbox/rollbox/internal/syncbuf"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 func TestSignalDataRelayedByteForByte(t *testing.T) {
@@ -194,7 +196,7 @@ func TestBadFramesDroppedSenderStays(t *testing.T) {
 	a := ts.dial(t, "/r")
 	b := ts.dial(t, "/r")
 	a.expect(newPeerMsg(b.id))
-	unknown := NewPeerID()
+	unknown := signalwire.NewPeerID()
 	for _, bad := range []string{
 		`not json`,
 		`{"Signal":`,
@@ -298,7 +300,7 @@ func TestHalfOpenConnectionReaped(t *testing.T) {
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("handshake: %v %v", err, resp)
 	}
-	var np struct{ NewPeer PeerID }
+	var np struct{ NewPeer signalwire.PeerID }
 	if err := json.Unmarshal(a.next(), &np); err != nil {
 		t.Fatal(err)
 	}
@@ -415,12 +417,12 @@ func TestMaxPeersPerRoom(t *testing.T) {
 		t.Fatalf("room_full refusals = %d, want 1", n)
 	}
 	// The registry enforces the cap too, for joins racing past the check.
-	reg := NewMemoryRegistry(nil, 1)
-	if _, err := reg.Join(context.Background(), RoomKey{ID: "x"}, NewPeerID()); err != nil {
+	reg := newMemoryRegistry(1)
+	if _, err := reg.Join(context.Background(), roomKey{ID: "x"}, signalwire.NewPeerID()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := reg.Join(context.Background(), RoomKey{ID: "x"}, NewPeerID()); err != ErrRoomFull {
-		t.Fatalf("second join: %v, want ErrRoomFull", err)
+	if _, err := reg.Join(context.Background(), roomKey{ID: "x"}, signalwire.NewPeerID()); err != errRoomFull {
+		t.Fatalf("second join: %v, want errRoomFull", err)
 	}
 }
 
@@ -551,9 +553,9 @@ func TestConcurrentJoins(t *testing.T) {
 	eachBackend(t, unlimited(Config{}), func(t *testing.T, ts *testCluster) {
 		const rooms, size = 50, 4
 		type result struct {
-			id       PeerID
+			id       signalwire.PeerID
 			room     int
-			newPeers []PeerID
+			newPeers []signalwire.PeerID
 		}
 		results := make([]result, rooms*size)
 		peers := make([]*peer, rooms*size)
@@ -569,7 +571,7 @@ func TestConcurrentJoins(t *testing.T) {
 				}
 				p := &peer{t: t, conn: conn}
 				peers[i] = p
-				var first struct{ IdAssigned PeerID }
+				var first struct{ IdAssigned signalwire.PeerID }
 				_ = json.Unmarshal(p.next(), &first)
 				results[i] = result{id: first.IdAssigned, room: i / size}
 			})
@@ -585,7 +587,7 @@ func TestConcurrentJoins(t *testing.T) {
 		if t.Failed() {
 			return
 		}
-		roomOf := map[PeerID]int{}
+		roomOf := map[signalwire.PeerID]int{}
 		for _, r := range results {
 			roomOf[r.id] = r.room
 		}
@@ -610,7 +612,7 @@ func TestConcurrentJoins(t *testing.T) {
 		counts := make([][]int, rooms)
 		for i := range peers {
 			readUntilMarker(i, func(msg []byte) {
-				var np struct{ NewPeer PeerID }
+				var np struct{ NewPeer signalwire.PeerID }
 				if err := json.Unmarshal(msg, &np); err != nil || np.NewPeer == "" {
 					t.Fatalf("peer %d got %s, want only NewPeer", i, msg)
 				}
@@ -643,7 +645,9 @@ func TestConcurrentJoins(t *testing.T) {
 		for i, r := range results {
 			offers := 0
 			readUntilMarker(i, func(msg []byte) {
-				var sig struct{ Signal struct{ Sender PeerID } }
+				var sig struct {
+					Signal struct{ Sender signalwire.PeerID }
+				}
 				if err := json.Unmarshal(msg, &sig); err != nil || roomOf[sig.Signal.Sender] != r.room {
 					t.Fatalf("peer in room %d got %s", r.room, msg)
 				}

@@ -11,10 +11,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// RoomClaims are the claims of a room token: a JWT signed with HS256 that
+// roomClaims are the claims of a room token: a JWT signed with HS256 that
 // lets its bearer join one room until it expires. Browsers cannot set
 // headers on a WebSocket, so the token rides in the query: /room?token=...
-type RoomClaims struct {
+type roomClaims struct {
 	// Room is the room id the token opens (percent-decoded, as the server
 	// compares it with the path). A token without one opens no room, not
 	// even the room at /, whose id is empty.
@@ -27,6 +27,11 @@ type RoomClaims struct {
 
 // MintToken returns a token for room (not empty) valid for ttl from now, signed with
 // secret. maxNext 0 allows any join to the room.
+//
+// A token is a JWT signed with HS256 whose claims are "room" (the room id,
+// percent-decoded, as the path names it), "exp", and optionally "max_next"
+// (above zero: the join must give ?next= between 1 and it): a token minted
+// elsewhere with these claims and the same secret works as well.
 func MintToken(secret []byte, room string, ttl time.Duration, maxNext int, now time.Time) (string, error) {
 	if len(secret) == 0 {
 		return "", errors.New("signalserver: empty token secret")
@@ -37,7 +42,7 @@ func MintToken(secret []byte, room string, ttl time.Duration, maxNext int, now t
 	if room == "" {
 		return "", errors.New("signalserver: a token needs a room")
 	}
-	claims := RoomClaims{
+	claims := roomClaims{
 		Room:    room,
 		MaxNext: maxNext,
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -50,7 +55,7 @@ func MintToken(secret []byte, room string, ttl time.Duration, maxNext int, now t
 
 // checkToken returns why r may not join key, or "" when it may (or when
 // authentication is off). The reason is one line for the 401 answer.
-func (s *Server) checkToken(r *http.Request, key RoomKey) string {
+func (s *Server) checkToken(r *http.Request, key roomKey) string {
 	if len(s.cfg.AuthSecret) == 0 {
 		return ""
 	}
@@ -68,8 +73,8 @@ func (s *Server) checkToken(r *http.Request, key RoomKey) string {
 
 // parseToken checks the signature and expiry of r's ?token= and returns its
 // claims, or why it is no good.
-func (s *Server) parseToken(r *http.Request) (RoomClaims, string) {
-	var claims RoomClaims
+func (s *Server) parseToken(r *http.Request) (roomClaims, string) {
+	var claims roomClaims
 	raw := r.URL.Query().Get("token")
 	if raw == "" {
 		return claims, "token required: join with ?token="

@@ -33,17 +33,17 @@ func TestRoomTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unsigned, err := jwt.NewWithClaims(jwt.SigningMethodNone, RoomClaims{Room: "lobby",
+	unsigned, err := jwt.NewWithClaims(jwt.SigningMethodNone, roomClaims{Room: "lobby",
 		RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}}).SignedString(jwt.UnsafeAllowNoneSignatureType)
 	if err != nil {
 		t.Fatal(err)
 	}
-	noExpiry, err := jwt.NewWithClaims(jwt.SigningMethodHS256, RoomClaims{Room: "lobby"}).SignedString(secret)
+	noExpiry, err := jwt.NewWithClaims(jwt.SigningMethodHS256, roomClaims{Room: "lobby"}).SignedString(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Validly signed, but naming no room: neither may open the room at /.
-	emptyRoom, err := jwt.NewWithClaims(jwt.SigningMethodHS256, RoomClaims{
+	emptyRoom, err := jwt.NewWithClaims(jwt.SigningMethodHS256, roomClaims{
 		RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}}).SignedString(secret)
 	if err != nil {
 		t.Fatal(err)

@@ -33,19 +33,19 @@ const DefaultTURNTTL = time.Hour
 // challenges. Clients take the realm from the challenge, so any value works.
 const DefaultTURNRealm = "rollbox"
 
-// Errors of VerifyTURNCredential.
+// Errors of verifyTURNCredential.
 var (
-	ErrTURNCredentialExpired = errors.New("signalserver: TURN credential expired")
-	ErrTURNCredentialInvalid = errors.New("signalserver: TURN credential invalid")
+	errTURNCredentialExpired = errors.New("signalserver: TURN credential expired")
+	errTURNCredentialInvalid = errors.New("signalserver: TURN credential invalid")
 )
 
-// MintTURNCredential returns a TURN username and password valid until expiry,
+// mintTURNCredential returns a TURN username and password valid until expiry,
 // per the TURN REST API scheme (draft-uberti-behave-turn-rest): the username
 // is "<expiry unix seconds>:<id>" and the password is
 // base64(HMAC-SHA1(secret, username)). Any TURN server that shares secret
 // accepts it: the embedded one, or coturn with use-auth-secret and
 // static-auth-secret. The server never stores it: it recomputes the HMAC.
-func MintTURNCredential(secret []byte, id string, expiry time.Time) (username, password string) {
+func mintTURNCredential(secret []byte, id string, expiry time.Time) (username, password string) {
 	username = strconv.FormatInt(expiry.Unix(), 10)
 	if id != "" {
 		username += ":" + id
@@ -53,20 +53,20 @@ func MintTURNCredential(secret []byte, id string, expiry time.Time) (username, p
 	return username, turnPassword(secret, username)
 }
 
-// VerifyTURNCredential checks a username and password made by
-// MintTURNCredential with secret: ErrTURNCredentialExpired if its expiry is
-// before now, ErrTURNCredentialInvalid if it is malformed or its HMAC does not
+// verifyTURNCredential checks a username and password made by
+// mintTURNCredential with secret: errTURNCredentialExpired if its expiry is
+// before now, errTURNCredentialInvalid if it is malformed or its HMAC does not
 // match.
-func VerifyTURNCredential(secret []byte, username, password string, now time.Time) error {
+func verifyTURNCredential(secret []byte, username, password string, now time.Time) error {
 	expiry, err := turnExpiry(username)
 	if err != nil {
 		return err
 	}
 	if !hmac.Equal([]byte(password), []byte(turnPassword(secret, username))) {
-		return fmt.Errorf("%w: wrong password", ErrTURNCredentialInvalid)
+		return fmt.Errorf("%w: wrong password", errTURNCredentialInvalid)
 	}
 	if now.After(expiry) {
-		return ErrTURNCredentialExpired
+		return errTURNCredentialExpired
 	}
 	return nil
 }
@@ -83,7 +83,7 @@ func turnExpiry(username string) (time.Time, error) {
 	ts, _, _ := strings.Cut(username, ":")
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil || sec <= 0 {
-		return time.Time{}, fmt.Errorf("%w: username %q is not <expiry>:<id>", ErrTURNCredentialInvalid, username)
+		return time.Time{}, fmt.Errorf("%w: username %q is not <expiry>:<id>", errTURNCredentialInvalid, username)
 	}
 	return time.Unix(sec, 0), nil
 }
@@ -165,7 +165,7 @@ func (m *TURNMetrics) Refused(reason string) int64 {
 }
 
 // TURNServer is a running embedded TURN server (pion/turn) with UDP and TCP
-// listeners on one port, accepting credentials from MintTURNCredential.
+// listeners on one port, accepting credentials from mintTURNCredential.
 type TURNServer struct {
 	cfg     TURNConfig
 	srv     *turn.Server
@@ -334,9 +334,9 @@ func (t *TURNServer) URLs() []string {
 	return []string{"turn:" + hostPort + "?transport=udp", "turn:" + hostPort + "?transport=tcp"}
 }
 
-// Mint returns credentials for this server valid for its TTL, under a random
+// mint returns credentials for this server valid for its TTL, under a random
 // id (which the server logs as the user).
-func (t *TURNServer) Mint() (username, password string, expiry time.Time) {
+func (t *TURNServer) mint() (username, password string, expiry time.Time) {
 	return mintTURN(t.cfg.Secret, t.cfg.TTL)
 }
 
@@ -347,7 +347,7 @@ func mintTURN(secret []byte, ttl time.Duration) (username, password string, expi
 		ttl = DefaultTURNTTL
 	}
 	expiry = time.Now().Add(ttl).Truncate(time.Second)
-	username, password = MintTURNCredential(secret, randomID(), expiry)
+	username, password = mintTURNCredential(secret, randomID(), expiry)
 	return username, password, expiry
 }
 

@@ -33,7 +33,7 @@ func TestAttackTURNIPv6RelayOpensItsPortOnIPv4(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		user, pass, _ := ts.Mint()
+		user, pass, _ := ts.mint()
 		c, err := turn.NewClient(&turn.ClientConfig{
 			TURNServerAddr: server.String(), STUNServerAddr: server.String(),
 			Username: user, Password: pass, Realm: "rollbox", Conn: conn,
@@ -94,7 +94,7 @@ func TestAttackTURNTCPRelayPortShared(t *testing.T) {
 	ts := startTURNConfig(t, TURNConfig{RelayPortMin: port, RelayPortMax: port})
 	peerIP := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
 
-	userV, passV, _ := ts.Mint()
+	userV, passV, _ := ts.mint()
 	clientV := dialTURN(t, ts, "tcp", userV, passV)
 	victim, err := clientV.AllocateTCP()
 	if err != nil {
@@ -105,7 +105,7 @@ func TestAttackTURNTCPRelayPortShared(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	userA, passA, _ := ts.Mint()
+	userA, passA, _ := ts.mint()
 	clientA := dialTURN(t, ts, "tcp", userA, passA)
 	attacker, err := clientA.AllocateTCP()
 	if err != nil {
@@ -204,7 +204,7 @@ func TestAttackTURNIdleTCPConnections(t *testing.T) {
 	for _, c := range conns {
 		_ = c.Close()
 	}
-	user, pass, _ := ts.Mint()
+	user, pass, _ := ts.mint()
 	for end := time.Now().Add(10 * time.Second); ; {
 		c, err := net.Dial("tcp4", ts.Addr().String())
 		if err != nil {

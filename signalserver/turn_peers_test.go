@@ -175,7 +175,7 @@ func awaitRefusal(t *testing.T, ts *TURNServer, before int64, got <-chan string)
 func TestTURNRefusesPeersInTheHost(t *testing.T) {
 	logs := &syncbuf.Buffer{}
 	ts := startTURNConfig(t, TURNConfig{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	user, pass, _ := ts.Mint()
+	user, pass, _ := ts.mint()
 	refused := func() int64 { return ts.Metrics().Refused("peer_address") }
 	start := time.Now()
 
@@ -268,8 +268,8 @@ func TestTURNRelaysBetweenItsRelays(t *testing.T) {
 	ts := startTURN(t)
 	for _, network := range []string{"udp", "tcp"} {
 		t.Run(network, func(t *testing.T) {
-			userA, passA, _ := ts.Mint()
-			userB, passB, _ := ts.Mint()
+			userA, passA, _ := ts.mint()
+			userB, passB, _ := ts.mint()
 			_, a := allocateUDP(t, ts, network, userA, passA)
 			_, b := allocateUDP(t, ts, "udp", userB, passB)
 			// Each relay's first write creates its permission for the
@@ -289,8 +289,8 @@ func TestTURNRelaysBetweenItsRelays(t *testing.T) {
 		})
 	}
 	t.Run("tcp relays (RFC 6062)", func(t *testing.T) {
-		userA, passA, _ := ts.Mint()
-		userB, passB, _ := ts.Mint()
+		userA, passA, _ := ts.mint()
+		userB, passB, _ := ts.mint()
 		a, err := dialTURN(t, ts, "tcp", userA, passA).AllocateTCP()
 		if err != nil {
 			t.Fatal(err)
@@ -363,7 +363,7 @@ func TestTURNAllowPeers(t *testing.T) {
 		t.Skip("needs 127.0.0.2, which only Linux routes to the loopback interface by default")
 	}
 	ts := startTURNConfig(t, TURNConfig{AllowPeers: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
-	user, pass, _ := ts.Mint()
+	user, pass, _ := ts.mint()
 
 	udpSvc := listenUDPService(t, "127.0.0.2:0")
 	_, relay := allocateUDP(t, ts, "udp", user, pass)
@@ -420,8 +420,8 @@ func TestTURNAllowPeers(t *testing.T) {
 // 486 and counted (also in /metrics); a deleted allocation frees its place.
 func TestTURNQuotas(t *testing.T) {
 	turnSrv := startTURNConfig(t, TURNConfig{MaxAllocationsPerUser: 2, MaxAllocationsPerIP: 3})
-	userA, passA, _ := turnSrv.Mint()
-	userB, passB, _ := turnSrv.Mint()
+	userA, passA, _ := turnSrv.mint()
+	userB, passB, _ := turnSrv.mint()
 	m := turnSrv.Metrics()
 
 	_, a1 := allocateUDP(t, turnSrv, "udp", userA, passA)
@@ -474,7 +474,7 @@ func TestTURNQuotas(t *testing.T) {
 func TestTURNQuotaUnderConcurrentAllocations(t *testing.T) {
 	const quota, tries = 4, 12
 	ts := startTURNConfig(t, TURNConfig{MaxAllocationsPerUser: quota})
-	user, pass, _ := ts.Mint()
+	user, pass, _ := ts.mint()
 	clients := make([]*turn.Client, tries)
 	for i := range clients {
 		clients[i] = dialTURN(t, ts, "tcp", user, pass)
@@ -518,7 +518,7 @@ func TestTURNRelayPortsAndFailedAllocations(t *testing.T) {
 	}
 	port := taken.LocalAddr().(*net.UDPAddr).Port
 	ts := startTURNConfig(t, TURNConfig{RelayPortMin: port, RelayPortMax: port, MaxAllocationsPerUser: 1})
-	user, pass, _ := ts.Mint()
+	user, pass, _ := ts.mint()
 	c := dialTURN(t, ts, "udp", user, pass)
 	for range 3 {
 		if _, err := c.Allocate(); !isTURNError(err, stun.CodeInsufficientCapacity) {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/pion/turn/v5"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 var turnSecret = []byte("turn secret for the tests")
@@ -102,33 +104,33 @@ func allocate(t *testing.T, ts *TURNServer, network, username, password string) 
 
 func TestTURNCredentials(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	user, pass := MintTURNCredential(turnSecret, "abc", now.Add(time.Hour))
+	user, pass := mintTURNCredential(turnSecret, "abc", now.Add(time.Hour))
 	if user != "1800003600:abc" {
 		t.Fatalf("username %q, want <expiry>:<id>", user)
 	}
 	// The TURN REST API scheme, computed independently by pion (as coturn's
 	// use-auth-secret does).
 	// pion's handler checks the expiry against the clock: mint one for now.
-	liveUser, livePass := MintTURNCredential(turnSecret, "abc", time.Now().Add(time.Minute))
+	liveUser, livePass := mintTURNCredential(turnSecret, "abc", time.Now().Add(time.Minute))
 	_, key, ok := turn.LongTermTURNRESTAuthHandler(string(turnSecret), nil)(&turn.RequestAttributes{Username: liveUser, Realm: "r"})
 	if !ok || string(key) != string(turn.GenerateAuthKey(liveUser, "r", livePass)) {
 		t.Fatal("pion's TURN REST handler derives another key from a minted credential")
 	}
-	if err := VerifyTURNCredential(turnSecret, user, pass, now); err != nil {
+	if err := verifyTURNCredential(turnSecret, user, pass, now); err != nil {
 		t.Fatalf("fresh credential refused: %v", err)
 	}
-	if err := VerifyTURNCredential(turnSecret, user, pass, now.Add(2*time.Hour)); !errors.Is(err, ErrTURNCredentialExpired) {
+	if err := verifyTURNCredential(turnSecret, user, pass, now.Add(2*time.Hour)); !errors.Is(err, errTURNCredentialExpired) {
 		t.Fatalf("expired credential: %v", err)
 	}
-	_, forged := MintTURNCredential([]byte("another secret"), "abc", now.Add(time.Hour))
-	if err := VerifyTURNCredential(turnSecret, user, forged, now); !errors.Is(err, ErrTURNCredentialInvalid) {
+	_, forged := mintTURNCredential([]byte("another secret"), "abc", now.Add(time.Hour))
+	if err := verifyTURNCredential(turnSecret, user, forged, now); !errors.Is(err, errTURNCredentialInvalid) {
 		t.Fatalf("forged credential: %v", err)
 	}
-	later, _ := MintTURNCredential(turnSecret, "abc", now.Add(10*time.Hour))
-	if err := VerifyTURNCredential(turnSecret, later, pass, now); !errors.Is(err, ErrTURNCredentialInvalid) {
+	later, _ := mintTURNCredential(turnSecret, "abc", now.Add(10*time.Hour))
+	if err := verifyTURNCredential(turnSecret, later, pass, now); !errors.Is(err, errTURNCredentialInvalid) {
 		t.Fatalf("extended expiry with the old password: %v", err)
 	}
-	if err := VerifyTURNCredential(turnSecret, "nobody", pass, now); !errors.Is(err, ErrTURNCredentialInvalid) {
+	if err := verifyTURNCredential(turnSecret, "nobody", pass, now); !errors.Is(err, errTURNCredentialInvalid) {
 		t.Fatalf("malformed username: %v", err)
 	}
 }
@@ -137,7 +139,7 @@ func TestTURNRefusesExpiredAndForgedCredentials(t *testing.T) {
 	ts := startTURN(t)
 	for _, network := range []string{"udp", "tcp"} {
 		t.Run(network, func(t *testing.T) {
-			user, pass, _ := ts.Mint()
+			user, pass, _ := ts.mint()
 			relay, err := allocate(t, ts, network, user, pass)
 			if err != nil {
 				t.Fatalf("fresh credential: %v", err)
@@ -146,12 +148,12 @@ func TestTURNRefusesExpiredAndForgedCredentials(t *testing.T) {
 				t.Fatalf("relay address %v, want on 127.0.0.1", relay)
 			}
 
-			expiredUser, expiredPass := MintTURNCredential(turnSecret, "old", time.Now().Add(-time.Second))
+			expiredUser, expiredPass := mintTURNCredential(turnSecret, "old", time.Now().Add(-time.Second))
 			if _, err := allocate(t, ts, network, expiredUser, expiredPass); err == nil {
 				t.Fatal("expired credential allocated a relay")
 			}
-			_, forged := MintTURNCredential([]byte("not the secret"), "x", time.Now().Add(time.Hour))
-			forgedUser, _ := MintTURNCredential(turnSecret, "x", time.Now().Add(time.Hour))
+			_, forged := mintTURNCredential([]byte("not the secret"), "x", time.Now().Add(time.Hour))
+			forgedUser, _ := mintTURNCredential(turnSecret, "x", time.Now().Add(time.Hour))
 			if _, err := allocate(t, ts, network, forgedUser, forged); err == nil {
 				t.Fatal("forged credential allocated a relay")
 			}
@@ -171,7 +173,7 @@ func TestICEEndpoint(t *testing.T) {
 	ts := startServer(t, unlimited(Config{ICE: ICEConfig{STUN: []string{"stun:stun.example.org:3478"}, TURN: turnSrv}}))
 	base := "http" + strings.TrimPrefix(ts.url, "ws")
 
-	get := func() []ICEServer {
+	get := func() []signalwire.ICEServer {
 		t.Helper()
 		resp, err := http.Get(base + "/ice")
 		if err != nil {
@@ -181,7 +183,7 @@ func TestICEEndpoint(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Type") != "application/json" {
 			t.Fatalf("GET /ice: %s, Cache-Control %q, Content-Type %q", resp.Status, resp.Header.Get("Cache-Control"), resp.Header.Get("Content-Type"))
 		}
-		var servers []ICEServer
+		var servers []signalwire.ICEServer
 		if err := json.NewDecoder(resp.Body).Decode(&servers); err != nil {
 			t.Fatal(err)
 		}
@@ -197,7 +199,7 @@ func TestICEEndpoint(t *testing.T) {
 	if strings.Join(turnEntry.URLs, " ") != strings.Join(wantURLs, " ") {
 		t.Fatalf("TURN urls %q, want %q", turnEntry.URLs, wantURLs)
 	}
-	if err := VerifyTURNCredential(turnSecret, turnEntry.Username, turnEntry.Credential, time.Now()); err != nil {
+	if err := verifyTURNCredential(turnSecret, turnEntry.Username, turnEntry.Credential, time.Now()); err != nil {
 		t.Fatalf("minted credential does not verify: %v", err)
 	}
 	expiry, _ := turnExpiry(turnEntry.Username)
@@ -287,15 +289,15 @@ func TestICEEndpointNeedsTokenWithAuth(t *testing.T) {
 
 func TestICEServersForExternalTURN(t *testing.T) {
 	cfg := ICEConfig{TURNURLs: []string{"turn:coturn.example:3478"}, TURNSecret: []byte("coturn secret"), TURNTTL: 10 * time.Minute}
-	servers := cfg.ICEServers()
+	servers := cfg.iceServers()
 	if len(servers) != 1 || servers[0].URLs[0] != "turn:coturn.example:3478" {
 		t.Fatalf("servers %+v", servers)
 	}
 	s := servers[0]
-	if err := VerifyTURNCredential([]byte("coturn secret"), s.Username, s.Credential, time.Now().Add(9*time.Minute)); err != nil {
+	if err := verifyTURNCredential([]byte("coturn secret"), s.Username, s.Credential, time.Now().Add(9*time.Minute)); err != nil {
 		t.Fatalf("credential for coturn: %v", err)
 	}
-	if err := VerifyTURNCredential([]byte("coturn secret"), s.Username, s.Credential, time.Now().Add(11*time.Minute)); !errors.Is(err, ErrTURNCredentialExpired) {
+	if err := verifyTURNCredential([]byte("coturn secret"), s.Username, s.Credential, time.Now().Add(11*time.Minute)); !errors.Is(err, errTURNCredentialExpired) {
 		t.Fatalf("credential past its TTL: %v", err)
 	}
 }

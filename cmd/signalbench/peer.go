@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // Kinds of signal data the peers exchange. Every data value the bench sends
@@ -21,19 +23,8 @@ const (
 	dataPing  = 'p' // the closed-loop throughput phase: the receiver answers while it runs
 )
 
-// Server frames, as matchbox servers write them.
-const (
-	prefixID       = `{"IdAssigned":"`
-	prefixNewPeer  = `{"NewPeer":"`
-	prefixPeerLeft = `{"PeerLeft":"`
-	prefixSignal   = `{"Signal":{"sender":"`
-	midSignal      = `","data":`
-)
-
-const (
-	idLen       = 36               // a hyphenated UUID
-	pongTimeout = 30 * time.Second // see dial
-)
+// pongTimeout: see dial.
+const pongTimeout = 30 * time.Second
 
 // peer is one simulated matchbox client. Its reader goroutine handles every
 // frame the server sends; sends come from the harness, from the peer's
@@ -130,44 +121,36 @@ func (p *peer) readLoop() {
 
 // handle reacts to one server frame received at now.
 func (p *peer) handle(frame []byte, now time.Time) {
-	switch {
-	case bytes.HasPrefix(frame, []byte(prefixSignal)):
-		p.onSignal(frame, now)
-	case bytes.HasPrefix(frame, []byte(prefixID)):
-		id, ok := idIn(frame, prefixID)
+	msg, err := signalwire.ParseServerMessage(frame)
+	if err != nil {
+		p.fault("unexpected frame %q: %v", frame, err)
+		return
+	}
+	id := string(msg.Peer)
+	switch msg.Kind {
+	case signalwire.Signal:
+		p.onSignal(id, msg.Data, frame, now)
+	case signalwire.IDAssigned:
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		if !ok || p.id != "" {
-			p.faultLocked("bad or second IdAssigned %q", frame)
+		if p.id != "" {
+			p.faultLocked("second IdAssigned %q", frame)
 			return
 		}
 		p.id, p.idAt = id, now
 		close(p.gotID)
-	case bytes.HasPrefix(frame, []byte(prefixNewPeer)):
-		id, ok := idIn(frame, prefixNewPeer)
-		if !ok {
-			p.fault("bad NewPeer %q", frame)
-			return
-		}
+	case signalwire.NewPeer:
 		p.learn(id, now)
 		if err := p.send(id, dataOffer); err != nil {
 			p.fault("sending the offer: %v", err)
 		}
-	case bytes.HasPrefix(frame, []byte(prefixPeerLeft)):
+	case signalwire.PeerLeft:
 		// Only at teardown.
-	default:
-		p.fault("unexpected frame %q", frame)
 	}
 }
 
-func (p *peer) onSignal(frame []byte, now time.Time) {
-	rest := frame[len(prefixSignal):]
-	if len(rest) < idLen+len(midSignal)+2 || !bytes.HasPrefix(rest[idLen:], []byte(midSignal)) || !bytes.HasSuffix(rest, []byte("}}")) {
-		p.fault("bad Signal %q", frame)
-		return
-	}
-	sender := string(rest[:idLen])
-	kind, from, sentAt, ok := parseData(rest[idLen+len(midSignal) : len(rest)-2])
+func (p *peer) onSignal(sender string, data []byte, frame []byte, now time.Time) {
+	kind, from, sentAt, ok := parseData(data)
 	if !ok || from < 0 || from >= len(p.h.peers) {
 		p.fault("bad Signal data %q", frame)
 		return
@@ -234,30 +217,21 @@ func (p *peer) faultLocked(format string, args ...any) {
 // send writes a Signal to receiver with bench data of the given kind,
 // stamped with the time just before the write.
 func (p *peer) send(receiver string, kind byte) error {
-	if len(receiver) != idLen {
+	if !signalwire.ValidPeerID(receiver) {
 		return errors.New("no receiver id")
 	}
-	var buf [160]byte
-	frame := append(buf[:0], `{"Signal":{"receiver":"`...)
-	frame = append(frame, receiver...)
-	frame = append(frame, `","data":{"k":"`...)
-	frame = append(frame, kind)
-	frame = append(frame, `","f":`...)
-	frame = strconv.AppendInt(frame, int64(p.idx), 10)
-	frame = append(frame, `,"t":`...)
+	var dataBuf, frameBuf [160]byte
+	data := append(dataBuf[:0], `{"k":"`...)
+	data = append(data, kind)
+	data = append(data, `","f":`...)
+	data = strconv.AppendInt(data, int64(p.idx), 10)
+	data = append(data, `,"t":`...)
 	p.wmu.Lock()
 	defer p.wmu.Unlock()
-	frame = strconv.AppendInt(frame, int64(time.Since(p.h.base)), 10)
-	frame = append(frame, `}}}`...)
+	data = strconv.AppendInt(data, int64(time.Since(p.h.base)), 10)
+	data = append(data, '}')
+	frame := signalwire.ClientMessage{Kind: signalwire.Signal, Receiver: signalwire.PeerID(receiver), Data: data}.Append(frameBuf[:0])
 	return p.conn.WriteMessage(websocket.TextMessage, frame)
-}
-
-// idIn returns the id in a frame of the form prefix + id + `"}`.
-func idIn(frame []byte, prefix string) (string, bool) {
-	if len(frame) != len(prefix)+idLen+2 || !bytes.HasSuffix(frame, []byte(`"}`)) {
-		return "", false
-	}
-	return string(frame[len(prefix) : len(prefix)+idLen]), true
 }
 
 // parseData parses the bench's data value {"k":"<kind>","f":<int>,"t":<int>}.

@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // runtimeStats is what a server under test reports after a forced GC.
@@ -144,12 +145,14 @@ func collect() runtimeStats {
 // are the same size), then relays every {"Signal":{"receiver":R,"data":D}}
 // to R as {"Signal":{"sender":S,"data":D}}. The sender's reader goroutine
 // writes to the receiver's connection directly, under the receiver's mutex:
-// one goroutine per connection, no queue, no deadlines, no pings.
+// one goroutine per connection, no queue, no deadlines, no pings. It reads
+// and writes frames with package signalwire, as rollbox does, so that the
+// comparison measures the server rather than its parser.
 type bareRelay struct {
 	upgrader websocket.Upgrader // gorilla's defaults: reuses the HTTP server's 4 KiB buffers
 
 	mu      sync.RWMutex
-	peers   map[signalserver.PeerID]*barePeer
+	peers   map[signalwire.PeerID]*barePeer
 	closing bool
 	conns   sync.WaitGroup
 }
@@ -162,7 +165,7 @@ type barePeer struct {
 func newBareRelay() *bareRelay {
 	return &bareRelay{
 		upgrader: websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }},
-		peers:    make(map[signalserver.PeerID]*barePeer),
+		peers:    make(map[signalwire.PeerID]*barePeer),
 	}
 }
 
@@ -172,7 +175,7 @@ func (b *bareRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered
 	}
-	id := signalserver.NewPeerID()
+	id := signalwire.NewPeerID()
 	p := &barePeer{conn: conn}
 	b.mu.Lock()
 	if b.closing {
@@ -190,7 +193,7 @@ func (b *bareRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = conn.Close()
 		b.conns.Done()
 	}()
-	if p.write([]byte(`{"IdAssigned":"`+string(id)+`"}`)) != nil {
+	if p.write(signalwire.ServerMessage{Kind: signalwire.IDAssigned, Peer: id}.Encode()) != nil {
 		return
 	}
 	for {
@@ -198,27 +201,17 @@ func (b *bareRelay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		var msg struct {
-			Signal *struct {
-				Receiver signalserver.PeerID `json:"receiver"`
-				Data     json.RawMessage     `json:"data"`
-			}
-		}
-		if json.Unmarshal(frame, &msg) != nil || msg.Signal == nil {
+		msg, err := signalwire.ParseClientMessage(frame)
+		if err != nil || msg.Kind != signalwire.Signal {
 			continue
 		}
 		b.mu.RLock()
-		to := b.peers[msg.Signal.Receiver]
+		to := b.peers[msg.Receiver]
 		b.mu.RUnlock()
 		if to == nil {
 			continue
 		}
-		out := make([]byte, 0, 64+len(msg.Signal.Data))
-		out = append(out, `{"Signal":{"sender":"`...)
-		out = append(out, id...)
-		out = append(out, `","data":`...)
-		out = append(out, msg.Signal.Data...)
-		out = append(out, `}}`...)
+		out := signalwire.ServerMessage{Kind: signalwire.Signal, Peer: id, Data: msg.Data}.Encode()
 		_ = to.write(out) // a broken receiver is its own reader's problem
 	}
 }

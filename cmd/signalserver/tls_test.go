@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // TestServesWSS: with -tls-cert and -tls-key, browsers on https pages can
@@ -49,7 +51,7 @@ func TestServesWSS(t *testing.T) {
 		t.Fatal(err)
 	}
 	var msg struct{ IdAssigned string }
-	if err := conn.ReadJSON(&msg); err != nil || !signalserver.ValidPeerID(msg.IdAssigned) {
+	if err := conn.ReadJSON(&msg); err != nil || !signalwire.ValidPeerID(msg.IdAssigned) {
 		t.Fatalf("over wss: %v %+v", err, msg)
 	}
 	conn.Close()

@@ -58,7 +58,7 @@ func tokenCommand(args []string, getenv func(string) string, stdout, stderr io.W
 	}
 	if *room == "" {
 		// The room at / cannot be opened by a token: a token without a room
-		// names none (see signalserver.RoomClaims).
+		// names none (see signalserver.MintToken).
 		return errors.New("token: -room is required and must not be empty")
 	}
 	key, err := loadSecret("auth-secret", *secret, *file)

@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 func main() {
@@ -46,16 +47,24 @@ func join(ctx context.Context, name, url string, out io.Writer) (*client, error)
 	return &client{name: name, conn: conn, out: out}, nil
 }
 
-// receive reads one frame, prints it and decodes it into v.
-func (c *client) receive(ctx context.Context, v any) error {
+// receive reads one frame, prints it and decodes it, expecting a message
+// of the given kind.
+func (c *client) receive(ctx context.Context, want signalwire.Kind) (signalwire.ServerMessage, error) {
 	deadline, _ := ctx.Deadline()
 	_ = c.conn.SetReadDeadline(deadline)
-	_, msg, err := c.conn.ReadMessage()
+	_, frame, err := c.conn.ReadMessage()
 	if err != nil {
-		return fmt.Errorf("%s: %w", c.name, err)
+		return signalwire.ServerMessage{}, fmt.Errorf("%s: %w", c.name, err)
 	}
-	fmt.Fprintf(c.out, "%-5s <- %s\n", c.name, msg)
-	return json.Unmarshal(msg, v)
+	fmt.Fprintf(c.out, "%-5s <- %s\n", c.name, frame)
+	msg, err := signalwire.ParseServerMessage(frame)
+	if err != nil {
+		return msg, fmt.Errorf("%s: %w", c.name, err)
+	}
+	if msg.Kind != want {
+		return msg, fmt.Errorf("%s: got %v, want %v", c.name, msg.Kind, want)
+	}
+	return msg, nil
 }
 
 func run(ctx context.Context, url string, out io.Writer) error {
@@ -64,8 +73,8 @@ func run(ctx context.Context, url string, out io.Writer) error {
 		return err
 	}
 	defer alice.conn.Close()
-	var aliceID struct{ IdAssigned string }
-	if err := alice.receive(ctx, &aliceID); err != nil {
+	aliceID, err := alice.receive(ctx, signalwire.IDAssigned)
+	if err != nil {
 		return err
 	}
 	bob, err := join(ctx, "bob", url, out)
@@ -73,36 +82,36 @@ func run(ctx context.Context, url string, out io.Writer) error {
 		return err
 	}
 	defer bob.conn.Close()
-	var bobID struct{ IdAssigned string }
-	if err := bob.receive(ctx, &bobID); err != nil {
+	bobID, err := bob.receive(ctx, signalwire.IDAssigned)
+	if err != nil {
 		return err
 	}
-	var newPeer struct{ NewPeer string }
-	if err := alice.receive(ctx, &newPeer); err != nil {
+	newPeer, err := alice.receive(ctx, signalwire.NewPeer)
+	if err != nil {
 		return err
 	}
-	if newPeer.NewPeer != bobID.IdAssigned {
+	if newPeer.Peer != bobID.Peer {
 		return errors.New("alice was not told about bob")
 	}
 	// A real client would send its WebRTC offer here.
-	signal := fmt.Sprintf(`{"Signal":{"receiver":%q,"data":{"Offer":"v=0 (an SDP offer)"}}}`, bobID.IdAssigned)
+	signal := signalwire.ClientMessage{Kind: signalwire.Signal, Receiver: bobID.Peer, Data: []byte(`{"Offer":"v=0 (an SDP offer)"}`)}.Encode()
 	fmt.Fprintf(out, "alice -> %s\n", signal)
-	if err := alice.conn.WriteMessage(websocket.TextMessage, []byte(signal)); err != nil {
+	if err := alice.conn.WriteMessage(websocket.TextMessage, signal); err != nil {
 		return err
 	}
-	var relayed struct{ Signal struct{ Sender string } }
-	if err := bob.receive(ctx, &relayed); err != nil {
+	relayed, err := bob.receive(ctx, signalwire.Signal)
+	if err != nil {
 		return err
 	}
-	if relayed.Signal.Sender != aliceID.IdAssigned {
+	if relayed.Peer != aliceID.Peer {
 		return errors.New("bob's signal does not come from alice")
 	}
 	_ = bob.conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
-	var left struct{ PeerLeft string }
-	if err := alice.receive(ctx, &left); err != nil {
+	left, err := alice.receive(ctx, signalwire.PeerLeft)
+	if err != nil {
 		return err
 	}
-	if left.PeerLeft != bobID.IdAssigned {
+	if left.Peer != bobID.Peer {
 		return errors.New("alice was not told that bob left")
 	}
 	fmt.Fprintln(out, "ok: join, NewPeer, relayed Signal and PeerLeft seen")

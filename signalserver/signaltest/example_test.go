@@ -5,8 +5,10 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/rollbox/rollbox/signalserver"
 	"github.com/rollbox/rollbox/signalserver/signaltest"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // A client test meets a real server on loopback.
@@ -21,6 +23,6 @@ func Example() {
 	defer conn.Close()
 	var msg struct{ IdAssigned string }
 	_ = conn.ReadJSON(&msg)
-	fmt.Println("assigned an id:", signalserver.ValidPeerID(msg.IdAssigned))
+	fmt.Println("assigned an id:", signalwire.ValidPeerID(msg.IdAssigned))
 	// Output: assigned an id: true
 }

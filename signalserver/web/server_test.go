@@ -8,10 +8,12 @@ import (
 	"testing/fstest"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
 	"github.com/rollbox/rollbox/signalserver"
 	"github.com/rollbox/rollbox/signalserver/signaltest"
 	"github.com/rollbox/rollbox/signalserver/web"
-	"go.uber.org/goleak"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -42,7 +44,7 @@ func TestInSignalServer(t *testing.T) {
 	}
 	defer conn.Close()
 	var msg map[string]string
-	if err := conn.ReadJSON(&msg); err != nil || !signalserver.ValidPeerID(msg["IdAssigned"]) {
+	if err := conn.ReadJSON(&msg); err != nil || !signalwire.ValidPeerID(msg["IdAssigned"]) {
 		t.Fatalf("joining /myroom: %v %v", msg, err)
 	}
 	resp, err := http.Post(srv.HTTP.URL+"/myroom", "text/plain", strings.NewReader("x"))
