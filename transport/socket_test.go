@@ -93,6 +93,11 @@ func exchange(t *testing.T, socks []*Socket, n int) {
 			deadline := time.Now().Add(time.Second)
 			for time.Now().Before(deadline) {
 				for _, p := range s.Channel(unreliableCh).Receive() {
+					if seenUnreliable[p.From] == nil {
+						// Under load a peer's first unreliable packet may
+						// arrive only now.
+						seenUnreliable[p.From] = map[uint32]bool{}
+					}
 					seenUnreliable[p.From][binary.BigEndian.Uint32(p.Data)] = true
 				}
 				time.Sleep(10 * time.Millisecond)
