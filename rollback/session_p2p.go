@@ -233,70 +233,94 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 	}
 	now := s.clock.since()
 	s.buf.reset()
+	if s.maxPrediction == 0 {
+		s.advanceLockstep(now)
+	} else {
+		s.advanceRollback(now)
+	}
+	return s.buf.requests, nil
+}
 
+// advanceLockstep is AdvanceFrame in lockstep (MaxPrediction 0): it never
+// predicts, so it never rolls back, saves or checks checksums (the
+// configuration allows no desync detection and no sparse saving here), and
+// advances once every input of the current frame is known.
+func (s *P2PSession[S, I, A]) advanceLockstep(now time.Duration) {
+	s.updatePlayerDisconnects(now)
+	// Nothing was predicted, so nothing needs correcting; the disconnect
+	// flags alone give the right inputs.
+	s.disconnectFrame = NullFrame
+	s.exchangeInputs(s.confirmedFrame(), now)
+	// Include this tick's local input: advance as soon as every input of
+	// the current frame is known.
+	confirmed := s.confirmedFrame()
+	s.sync.setLastConfirmedFrame(confirmed, false)
+	if confirmed >= s.sync.currentFrame {
+		s.advanceCurrentFrame()
+	}
+}
+
+// advanceRollback is AdvanceFrame with a prediction window: it compares
+// checksums, rolls back to the first wrong prediction, and advances unless
+// MaxPrediction frames are unconfirmed.
+func (s *P2PSession[S, I, A]) advanceRollback(now time.Duration) {
 	// Checksums are read before this tick's rollback can re-save the
 	// frames: only frames confirmed in earlier ticks have final states.
 	if s.desyncEvery > 0 {
 		s.sendChecksums(now)
 		s.compareChecksums(now)
 	}
-
-	lockstep := s.maxPrediction == 0
 	s.updatePlayerDisconnects(now)
 	confirmed := s.confirmedFrame()
-	if lockstep {
-		// Lockstep never predicts, so nothing needs correcting; the
-		// disconnect flags alone give the right inputs.
-		s.disconnectFrame = NullFrame
-	} else {
-		if s.sparseSaving && s.sync.currentFrame == 0 && s.sync.lastSavedFrame == NullFrame {
-			s.buf.save(s.sync.saveCurrentState())
-		}
-		if first := s.sync.firstIncorrectFrame(s.disconnectFrame); first != NullFrame {
-			s.adjustGamestate(first, confirmed)
-			s.disconnectFrame = NullFrame
-		}
-		if s.sparseSaving {
-			s.checkLastSavedState(confirmed)
-		}
-		// Without sparse saving the current frame is saved only when it
-		// advances (below): a tick that waits leaves the state as it is,
-		// and the save of the tick that advances stores the same state.
-		// Nothing reads the current frame's cell before then: rollbacks
-		// load earlier frames, and checksums are read from frames saved
-		// and confirmed.
+	if s.sparseSaving && s.sync.currentFrame == 0 && s.sync.lastSavedFrame == NullFrame {
+		s.buf.save(s.sync.saveCurrentState())
 	}
+	if first := s.sync.firstIncorrectFrame(s.disconnectFrame); first != NullFrame {
+		s.adjustGamestate(first, confirmed)
+		s.disconnectFrame = NullFrame
+	}
+	if s.sparseSaving {
+		s.checkLastSavedState(confirmed)
+	}
+	s.exchangeInputs(confirmed, now)
 
+	ahead := s.sync.currentFrame - s.sync.lastConfirmedFrame
+	if s.sync.lastConfirmedFrame == NullFrame {
+		ahead = s.sync.currentFrame
+	}
+	if int(ahead) >= s.maxPrediction {
+		return
+	}
+	// Without sparse saving the current frame is saved only when it
+	// advances: a tick that waits leaves the state as it is, and the save
+	// of the tick that advances stores the same state. Nothing reads the
+	// current frame's cell before then: rollbacks load earlier frames, and
+	// checksums are read from frames saved and confirmed.
+	if !s.sparseSaving {
+		s.buf.save(s.sync.saveCurrentState())
+	}
+	s.advanceCurrentFrame()
+}
+
+// exchangeInputs is the part of a tick both modes share once the inputs up
+// to confirmed are final: spectators get the newly confirmed frames, the
+// peers this tick's local inputs.
+func (s *P2PSession[S, I, A]) exchangeInputs(confirmed Frame, now time.Duration) {
 	s.sendToSpectators(confirmed, now)
 	s.sync.setLastConfirmedFrame(confirmed, s.sparseSaving)
 	s.checkWaitRecommendation()
 	s.addLocalInputs(now)
+}
 
-	var canAdvance bool
-	if lockstep {
-		// Include this tick's local input: advance as soon as every
-		// input of the current frame is known.
-		confirmed = s.confirmedFrame()
-		s.sync.setLastConfirmedFrame(confirmed, false)
-		canAdvance = confirmed >= s.sync.currentFrame
-	} else {
-		ahead := s.sync.currentFrame - s.sync.lastConfirmedFrame
-		if s.sync.lastConfirmedFrame == NullFrame {
-			ahead = s.sync.currentFrame
-		}
-		canAdvance = int(ahead) < s.maxPrediction
-	}
-	if canAdvance {
-		if !lockstep && !s.sparseSaving {
-			s.buf.save(s.sync.saveCurrentState())
-		}
-		inputs := s.buf.nextInputs()
-		s.sync.synchronizedInputs(inputs, s.localStatus)
-		s.buf.advance(s.sync.currentFrame, inputs)
-		s.sync.currentFrame++
-		clear(s.localSet)
-	}
-	return s.buf.requests, nil
+// advanceCurrentFrame asks the game to advance the current frame with the
+// inputs known or predicted now, and starts collecting the next frame's
+// local inputs.
+func (s *P2PSession[S, I, A]) advanceCurrentFrame() {
+	inputs := s.buf.nextInputs()
+	s.sync.synchronizedInputs(inputs, s.localStatus)
+	s.buf.advance(s.sync.currentFrame, inputs)
+	s.sync.currentFrame++
+	clear(s.localSet)
 }
 
 // addLocalInputs puts this tick's local inputs into the queues and sends
