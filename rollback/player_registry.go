@@ -26,10 +26,10 @@ type playerRegistry[A comparable] struct {
 // (ascending), whether it is a spectator, and the peer's index in peers.
 // Peers are built in handle order, remote peers first, so every run builds
 // the same endpoints in the same order (and so with the same seeds).
-func newPlayerRegistry[A comparable](players []Player[A], newEP func(addr A, handles []PlayerHandle, spectator bool, index int) *endpoint[A]) *playerRegistry[A] {
+func newPlayerRegistry[A comparable](players []Player[A], newEP func(addr A, handles []PlayerHandle, spectator bool, index int) *endpoint[A]) playerRegistry[A] {
 	sorted := slices.Clone(players)
 	slices.SortFunc(sorted, func(a, b Player[A]) int { return int(a.Handle - b.Handle) })
-	r := &playerRegistry[A]{
+	r := playerRegistry[A]{
 		kinds:    make(map[PlayerHandle]PlayerKind, len(players)),
 		byAddr:   make(map[A]*peer[A]),
 		byHandle: make(map[PlayerHandle]*peer[A]),

@@ -59,7 +59,9 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	// localStatus is this session's view of every player.
 	localStatus []connectionStatus
 
-	players *playerRegistry[A]
+	// players is who plays where: kinds, local handles, and the remote
+	// peers and spectators with their endpoints.
+	players playerRegistry[A]
 
 	localInputs []I
 	localSet    []bool
