@@ -256,7 +256,8 @@ func BenchmarkP2PFrame(b *testing.B) {
 func BenchmarkInputPacket(b *testing.B) {
 	const players, frames = 4, 8
 	net := newBenchNet(0)
-	ep := newEndpoint[string]("b", []PlayerHandle{1}, players, 4, 4, 60, time.Second, time.Second, 1)
+	ep := newEndpoint(endpointConfig[string]{addr: "b", handles: []PlayerHandle{1}, numPlayers: players,
+		sendFrameBytes: 4, recvFrameBytes: 4, fps: 60, disconnectTimeout: time.Second, notifyStart: time.Second, seed: 1})
 	ep.state = stateRunning
 	net.socket("b")
 	sock := net.socket("a")

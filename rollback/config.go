@@ -292,3 +292,18 @@ func (c *Config[I, A]) sortedHandles(kind PlayerKind) []PlayerHandle {
 	slices.Sort(hs)
 	return hs
 }
+
+// endpointConfig is the configuration of an endpoint to the players at addr
+// (handles), with this configuration's timing; the caller sets the frame sizes,
+// which depend on the kind of session and peer.
+func (c *Config[I, A]) endpointConfig(addr A, handles []PlayerHandle, seed uint64) endpointConfig[A] {
+	return endpointConfig[A]{
+		addr:              addr,
+		handles:           handles,
+		numPlayers:        c.NumPlayers,
+		fps:               c.FPS,
+		disconnectTimeout: c.DisconnectTimeout,
+		notifyStart:       c.DisconnectNotifyStart,
+		seed:              seed,
+	}
+}

@@ -329,7 +329,7 @@ func (s *P2PSession[S, I, A]) SetStateDump(dump func(dst []byte, frame Frame, st
 	} else if s.dumps == nil {
 		s.dumps = make([]localDump, maxPendingDumps)
 	}
-	for _, pr := range s.remotes {
+	for _, pr := range s.players.remotes {
 		pr.dumps = peerDumps{}
 		pr.ep.setAcceptDumps(dump != nil)
 	}
@@ -370,7 +370,7 @@ func cutDump(data []byte) []byte {
 // runningRemotes has bit i set for every remote i exchanging inputs.
 func (s *P2PSession[S, I, A]) runningRemotes() uint64 {
 	var m uint64
-	for i, pr := range s.remotes {
+	for i, pr := range s.players.remotes {
 		if pr.ep.isRunning() {
 			m |= 1 << uint(i)
 		}

@@ -281,7 +281,7 @@ func TestP2PDesyncWithoutHookSendsNoDumps(t *testing.T) {
 			}
 			net.advance(16 * time.Millisecond)
 		}
-		if ep := peers[0].sess.remotes[0].ep; ep.dumpOut.active || ep.dumpSentFrame != 200 {
+		if ep := peers[0].sess.players.remotes[0].ep; ep.dumpOut.active || ep.dumpSentFrame != 200 {
 			t.Fatalf("transfer of frame %d still active: %v", ep.dumpSentFrame, ep.dumpOut.active)
 		}
 		evs := desyncEvents(peers[0])
@@ -417,7 +417,8 @@ func FuzzDumpReassembly(f *testing.F) {
 		net := newTestNet(1)
 		sock := net.socket("a")
 		net.socket("b")
-		ep := newEndpoint[string]("b", []PlayerHandle{1}, 2, 4, 4, 60, time.Second, time.Second, 1)
+		ep := newEndpoint(endpointConfig[string]{addr: "b", handles: []PlayerHandle{1}, numPlayers: 2,
+			sendFrameBytes: 4, recvFrameBytes: 4, fps: 60, disconnectTimeout: time.Second, notifyStart: time.Second, seed: 1})
 		ep.state, ep.acceptDumps, ep.lastRecvFrame = stateRunning, true, 10
 		ep.startDumpSend(3, 7, testDump(5000), sock, 0)
 		var m message
@@ -450,7 +451,8 @@ func TestDumpTransferPacingAndGiveUp(t *testing.T) {
 	net := newTestNet(30)
 	sock := net.socket("a")
 	peerSock := net.socket("b")
-	ep := newEndpoint[string]("b", []PlayerHandle{1}, 2, 4, 4, 60, time.Hour, time.Hour, 1)
+	ep := newEndpoint(endpointConfig[string]{addr: "b", handles: []PlayerHandle{1}, numPlayers: 2,
+		sendFrameBytes: 4, recvFrameBytes: 4, fps: 60, disconnectTimeout: time.Hour, notifyStart: time.Hour, seed: 1})
 	ep.state, ep.acceptDumps = stateRunning, true
 	data := testDump(10*dumpChunkSize + 5) // 11 chunks
 	if !ep.startDumpSend(100, 42, data, sock, 0) {

@@ -180,32 +180,47 @@ type endpoint[A comparable] struct {
 	sendBuf []byte
 }
 
-func newEndpoint[A comparable](addr A, handles []PlayerHandle, numPlayers, sendFrameBytes, recvFrameBytes int,
-	fps int, disconnectTimeout, notifyStart time.Duration, seed uint64) *endpoint[A] {
+// endpointConfig is what an endpoint is built from: who the peer is, how
+// many bytes one frame of input takes each way, and the session's timing.
+type endpointConfig[A comparable] struct {
+	addr    A
+	handles []PlayerHandle // the players at addr, ascending
+	// numPlayers sizes the per-player status the peer reports.
+	numPlayers int
+	// sendFrameBytes and recvFrameBytes are one frame of input sent to
+	// and received from the peer (0: none that way).
+	sendFrameBytes, recvFrameBytes int
+	fps                            int
+	disconnectTimeout, notifyStart time.Duration
+	// seed seeds the endpoint's random numbers (handshake nonces, magic).
+	seed uint64
+}
+
+func newEndpoint[A comparable](cfg endpointConfig[A]) *endpoint[A] {
 	e := &endpoint[A]{
-		addr:              addr,
-		handles:           handles,
-		fps:               fps,
-		disconnectTimeout: disconnectTimeout,
-		notifyStart:       notifyStart,
-		rng:               rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		peerStatus:        make([]connectionStatus, numPlayers),
-		sendFrameBytes:    sendFrameBytes,
-		pending:           make([]byte, pendingOutputSize*sendFrameBytes),
-		lastAcked:         make([]byte, sendFrameBytes),
+		addr:              cfg.addr,
+		handles:           cfg.handles,
+		fps:               cfg.fps,
+		disconnectTimeout: cfg.disconnectTimeout,
+		notifyStart:       cfg.notifyStart,
+		rng:               rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15)),
+		peerStatus:        make([]connectionStatus, cfg.numPlayers),
+		sendFrameBytes:    cfg.sendFrameBytes,
+		pending:           make([]byte, pendingOutputSize*cfg.sendFrameBytes),
+		lastAcked:         make([]byte, cfg.sendFrameBytes),
 		lastAckedFrame:    NullFrame,
-		recvFrameBytes:    recvFrameBytes,
-		recvHistory:       make([]byte, recvHistorySize*recvFrameBytes),
+		recvFrameBytes:    cfg.recvFrameBytes,
+		recvHistory:       make([]byte, recvHistorySize*cfg.recvFrameBytes),
 		lastRecvFrame:     NullFrame,
-		zeros:             make([]byte, recvFrameBytes),
+		zeros:             make([]byte, cfg.recvFrameBytes),
 		dumpSentFrame:     NullFrame,
 		events:            make([]endpointEvent, 0, maxEndpointEvts),
 		// Room for a full packet plus one frame that is appended before
 		// the budget check trims it, so appends never reallocate.
 		sendBuf: make([]byte, 0, 2*maxPacketSize+maxInputPayload),
 	}
-	e.scratch[0] = make([]byte, recvFrameBytes)
-	e.scratch[1] = make([]byte, recvFrameBytes)
+	e.scratch[0] = make([]byte, cfg.recvFrameBytes)
+	e.scratch[1] = make([]byte, cfg.recvFrameBytes)
 	for i := range e.peerStatus {
 		e.peerStatus[i].lastFrame = NullFrame
 	}

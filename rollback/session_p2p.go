@@ -59,12 +59,9 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	// localStatus is this session's view of every player.
 	localStatus []connectionStatus
 
-	kinds        map[PlayerHandle]PlayerKind
-	byAddr       map[A]*peer[A]
-	byHandle     map[PlayerHandle]*peer[A]
-	remotes      []*peer[A] // ordered by lowest handle
-	spectators   []*peer[A] // ordered by lowest handle
-	localHandles []PlayerHandle
+	// players is who plays where: kinds, local handles, and the remote
+	// peers and spectators with their endpoints.
+	players playerRegistry[A]
 
 	localInputs []I
 	localSet    []bool
@@ -118,10 +115,6 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 		sync:                  newSyncLayer[S](cfg.NumPlayers, cfg.MaxPrediction, cfg.predictor()),
 		state:                 Synchronizing,
 		localStatus:           make([]connectionStatus, cfg.NumPlayers),
-		kinds:                 make(map[PlayerHandle]PlayerKind, len(cfg.Players)),
-		byAddr:                make(map[A]*peer[A]),
-		byHandle:              make(map[PlayerHandle]*peer[A]),
-		localHandles:          cfg.sortedHandles(Local),
 		localInputs:           make([]I, cfg.NumPlayers),
 		localSet:              make([]bool, cfg.NumPlayers),
 		specBytes:             make([]byte, cfg.NumPlayers*size),
@@ -135,63 +128,31 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 		// frame of this tick.
 		buf: newRequestBuffer[S, I](cfg.NumPlayers, cfg.MaxPrediction+3),
 	}
-	s.frameBytes = make([]byte, len(s.localHandles)*size)
+	seed := seedFrom(cfg.Seed, s.clock)
+	numLocal := len(cfg.sortedHandles(Local))
+	s.players = newPlayerRegistry(cfg.Players, func(addr A, handles []PlayerHandle, spectator bool, i int) *endpoint[A] {
+		ec := cfg.endpointConfig(addr, handles, endpointSeed(seed, i))
+		ec.sendFrameBytes, ec.recvFrameBytes = numLocal*size, len(handles)*size
+		if spectator {
+			// The host sends every player's confirmed input and
+			// receives none.
+			ec.sendFrameBytes, ec.recvFrameBytes = cfg.NumPlayers*size, 0
+		}
+		return newEndpoint(ec)
+	})
+	s.frameBytes = make([]byte, len(s.players.localHandles)*size)
 	for i := range s.localStatus {
 		s.localStatus[i].lastFrame = NullFrame
 	}
-	for _, h := range s.localHandles {
+	for _, h := range s.players.localHandles {
 		s.sync.setFrameDelay(h, cfg.InputDelay)
 	}
-
-	// One endpoint per address, created in handle order so every run
-	// builds the same endpoints with the same seeds.
-	players := slices.Clone(cfg.Players)
-	slices.SortFunc(players, func(a, b Player[A]) int { return int(a.Handle - b.Handle) })
-	seed := seedFrom(cfg.Seed, s.clock)
 	now := s.clock.since()
-	for _, p := range players {
-		s.kinds[p.Handle] = p.Kind
-		if p.Kind == Local {
-			continue
-		}
-		pr, ok := s.byAddr[p.Addr]
-		if !ok {
-			pr = &peer[A]{spectator: p.Kind == Spectator, contestedSince: -1}
-			s.byAddr[p.Addr] = pr
-			if pr.spectator {
-				s.spectators = append(s.spectators, pr)
-			} else {
-				s.remotes = append(s.remotes, pr)
-			}
-		}
-		pr.ep = nil // rebuilt below with the full handle list
-		s.byHandle[p.Handle] = pr
+	for _, pr := range s.players.peers {
+		pr.sink = s.remoteInputSink(pr)
+		pr.ep.synchronize(socket, now)
 	}
-	i := 0
-	for _, list := range [][]*peer[A]{s.remotes, s.spectators} {
-		for _, pr := range list {
-			var addr A
-			var handles []PlayerHandle
-			for _, p := range players {
-				if p.Kind != Local && s.byHandle[p.Handle] == pr {
-					addr = p.Addr
-					handles = append(handles, p.Handle)
-				}
-			}
-			sendBytes, recvBytes := len(s.localHandles)*size, len(handles)*size
-			if pr.spectator {
-				// The host sends every player's confirmed input and
-				// receives none.
-				sendBytes, recvBytes = cfg.NumPlayers*size, 0
-			}
-			pr.ep = newEndpoint(addr, handles, cfg.NumPlayers, sendBytes, recvBytes, cfg.FPS,
-				cfg.DisconnectTimeout, cfg.DisconnectNotifyStart, endpointSeed(seed, i))
-			pr.sink = s.remoteInputSink(pr)
-			pr.ep.synchronize(socket, now)
-			i++
-		}
-	}
-	if len(s.remotes)+len(s.spectators) == 0 {
+	if len(s.players.peers) == 0 {
 		s.state = Running
 	}
 	return s, nil
@@ -244,7 +205,7 @@ func (s *P2PSession[S, I, A]) addRemoteInput(ep *endpoint[A], f Frame, data []by
 // already given for that frame stands and later ones are ignored until the
 // frame advances.
 func (s *P2PSession[S, I, A]) AddLocalInput(h PlayerHandle, in I) error {
-	if s.kinds[h] != Local {
+	if !s.players.isLocal(h) {
 		return invalidf("player handle %d is not a local player", h)
 	}
 	s.localInputs[h] = in
@@ -267,77 +228,101 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 	if s.state != Running {
 		return nil, ErrNotSynchronized
 	}
-	for _, h := range s.localHandles {
+	for _, h := range s.players.localHandles {
 		if !s.localSet[h] {
 			return nil, invalidf("missing local input for player %d while calling AdvanceFrame", h)
 		}
 	}
 	now := s.clock.since()
 	s.buf.reset()
+	if s.maxPrediction == 0 {
+		s.advanceLockstep(now)
+	} else {
+		s.advanceRollback(now)
+	}
+	return s.buf.requests, nil
+}
 
+// advanceLockstep is AdvanceFrame in lockstep (MaxPrediction 0): it never
+// predicts, so it never rolls back, saves or checks checksums (the
+// configuration allows no desync detection and no sparse saving here), and
+// advances once every input of the current frame is known.
+func (s *P2PSession[S, I, A]) advanceLockstep(now time.Duration) {
+	s.updatePlayerDisconnects(now)
+	// Nothing was predicted, so nothing needs correcting; the disconnect
+	// flags alone give the right inputs.
+	s.disconnectFrame = NullFrame
+	s.exchangeInputs(s.confirmedFrame(), now)
+	// Include this tick's local input: advance as soon as every input of
+	// the current frame is known.
+	confirmed := s.confirmedFrame()
+	s.sync.setLastConfirmedFrame(confirmed, false)
+	if confirmed >= s.sync.currentFrame {
+		s.advanceCurrentFrame()
+	}
+}
+
+// advanceRollback is AdvanceFrame with a prediction window: it compares
+// checksums, rolls back to the first wrong prediction, and advances unless
+// MaxPrediction frames are unconfirmed.
+func (s *P2PSession[S, I, A]) advanceRollback(now time.Duration) {
 	// Checksums are read before this tick's rollback can re-save the
 	// frames: only frames confirmed in earlier ticks have final states.
 	if s.desyncEvery > 0 {
 		s.sendChecksums(now)
 		s.compareChecksums(now)
 	}
-
-	lockstep := s.maxPrediction == 0
 	s.updatePlayerDisconnects(now)
 	confirmed := s.confirmedFrame()
-	if lockstep {
-		// Lockstep never predicts, so nothing needs correcting; the
-		// disconnect flags alone give the right inputs.
-		s.disconnectFrame = NullFrame
-	} else {
-		if s.sparseSaving && s.sync.currentFrame == 0 && s.sync.lastSavedFrame == NullFrame {
-			s.buf.save(s.sync.saveCurrentState())
-		}
-		if first := s.sync.firstIncorrectFrame(s.disconnectFrame); first != NullFrame {
-			s.adjustGamestate(first, confirmed)
-			s.disconnectFrame = NullFrame
-		}
-		if s.sparseSaving {
-			s.checkLastSavedState(confirmed)
-		}
-		// Without sparse saving the current frame is saved only when it
-		// advances (below): a tick that waits leaves the state as it is,
-		// and the save of the tick that advances stores the same state.
-		// Nothing reads the current frame's cell before then: rollbacks
-		// load earlier frames, and checksums are read from frames saved
-		// and confirmed.
+	if s.sparseSaving && s.sync.currentFrame == 0 && s.sync.lastSavedFrame == NullFrame {
+		s.buf.save(s.sync.saveCurrentState())
 	}
+	if first := s.sync.firstIncorrectFrame(s.disconnectFrame); first != NullFrame {
+		s.adjustGamestate(first, confirmed)
+		s.disconnectFrame = NullFrame
+	}
+	if s.sparseSaving {
+		s.checkLastSavedState(confirmed)
+	}
+	s.exchangeInputs(confirmed, now)
 
+	ahead := s.sync.currentFrame - s.sync.lastConfirmedFrame
+	if s.sync.lastConfirmedFrame == NullFrame {
+		ahead = s.sync.currentFrame
+	}
+	if int(ahead) >= s.maxPrediction {
+		return
+	}
+	// Without sparse saving the current frame is saved only when it
+	// advances: a tick that waits leaves the state as it is, and the save
+	// of the tick that advances stores the same state. Nothing reads the
+	// current frame's cell before then: rollbacks load earlier frames, and
+	// checksums are read from frames saved and confirmed.
+	if !s.sparseSaving {
+		s.buf.save(s.sync.saveCurrentState())
+	}
+	s.advanceCurrentFrame()
+}
+
+// exchangeInputs is the part of a tick both modes share once the inputs up
+// to confirmed are final: spectators get the newly confirmed frames, the
+// peers this tick's local inputs.
+func (s *P2PSession[S, I, A]) exchangeInputs(confirmed Frame, now time.Duration) {
 	s.sendToSpectators(confirmed, now)
 	s.sync.setLastConfirmedFrame(confirmed, s.sparseSaving)
 	s.checkWaitRecommendation()
 	s.addLocalInputs(now)
+}
 
-	var canAdvance bool
-	if lockstep {
-		// Include this tick's local input: advance as soon as every
-		// input of the current frame is known.
-		confirmed = s.confirmedFrame()
-		s.sync.setLastConfirmedFrame(confirmed, false)
-		canAdvance = confirmed >= s.sync.currentFrame
-	} else {
-		ahead := s.sync.currentFrame - s.sync.lastConfirmedFrame
-		if s.sync.lastConfirmedFrame == NullFrame {
-			ahead = s.sync.currentFrame
-		}
-		canAdvance = int(ahead) < s.maxPrediction
-	}
-	if canAdvance {
-		if !lockstep && !s.sparseSaving {
-			s.buf.save(s.sync.saveCurrentState())
-		}
-		inputs := s.buf.nextInputs()
-		s.sync.synchronizedInputs(inputs, s.localStatus)
-		s.buf.advance(s.sync.currentFrame, inputs)
-		s.sync.currentFrame++
-		clear(s.localSet)
-	}
-	return s.buf.requests, nil
+// advanceCurrentFrame asks the game to advance the current frame with the
+// inputs known or predicted now, and starts collecting the next frame's
+// local inputs.
+func (s *P2PSession[S, I, A]) advanceCurrentFrame() {
+	inputs := s.buf.nextInputs()
+	s.sync.synchronizedInputs(inputs, s.localStatus)
+	s.buf.advance(s.sync.currentFrame, inputs)
+	s.sync.currentFrame++
+	clear(s.localSet)
 }
 
 // addLocalInputs puts this tick's local inputs into the queues and sends
@@ -345,11 +330,11 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 // an input delay grew, none while a player with a longer delay than another
 // has not reached the frame yet (input delay is per player).
 func (s *P2PSession[S, I, A]) addLocalInputs(now time.Duration) {
-	if len(s.localHandles) == 0 {
+	if len(s.players.localHandles) == 0 {
 		return
 	}
 	ready := Frame(1<<31 - 1)
-	for _, h := range s.localHandles {
+	for _, h := range s.players.localHandles {
 		if f0, f1 := s.sync.addLocalInput(h, s.localInputs[h]); f0 != NullFrame {
 			s.localStatus[h].lastFrame = f1
 		}
@@ -357,11 +342,11 @@ func (s *P2PSession[S, I, A]) addLocalInputs(now time.Duration) {
 	}
 	for f := s.localSentFrame + 1; f <= ready; f++ {
 		s.localSentFrame = f
-		for i, h := range s.localHandles {
+		for i, h := range s.players.localHandles {
 			in, _ := s.sync.queues[h].confirmedInput(f)
 			s.codec.Encode(s.frameBytes[i*s.inputSize:(i+1)*s.inputSize], in)
 		}
-		for _, pr := range s.remotes {
+		for _, pr := range s.players.remotes {
 			pr.ep.sendInput(f, s.frameBytes, s.localStatus, s.socket, now)
 		}
 	}
@@ -373,7 +358,7 @@ func (s *P2PSession[S, I, A]) addLocalInputs(now time.Duration) {
 func (s *P2PSession[S, I, A]) PollRemoteClients() {
 	now := s.clock.since()
 	for _, p := range s.socket.Receive() {
-		pr, ok := s.byAddr[p.From]
+		pr, ok := s.players.peerAt(p.From)
 		if !ok {
 			continue
 		}
@@ -386,16 +371,14 @@ func (s *P2PSession[S, I, A]) PollRemoteClients() {
 		}
 		s.handleEndpointEvents(pr, now)
 	}
-	for _, pr := range s.remotes {
+	for _, pr := range s.players.remotes {
 		if pr.ep.isRunning() {
 			pr.ep.updateLocalFrameAdvantage(s.sync.currentFrame)
 		}
 	}
-	for _, list := range [2][]*peer[A]{s.remotes, s.spectators} {
-		for _, pr := range list {
-			pr.ep.poll(s.localStatus, s.socket, now)
-			s.handleEndpointEvents(pr, now)
-		}
+	for _, pr := range s.players.peers {
+		pr.ep.poll(s.localStatus, s.socket, now)
+		s.handleEndpointEvents(pr, now)
 	}
 }
 
@@ -430,14 +413,14 @@ func (s *P2PSession[S, I, A]) handleEndpointEvents(pr *peer[A], now time.Duratio
 // inputs become zero with status Disconnected from the frame after their last
 // received input.
 func (s *P2PSession[S, I, A]) DisconnectPlayer(h PlayerHandle) error {
-	kind, ok := s.kinds[h]
+	kind, ok := s.players.kind(h)
 	switch {
 	case !ok:
 		return invalidf("invalid player handle %d", h)
 	case kind == Local:
 		return invalidf("local player %d cannot be disconnected", h)
 	case kind == Spectator:
-		pr := s.byHandle[h]
+		pr, _ := s.players.peerOf(h)
 		if pr.ep.state == stateDisconnected || pr.ep.state == stateShutdown {
 			return invalidf("spectator %d already disconnected", h)
 		}
@@ -447,7 +430,8 @@ func (s *P2PSession[S, I, A]) DisconnectPlayer(h PlayerHandle) error {
 	if s.localStatus[h].disconnected {
 		return invalidf("player %d already disconnected", h)
 	}
-	s.dropPeer(s.byHandle[h], s.clock.since(), DisconnectLocal, s.byHandle[h].ep.addr)
+	pr, _ := s.players.peerOf(h)
+	s.dropPeer(pr, s.clock.since(), DisconnectLocal, pr.ep.addr)
 	return nil
 }
 
@@ -525,7 +509,7 @@ func (s *P2PSession[S, I, A]) updatePlayerDisconnects(now time.Duration) {
 	// tick (the two ends of a broken link are judged together).
 	var drop, reporters [MaxPlayers]int
 	n := 0
-	for xi, x := range s.remotes {
+	for xi, x := range s.players.remotes {
 		hx := x.ep.handles[0]
 		last := s.earliestReportedFrame(x)
 		if s.localStatus[hx].disconnected {
@@ -540,7 +524,7 @@ func (s *P2PSession[S, I, A]) updatePlayerDisconnects(now time.Duration) {
 		}
 	}
 	for i := range n {
-		x, r := s.remotes[drop[i]], s.remotes[reporters[i]]
+		x, r := s.players.remotes[drop[i]], s.players.remotes[reporters[i]]
 		// Take the earliest frame anyone reported, read before the drop.
 		last := s.earliestReportedFrame(x)
 		s.dropPeer(x, now, DisconnectReported, r.ep.addr)
@@ -554,7 +538,7 @@ func (s *P2PSession[S, I, A]) updatePlayerDisconnects(now time.Duration) {
 // session or any running remote peer has.
 func (s *P2PSession[S, I, A]) earliestReportedFrame(x *peer[A]) Frame {
 	last := s.peerLastFrame(x)
-	for _, r := range s.remotes {
+	for _, r := range s.players.remotes {
 		if !r.ep.isRunning() {
 			continue
 		}
@@ -565,7 +549,7 @@ func (s *P2PSession[S, I, A]) earliestReportedFrame(x *peer[A]) Frame {
 	return last
 }
 
-// adoptedReporter returns the index (in s.remotes) of the first running peer
+// adoptedReporter returns the index (in s.players.remotes) of the first running peer
 // whose report that x disconnected this session adopts, or -1. It raises
 // EventDisconnectDisputed for reports it does not adopt.
 func (s *P2PSession[S, I, A]) adoptedReporter(x *peer[A], now time.Duration) int {
@@ -578,7 +562,7 @@ func (s *P2PSession[S, I, A]) adoptedReporter(x *peer[A], now time.Duration) int
 			x.contestedSince = -1
 		}
 	}()
-	for ri, r := range s.remotes {
+	for ri, r := range s.players.remotes {
 		if r == x || !r.ep.isRunning() {
 			continue
 		}
@@ -628,11 +612,9 @@ func (s *P2PSession[S, I, A]) checkInitialSync() {
 	if s.state != Synchronizing {
 		return
 	}
-	for _, list := range [2][]*peer[A]{s.remotes, s.spectators} {
-		for _, pr := range list {
-			if !pr.ep.isSynchronized() {
-				return
-			}
+	for _, pr := range s.players.peers {
+		if !pr.ep.isSynchronized() {
+			return
 		}
 	}
 	s.state = Running
@@ -650,7 +632,7 @@ func (s *P2PSession[S, I, A]) confirmedFrame() Frame {
 	if confirmed == 1<<31-1 {
 		return s.sync.currentFrame
 	}
-	for _, x := range s.remotes {
+	for _, x := range s.players.remotes {
 		if x.holding && !s.localStatus[x.ep.handles[0]].disconnected {
 			confirmed = min(confirmed, x.holdFrame)
 		}
@@ -725,7 +707,7 @@ func (s *P2PSession[S, I, A]) checkLastSavedState(confirmed Frame) {
 // sendToSpectators sends every player's input of each newly confirmed frame
 // to the spectators.
 func (s *P2PSession[S, I, A]) sendToSpectators(confirmed Frame, now time.Duration) {
-	if len(s.spectators) == 0 {
+	if len(s.players.spectators) == 0 {
 		return
 	}
 	for s.nextSpectatorFrame <= confirmed {
@@ -735,7 +717,7 @@ func (s *P2PSession[S, I, A]) sendToSpectators(confirmed Frame, now time.Duratio
 		for i, in := range s.specInputs {
 			s.codec.Encode(s.specBytes[i*s.inputSize:(i+1)*s.inputSize], in.Input)
 		}
-		for _, pr := range s.spectators {
+		for _, pr := range s.players.spectators {
 			pr.ep.sendInput(s.nextSpectatorFrame, s.specBytes, s.localStatus, s.socket, now)
 		}
 		s.nextSpectatorFrame++
@@ -744,7 +726,7 @@ func (s *P2PSession[S, I, A]) sendToSpectators(confirmed Frame, now time.Duratio
 
 func (s *P2PSession[S, I, A]) checkWaitRecommendation() {
 	ahead, found := 0, false
-	for _, pr := range s.remotes {
+	for _, pr := range s.players.remotes {
 		if s.localStatus[pr.ep.handles[0]].disconnected {
 			continue
 		}
@@ -780,7 +762,7 @@ func (s *P2PSession[S, I, A]) sendChecksums(now time.Duration) {
 	if !saved {
 		return
 	}
-	for _, pr := range s.remotes {
+	for _, pr := range s.players.remotes {
 		pr.ep.sendChecksum(next, sum, s.socket, now)
 	}
 	s.localChecksums[s.localChecksumNext] = remoteChecksum{frame: next, checksum: sum, valid: true}
@@ -793,7 +775,7 @@ func (s *P2PSession[S, I, A]) sendChecksums(now time.Duration) {
 // compareChecksums compares the peers' checksums of frames confirmed here
 // with ours and reports each mismatch once.
 func (s *P2PSession[S, I, A]) compareChecksums(now time.Duration) {
-	for ri, pr := range s.remotes {
+	for ri, pr := range s.players.remotes {
 		st := s.localStatus[pr.ep.handles[0]]
 		for i := range pr.ep.checksums {
 			rc := &pr.ep.checksums[i]
@@ -851,7 +833,7 @@ func (s *P2PSession[S, I, A]) localChecksum(f Frame) (uint64, bool) {
 // Errors: ErrInvalidRequest if h is not a local player or frames is out of
 // range 0..MaxInputDelay.
 func (s *P2PSession[S, I, A]) SetInputDelay(h PlayerHandle, frames int) error {
-	if s.kinds[h] != Local {
+	if !s.players.isLocal(h) {
 		return invalidf("player handle %d is not a local player", h)
 	}
 	if frames < 0 || frames > MaxInputDelay {
@@ -866,7 +848,7 @@ func (s *P2PSession[S, I, A]) SetInputDelay(h PlayerHandle, frames int) error {
 // ErrNotSynchronized if the peer is disconnected, ErrNotEnoughData during the
 // first second.
 func (s *P2PSession[S, I, A]) NetworkStats(h PlayerHandle) (NetworkStats, error) {
-	pr, ok := s.byHandle[h]
+	pr, ok := s.players.peerOf(h)
 	if !ok {
 		return NetworkStats{}, invalidf("player handle %d is not a remote player or spectator", h)
 	}
@@ -902,5 +884,5 @@ func (s *P2PSession[S, I, A]) MaxPrediction() int { return s.maxPrediction }
 
 // LocalPlayerHandles returns the local players' handles, ascending.
 func (s *P2PSession[S, I, A]) LocalPlayerHandles() []PlayerHandle {
-	return slices.Clone(s.localHandles)
+	return slices.Clone(s.players.localHandles)
 }

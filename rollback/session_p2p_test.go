@@ -554,7 +554,7 @@ func TestP2PDisconnectOlderThanTheRing(t *testing.T) {
 	a := peers[0]
 	ring := Frame(len(a.sess.sync.states))
 	old := a.sess.CurrentFrame() - 2*ring
-	a.sess.disconnectPlayerAtFrame(a.sess.byHandle[1], old, a.sess.clock.since())
+	a.sess.disconnectPlayerAtFrame(a.sess.players.byHandle[1], old, a.sess.clock.since())
 	for range 5 {
 		tick(t, peers[:1], func(p *testPeer) uint32 { return 1 })
 		net.advance(16 * time.Millisecond)

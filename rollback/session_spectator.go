@@ -63,8 +63,10 @@ func NewSpectatorSession[S any, I comparable, A comparable](cfg Config[I, A], ho
 		handles[i] = PlayerHandle(i)
 	}
 	seed := seedFrom(cfg.Seed, s.clock)
-	s.host = newEndpoint(hostAddr, handles, cfg.NumPlayers, 0, cfg.NumPlayers*size, cfg.FPS,
-		cfg.DisconnectTimeout, cfg.DisconnectNotifyStart, endpointSeed(seed, 0))
+	ec := cfg.endpointConfig(hostAddr, handles, endpointSeed(seed, 0))
+	// A spectator receives every player's input and sends none.
+	ec.recvFrameBytes = cfg.NumPlayers * size
+	s.host = newEndpoint(ec)
 	s.sink = s.addHostInput
 	s.host.synchronize(socket, s.clock.since())
 	return s, nil

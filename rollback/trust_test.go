@@ -125,7 +125,7 @@ func TestOneSidedLossDropsThePlayerEverywhere(t *testing.T) {
 				if learnedAt < 0 && countEvents(peers[1].events, EventDisconnected) > 0 {
 					learnedAt = i
 				}
-				if report := peers[0].sess.byAddr[peerAddr(2)].ep.peerStatus[1]; report.disconnected &&
+				if report := peers[0].sess.players.byAddr[peerAddr(2)].ep.peerStatus[1]; report.disconnected &&
 					!peers[0].sess.localStatus[1].disconnected {
 					held++
 					if c := peers[0].sess.ConfirmedFrame(); c > report.lastFrame {
