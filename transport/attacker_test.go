@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // rawClient is a hostile room member: its own WebSocket to the real
@@ -36,31 +37,31 @@ func dialRaw(ctx context.Context, t *testing.T, url string) *rawClient {
 	ws.SetReadLimit(signalReadLimit)
 	c := &rawClient{t: t, ws: ws, pc: remotePeer(t)}
 	msg := c.read(ctx)
-	if msg.IDAssigned == nil {
+	if msg.Kind != signalwire.IDAssigned {
 		t.Fatalf("first frame is not IdAssigned: %+v", msg)
 	}
-	c.id = *msg.IDAssigned
+	c.id = msg.Peer
 	return c
 }
 
 // read returns the next frame from the server, skipping keep-alives.
-func (c *rawClient) read(ctx context.Context) serverMessage {
+func (c *rawClient) read(ctx context.Context) signalwire.ServerMessage {
 	c.t.Helper()
 	for {
 		_, data, err := c.ws.Read(ctx)
 		if err != nil {
 			c.t.Fatalf("raw client %s: read: %v", c.id, err)
 		}
-		var msg serverMessage
-		if err := json.Unmarshal(data, &msg); err != nil {
-			continue // "KeepAlive" and the like
+		msg, err := signalwire.ParseServerMessage(data)
+		if err != nil {
+			continue // not a message this client knows
 		}
 		return msg
 	}
 }
 
 // readUntil reads frames until match accepts one, and returns it.
-func (c *rawClient) readUntil(ctx context.Context, match func(serverMessage) bool) serverMessage {
+func (c *rawClient) readUntil(ctx context.Context, match func(signalwire.ServerMessage) bool) signalwire.ServerMessage {
 	c.t.Helper()
 	for {
 		if msg := c.read(ctx); match(msg) {
@@ -70,9 +71,9 @@ func (c *rawClient) readUntil(ctx context.Context, match func(serverMessage) boo
 }
 
 // signalOf returns the peer signal a frame carries from sender, if it is one.
-func signalOf(msg serverMessage, sender PeerID) (peerSignal, bool) {
+func signalOf(msg signalwire.ServerMessage, sender PeerID) (peerSignal, bool) {
 	var data peerSignal
-	if msg.Signal == nil || msg.Signal.Sender != sender || json.Unmarshal(msg.Signal.Data, &data) != nil {
+	if msg.Kind != signalwire.Signal || msg.Peer != sender || json.Unmarshal(msg.Data, &data) != nil {
 		return data, false
 	}
 	return data, true
@@ -124,8 +125,8 @@ func (c *rawClient) follow(ctx context.Context, from PeerID) {
 			if err != nil {
 				return
 			}
-			var msg serverMessage
-			if json.Unmarshal(frame, &msg) != nil {
+			msg, err := signalwire.ParseServerMessage(frame)
+			if err != nil {
 				continue
 			}
 			data, ok := signalOf(msg, from)
@@ -151,13 +152,13 @@ func (c *rawClient) follow(ctx context.Context, from PeerID) {
 type holdingProxy struct {
 	hs       *httptest.Server
 	upstream string
-	hold     func(serverMessage) bool
-	release  func(serverMessage) bool
+	hold     func(signalwire.ServerMessage) bool
+	release  func(signalwire.ServerMessage) bool
 	ctx      context.Context
 	wg       sync.WaitGroup
 }
 
-func startHoldingProxy(t *testing.T, upstream string, hold, release func(serverMessage) bool) *holdingProxy {
+func startHoldingProxy(t *testing.T, upstream string, hold, release func(signalwire.ServerMessage) bool) *holdingProxy {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &holdingProxy{upstream: upstream, hold: hold, release: release, ctx: ctx}
 	p.hs = httptest.NewServer(http.HandlerFunc(p.serve))
@@ -209,8 +210,7 @@ func (p *holdingProxy) serve(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		var msg serverMessage
-		_ = json.Unmarshal(frame, &msg)
+		msg, _ := signalwire.ParseServerMessage(frame) // hold and release see the zero message for a frame they cannot read
 		out := [][]byte{frame}
 		switch {
 		case released:

@@ -4,15 +4,17 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
-// ICEServer is a STUN or TURN server. Across NATs STUN alone often fails, so
-// real deployments add a TURN server with its username and credential.
-type ICEServer struct {
-	URLs       []string // e.g. "stun:stun.example.org:3478", "turn:turn.example.org:3478?transport=udp"
-	Username   string   // TURN only
-	Credential string   // TURN only
-}
+// ICEServer is a STUN or TURN server: URLs such as
+// "stun:stun.example.org:3478" or "turn:turn.example.org:3478?transport=udp",
+// and for TURN a Username and Credential. Across NATs STUN alone often
+// fails, so real deployments add a TURN server. It is the type the
+// signalling server's GET /ice answers with, so its list passes through
+// unconverted.
+type ICEServer = signalwire.ICEServer
 
 // ChannelConfig describes one negotiated data channel. Every peer in a room
 // must use the same list: channel i is negotiated with id i and label

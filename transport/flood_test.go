@@ -12,6 +12,7 @@ import (
 
 	"github.com/pion/webrtc/v4"
 	"github.com/rollbox/rollbox/internal/syncbuf"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // fakeClock is a clock the test moves by hand.
@@ -55,7 +56,7 @@ func TestMalformedFloodIsCountedAndLoggedOnce(t *testing.T) {
 	t.Cleanup(func() { closeSocket(t, s) })
 
 	attacker := dialRaw(ctx, t, url)
-	msg := attacker.readUntil(ctx, func(msg serverMessage) bool {
+	msg := attacker.readUntil(ctx, func(msg signalwire.ServerMessage) bool {
 		data, ok := signalOf(msg, s.ID())
 		return ok && data.Offer != nil
 	})

@@ -1,9 +1,7 @@
 package transport
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"path"
@@ -11,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // maxICEBody bounds the /ice answer read: a list of a few servers.
@@ -45,27 +45,9 @@ func fetchICEServers(ctx context.Context, room *url.URL) ([]ICEServer, error) {
 	if status != 200 {
 		return nil, nil
 	}
-	var list []struct {
-		URLs       json.RawMessage `json:"urls"` // a string or a list, as in RTCIceServer
-		Username   string          `json:"username"`
-		Credential string          `json:"credential"`
-	}
-	if err := json.NewDecoder(bytes.NewReader(body)).Decode(&list); err != nil {
+	servers, err := signalwire.ParseICEServers(body)
+	if err != nil {
 		return nil, fmt.Errorf("transport: ICE servers from %s: %w", u, err)
-	}
-	servers := make([]ICEServer, 0, len(list))
-	for _, s := range list {
-		var urls []string
-		if err := json.Unmarshal(s.URLs, &urls); err != nil {
-			var one string
-			if err := json.Unmarshal(s.URLs, &one); err != nil {
-				return nil, fmt.Errorf("transport: ICE servers from %s: urls: %w", u, err)
-			}
-			urls = []string{one}
-		}
-		if len(urls) > 0 {
-			servers = append(servers, ICEServer{URLs: urls, Username: s.Username, Credential: s.Credential})
-		}
 	}
 	return servers, nil
 }

@@ -3,27 +3,19 @@ package transport
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"time"
+
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // PeerID identifies a peer in a room: the UUID the signalling server assigned
-// to it.
-type PeerID string
-
-// serverMessage is one frame from a matchbox signalling server; exactly one
-// field is set.
-type serverMessage struct {
-	IDAssigned *PeerID `json:"IdAssigned"`
-	NewPeer    *PeerID `json:"NewPeer"`
-	PeerLeft   *PeerID `json:"PeerLeft"`
-	Signal     *struct {
-		Sender PeerID          `json:"sender"`
-		Data   json.RawMessage `json:"data"`
-	} `json:"Signal"`
-}
+// to it. It is the wire protocol's type, so ids pass between the transport,
+// the server and tools unconverted.
+type PeerID = signalwire.PeerID
 
 // peerSignal is the data of a Signal between two matchbox peers; exactly one
 // field is set. IceCandidate holds JSON text of an RTCIceCandidateInit, or
@@ -34,21 +26,12 @@ type peerSignal struct {
 	IceCandidate *string `json:"IceCandidate,omitempty"`
 }
 
-type outgoingSignal struct {
-	Signal struct {
-		Receiver PeerID     `json:"receiver"`
-		Data     peerSignal `json:"data"`
-	} `json:"Signal"`
-}
-
 // Bounds of the signalling client.
 const (
 	signalQueue     = 256     // frames waiting to be written
 	signalReadLimit = 1 << 20 // largest frame read (an SDP is a few KiB)
 	closeTimeout    = time.Second
 )
-
-var keepAliveFrame = []byte(`"KeepAlive"`)
 
 // signalling is the WebSocket client: it reads frames in order, writes from a
 // bounded queue, sends keep-alives, and reconnects after a drop.
@@ -57,7 +40,7 @@ type signalling struct {
 	cfg    *Config
 	log    *slog.Logger
 	out    chan []byte
-	handle func(serverMessage) // called in order, from one goroutine
+	handle func(signalwire.ServerMessage) // called in order, from one goroutine
 	// reconnected is called with the id assigned by a new connection.
 	reconnected func(PeerID)
 	// refuse logs, rate limited, a frame that was dropped, and counts it if
@@ -76,12 +59,12 @@ func (s *signalling) dial(ctx context.Context) (signalConn, PeerID, error) {
 		conn.closeNow()
 		return nil, "", fmt.Errorf("transport: waiting for IdAssigned: %w", err)
 	}
-	var msg serverMessage
-	if err := json.Unmarshal(data, &msg); err != nil || msg.IDAssigned == nil || *msg.IDAssigned == "" {
+	msg, err := signalwire.ParseServerMessage(data)
+	if err != nil || msg.Kind != signalwire.IDAssigned {
 		conn.closeNow()
 		return nil, "", fmt.Errorf("transport: first frame from the signalling server is not IdAssigned: %.100q", data)
 	}
-	return conn, *msg.IDAssigned, nil
+	return conn, msg.Peer, nil
 }
 
 // send queues a frame without blocking. A full queue means the server is not
@@ -152,9 +135,14 @@ func (s *signalling) serve(ctx context.Context, conn signalConn) error {
 		if err != nil {
 			break
 		}
-		var msg serverMessage
-		if jerr := json.Unmarshal(data, &msg); jerr != nil {
-			s.refuse(true, "dropping unparsable frame from signalling server", "err", jerr, "frame", truncate(data))
+		msg, perr := signalwire.ParseServerMessage(data)
+		if errors.Is(perr, signalwire.ErrUnknownMessage) {
+			// Counted too: a newer server's message we cannot act on.
+			s.refuse(true, "ignoring unknown message from signalling server", "err", perr, "frame", truncate(data))
+			continue
+		}
+		if perr != nil {
+			s.refuse(true, "dropping unparsable frame from signalling server", "err", perr, "frame", truncate(data))
 			continue
 		}
 		s.handle(msg)
@@ -171,6 +159,7 @@ func (s *signalling) serve(ctx context.Context, conn signalConn) error {
 
 // write sends queued frames and keep-alives until ctx ends or a write fails.
 func (s *signalling) write(ctx context.Context, conn signalConn) error {
+	keepAliveFrame := signalwire.ClientMessage{Kind: signalwire.KeepAlive}.Encode()
 	keepAlive := time.NewTicker(s.cfg.KeepAliveInterval)
 	defer keepAlive.Stop()
 	for {
@@ -193,14 +182,11 @@ func (s *signalling) write(ctx context.Context, conn signalConn) error {
 
 // encodeSignal builds the frame that carries data to a peer.
 func encodeSignal(to PeerID, data peerSignal) []byte {
-	var msg outgoingSignal
-	msg.Signal.Receiver = to
-	msg.Signal.Data = data
-	frame, err := json.Marshal(msg)
+	payload, err := json.Marshal(data)
 	if err != nil {
-		panic(err) // strings and a struct of strings always marshal
+		panic(err) // a struct of strings always marshals
 	}
-	return frame
+	return signalwire.ClientMessage{Kind: signalwire.Signal, Receiver: to, Data: payload}.Encode()
 }
 
 // truncate shortens a frame for a log line.

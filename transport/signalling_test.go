@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
 	"github.com/rollbox/rollbox/internal/syncbuf"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // fakeServer is a scripted matchbox signalling server: the test reads what
@@ -45,12 +46,12 @@ func newFakeServer(t *testing.T) *fakeServer {
 func (f *fakeServer) url() string { return "ws" + strings.TrimPrefix(f.hs.URL, "http") + "/room" }
 
 // accept returns the next client connection after sending it IdAssigned.
-func (f *fakeServer) accept(ctx context.Context, t *testing.T, id string) *websocket.Conn {
+func (f *fakeServer) accept(ctx context.Context, t *testing.T, id PeerID) *websocket.Conn {
 	t.Helper()
 	select {
 	case c := <-f.conns:
 		t.Cleanup(func() { c.CloseNow() })
-		write(ctx, t, c, `{"IdAssigned":"`+id+`"}`)
+		write(ctx, t, c, `{"IdAssigned":"`+string(id)+`"}`)
 		return c
 	case <-ctx.Done():
 		t.Fatal("no client connected")
@@ -66,14 +67,14 @@ func write(ctx context.Context, t *testing.T, c *websocket.Conn, frame string) {
 }
 
 // signalFrom builds a Signal frame as the server relays it.
-func signalFrom(sender string, data peerSignal) string {
+func signalFrom(sender PeerID, data peerSignal) string {
 	b, _ := json.Marshal(map[string]any{"Signal": map[string]any{"sender": sender, "data": data}})
 	return string(b)
 }
 
 // readSignals reads frames until it has the description (Offer or Answer)
 // and the "null" end of candidates, checking the matchbox shapes on the way.
-func readSignals(ctx context.Context, t *testing.T, c *websocket.Conn, to string) (desc peerSignal, candidates []webrtc.ICECandidateInit) {
+func readSignals(ctx context.Context, t *testing.T, c *websocket.Conn, to PeerID) (desc peerSignal, candidates []webrtc.ICECandidateInit) {
 	t.Helper()
 	ended := false
 	for !ended || (desc.Offer == nil && desc.Answer == nil) {
@@ -84,16 +85,15 @@ func readSignals(ctx context.Context, t *testing.T, c *websocket.Conn, to string
 		if string(data) == `"KeepAlive"` {
 			continue
 		}
-		var msg struct {
-			Signal struct {
-				Receiver string     `json:"receiver"`
-				Data     peerSignal `json:"data"`
-			} `json:"Signal"`
+		// The server parses what the socket sends with signalwire.
+		msg, err := signalwire.ParseClientMessage(data)
+		if err != nil || msg.Kind != signalwire.Signal || msg.Receiver != to {
+			t.Fatalf("unexpected frame %s (%v)", data, err)
 		}
-		if err := json.Unmarshal(data, &msg); err != nil || msg.Signal.Receiver != to {
-			t.Fatalf("unexpected frame %s", data)
+		var d peerSignal
+		if err := json.Unmarshal(msg.Data, &d); err != nil {
+			t.Fatalf("unexpected signal %s: %v", data, err)
 		}
-		d := msg.Signal.Data
 		switch {
 		case d.Offer != nil || d.Answer != nil:
 			if len(candidates) > 0 || ended {
@@ -148,14 +148,17 @@ func TestBadInputIsDroppedAndEarlyCandidatesAreQueued(t *testing.T) {
 		}
 		done <- s
 	}()
-	c := f.accept(ctx, t, "me")
+	// Ids are UUIDs, as the real server assigns them: signalwire refuses
+	// anything else.
+	me, x, y, remote, nobody := signalwire.NewPeerID(), signalwire.NewPeerID(), signalwire.NewPeerID(), signalwire.NewPeerID(), signalwire.NewPeerID()
+	c := f.accept(ctx, t, me)
 	s := <-done
 	if s == nil {
 		t.FailNow()
 	}
 	defer closeSocket(t, s)
-	if s.ID() != "me" {
-		t.Fatalf("ID %q, want the assigned me", s.ID())
+	if s.ID() != me {
+		t.Fatalf("ID %q, want the assigned %q", s.ID(), me)
 	}
 
 	// The keep-alive is the bare JSON string.
@@ -169,22 +172,25 @@ func TestBadInputIsDroppedAndEarlyCandidatesAreQueued(t *testing.T) {
 		`"KeepAlive"`,
 		`{"Unknown":1}`,
 		`{"IdAssigned":"again"}`,
+		`{"IdAssigned":"` + string(signalwire.NewPeerID()) + `"}`,
 		`{"NewPeer":""}`,
-		`{"NewPeer":"me"}`,
-		`{"PeerLeft":"nobody"}`,
-		`{"Signal":{"sender":"x","data":"garbage"}}`,
-		`{"Signal":{"sender":"x","data":{}}}`,
-		signalFrom("x", peerSignal{Answer: str("v=0")}),
-		signalFrom("x", peerSignal{IceCandidate: str(`{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}`)}),
-		signalFrom("y", peerSignal{Offer: str("this is not SDP")}),
-		signalFrom("y", peerSignal{Offer: str("this is not SDP either")}),
+		`{"NewPeer":"` + string(me) + `"}`,
+		`{"NewPeer":"not-a-uuid"}`,
+		`{"PeerLeft":"` + string(nobody) + `"}`, // not malformed: unknown peers may leave
+		`{"Signal":{"sender":"` + string(x) + `","data":"garbage"}}`,
+		`{"Signal":{"sender":"` + string(x) + `","data":{}}}`,
+		signalFrom("x", peerSignal{Offer: str("v=0")}), // the sender is no peer id
+		signalFrom(x, peerSignal{Answer: str("v=0")}),
+		signalFrom(x, peerSignal{IceCandidate: str(`{"candidate":"candidate:1 1 udp 1 127.0.0.1 9 typ host"}`)}),
+		signalFrom(y, peerSignal{Offer: str("this is not SDP")}),
+		signalFrom(y, peerSignal{Offer: str("this is not SDP either")}),
 	} {
 		write(ctx, t, c, frame)
 	}
 
 	// A well-behaved peer joins: we offer, it answers with its candidates first.
-	write(ctx, t, c, `{"NewPeer":"remote"}`)
-	desc, candidates := readSignals(ctx, t, c, "remote")
+	write(ctx, t, c, `{"NewPeer":"`+string(remote)+`"}`)
+	desc, candidates := readSignals(ctx, t, c, remote)
 	if desc.Offer == nil || len(candidates) == 0 {
 		t.Fatalf("socket sent %+v and %d candidates, want an offer with trickled candidates", desc, len(candidates))
 	}
@@ -218,26 +224,26 @@ func TestBadInputIsDroppedAndEarlyCandidatesAreQueued(t *testing.T) {
 	}
 	for _, cand := range local {
 		init, _ := json.Marshal(webrtc.ICECandidateInit{Candidate: cand, SDPMid: str("0")})
-		write(ctx, t, c, signalFrom("remote", peerSignal{IceCandidate: str(string(init))}))
+		write(ctx, t, c, signalFrom(remote, peerSignal{IceCandidate: str(string(init))}))
 	}
-	write(ctx, t, c, signalFrom("remote", peerSignal{IceCandidate: str("null")}))
-	write(ctx, t, c, signalFrom("remote", peerSignal{Answer: &answer.SDP}))
-	write(ctx, t, c, signalFrom("remote", peerSignal{Answer: &answer.SDP})) // duplicate: dropped
+	write(ctx, t, c, signalFrom(remote, peerSignal{IceCandidate: str("null")}))
+	write(ctx, t, c, signalFrom(remote, peerSignal{Answer: &answer.SDP}))
+	write(ctx, t, c, signalFrom(remote, peerSignal{Answer: &answer.SDP})) // duplicate: dropped
 
 	peers, err := s.WaitForPeers(ctx, 1)
 	if err != nil {
 		t.Fatalf("no connection with early candidates queued: %v", err)
 	}
-	if len(peers) != 1 || peers[0] != "remote" {
-		t.Fatalf("peers %v, want [remote]: garbage must not create peers", peers)
+	if len(peers) != 1 || peers[0] != remote {
+		t.Fatalf("peers %v, want [%s]: garbage must not create peers", peers, remote)
 	}
-	if ev := s.PeerEvents(); len(ev) != 1 || ev[0] != (PeerEvent{Peer: "remote", State: PeerConnected}) {
+	if ev := s.PeerEvents(); len(ev) != 1 || ev[0] != (PeerEvent{Peer: remote, State: PeerConnected}) {
 		t.Fatalf("events %v", ev)
 	}
 
-	// Twelve frames above are malformed (the duplicate answer may still be
+	// Fifteen frames above are malformed (the duplicate answer may still be
 	// on its way); each was logged or held back, and one line got through.
-	const malformed = 12
+	const malformed = 15
 	for s.Stats().Malformed < malformed {
 		select {
 		case <-ctx.Done():
@@ -250,5 +256,31 @@ func TestBadInputIsDroppedAndEarlyCandidatesAreQueued(t *testing.T) {
 	if st.Malformed != malformed || lines+int(st.LogsSuppressed) != malformed || lines > 2 {
 		t.Fatalf("stats %+v with %d warnings logged, want %d malformed, each logged or held back, at most 2 logged:\n%s",
 			st, lines, malformed, logs.String())
+	}
+}
+
+// The first frame must assign a peer id, a UUID as every matchbox server
+// sends: a socket under any other id could not be addressed by its peers,
+// whose servers parse ids as UUIDs.
+func TestJoinRefusesAnAssignedIDThatIsNoUUID(t *testing.T) {
+	f := newFakeServer(t)
+	ctx := testContext(t, 20*time.Second)
+	type joined struct {
+		s   *Socket
+		err error
+	}
+	done := make(chan joined, 1)
+	go func() {
+		s, err := Join(ctx, f.url(), testConfig(t))
+		done <- joined{s, err}
+	}()
+	f.accept(ctx, t, "me")
+	j := <-done
+	if j.err == nil {
+		closeSocket(t, j.s)
+		t.Fatalf("Join accepted the id %q", j.s.ID())
+	}
+	if !strings.HasPrefix(j.err.Error(), "transport: ") || !strings.Contains(j.err.Error(), "IdAssigned") {
+		t.Fatalf("Join: %v, want an error that the first frame is no IdAssigned", j.err)
 	}
 }

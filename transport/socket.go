@@ -13,6 +13,7 @@ import (
 
 	"github.com/rollbox/rollbox/internal/ratelog"
 	"github.com/rollbox/rollbox/packet"
+	"github.com/rollbox/rollbox/signalwire"
 	"github.com/rollbox/rollbox/transport/internal/inbox"
 )
 
@@ -417,24 +418,24 @@ func (s *Socket) reconnected(id PeerID) {
 
 // handle acts on one frame from the signalling server. It runs on the
 // signalling goroutine, so negotiation steps happen in arrival order.
-func (s *Socket) handle(msg serverMessage) {
-	switch {
-	case msg.IDAssigned != nil:
-		s.refuse(nil, 1, "ignoring a second IdAssigned", "id", *msg.IDAssigned)
-	case msg.NewPeer != nil:
-		s.handleNewPeer(*msg.NewPeer)
-	case msg.PeerLeft != nil:
-		s.handlePeerLeft(*msg.PeerLeft)
-	case msg.Signal != nil:
+func (s *Socket) handle(msg signalwire.ServerMessage) {
+	switch msg.Kind {
+	case signalwire.IDAssigned:
+		s.refuse(nil, 1, "ignoring a second IdAssigned", "id", msg.Peer)
+	case signalwire.NewPeer:
+		s.handleNewPeer(msg.Peer)
+	case signalwire.PeerLeft:
+		s.handlePeerLeft(msg.Peer)
+	case signalwire.Signal:
 		var data peerSignal
-		if err := json.Unmarshal(msg.Signal.Data, &data); err != nil {
-			p, _ := s.lookup(msg.Signal.Sender)
-			s.refuse(p, 1, "dropping unparsable signal", "from", msg.Signal.Sender, "err", err)
+		if err := json.Unmarshal(msg.Data, &data); err != nil {
+			p, _ := s.lookup(msg.Peer)
+			s.refuse(p, 1, "dropping unparsable signal", "from", msg.Peer, "err", err)
 			return
 		}
-		s.handleSignal(msg.Signal.Sender, data)
+		s.handleSignal(msg.Peer, data)
 	default:
-		s.refuse(nil, 1, "ignoring unknown message from signalling server")
+		s.refuse(nil, 1, "ignoring unknown message from signalling server", "kind", msg.Kind)
 	}
 }
 

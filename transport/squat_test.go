@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pion/webrtc/v4"
+	"github.com/rollbox/rollbox/signalwire"
 )
 
 // A room member that copies another's DTLS fingerprint into its own offer
@@ -30,7 +31,7 @@ func TestCopiedFingerprintDoesNotBlockTheRealPeer(t *testing.T) {
 	t.Cleanup(func() { closeSocket(t, victim) })
 
 	attacker := dialRaw(ctx, t, url)
-	offer := attacker.readUntil(ctx, func(msg serverMessage) bool {
+	offer := attacker.readUntil(ctx, func(msg signalwire.ServerMessage) bool {
 		data, ok := signalOf(msg, victim.ID())
 		return ok && data.Offer != nil
 	})
@@ -50,15 +51,23 @@ func TestCopiedFingerprintDoesNotBlockTheRealPeer(t *testing.T) {
 	}
 
 	proxy := startHoldingProxy(t, url,
-		func(msg serverMessage) bool { _, fromVictim := signalOf(msg, victim.ID()); return fromVictim },
-		func(msg serverMessage) bool { data, ok := signalOf(msg, attacker.id); return ok && data.Offer != nil })
+		func(msg signalwire.ServerMessage) bool {
+			_, fromVictim := signalOf(msg, victim.ID())
+			return fromVictim
+		},
+		func(msg signalwire.ServerMessage) bool {
+			data, ok := signalOf(msg, attacker.id)
+			return ok && data.Offer != nil
+		})
 	newcomer, err := Join(ctx, proxy.url(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { closeSocket(t, newcomer) })
 
-	attacker.readUntil(ctx, func(msg serverMessage) bool { return msg.NewPeer != nil && *msg.NewPeer == newcomer.ID() })
+	attacker.readUntil(ctx, func(msg signalwire.ServerMessage) bool {
+		return msg.Kind == signalwire.NewPeer && msg.Peer == newcomer.ID()
+	})
 	attacker.send(ctx, newcomer.ID(), peerSignal{Offer: &squatted})
 	attacker.follow(ctx, newcomer.ID())
 
