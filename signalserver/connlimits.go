@@ -89,7 +89,7 @@ func newConnTracker(c Config, ri realIP, m *Metrics) *connTracker {
 // connSlot is one connection's place in the counts.
 type connSlot struct {
 	t        *connTracker
-	addr     netip.Addr
+	addr     netip.Addr  // the client's key in byIP (see clientAddrKey)
 	perIP    bool        // counted in byIP
 	refusal  refusal     // refusalNone: admitted
 	kill     *time.Timer // closes a refused connection that lingers
@@ -118,7 +118,9 @@ func (t *connTracker) connContext(ctx context.Context, c net.Conn) context.Conte
 	}
 	// A trusted proxy carries many clients: serveWebSocket applies the
 	// per-IP cap to each by its forwarded address.
-	sl := &connSlot{t: t, addr: addr, perIP: t.perIP >= 0 && !t.realIP.trusts(addr)}
+	sl := &connSlot{t: t, perIP: t.perIP >= 0 && !t.realIP.trusts(addr)}
+	addr = clientAddrKey(addr) // counted per client: an IPv6 host by its /64
+	sl.addr = addr
 	t.mu.Lock()
 	switch {
 	case t.max >= 0 && t.open >= t.max:

@@ -47,6 +47,7 @@ func (l *ipLimits) admit(ip string, now time.Time) (release func(), reason refus
 	if l.maxConns < 0 && l.joins < 0 {
 		return func() {}, refusalNone
 	}
+	ip = clientKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
@@ -154,6 +155,31 @@ func (ri realIP) clientIP(r *http.Request) string {
 	}
 	// No header, or every hop is a trusted proxy: the left-most is the client.
 	return client.String()
+}
+
+// clientKey returns the key the per-IP limits count ip under: an IPv6
+// address by its /64, which one host holds whole (SLAAC privacy addresses
+// rotate within it), so that a host cannot dodge the limits by picking
+// fresh addresses; an IPv4 address by itself.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	return clientAddrKey(a).String()
+}
+
+// clientAddrKey is clientKey for a parsed address.
+func clientAddrKey(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if !a.Is6() {
+		return a
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return a
+	}
+	return p.Addr()
 }
 
 // parseHop parses an address as proxies write it: bare, or with a port.
