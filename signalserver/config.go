@@ -97,7 +97,8 @@ type Config struct {
 	// by the http.Server from Server.HTTPServer.
 	MaxConns int
 	// MaxConnsPerIP caps concurrent connections from one IP (negative: no
-	// cap). Through Server.HTTPServer it counts every TCP connection, plain
+	// cap). This and the join rate count an IPv6 client by its /64, which
+	// one host holds whole. Through Server.HTTPServer it counts every TCP connection, plain
 	// HTTP ones too; from a trusted proxy (see TrustedProxies), which carries
 	// many clients, it counts WebSockets by the client's forwarded address.
 	MaxConnsPerIP int
