@@ -57,7 +57,11 @@ type Config struct {
 	// a signal to a client whose queue is full waits for room: its reads
 	// pause, which pushes back on that peer. Frames the server makes itself
 	// (NewPeer, PeerLeft) and frames from other instances cannot wait; they
-	// may overrun the bound up to twice its size.
+	// may overrun the bound up to twice its size. Past that, a signal from
+	// another instance is dropped (signalserver_dropped_total, reason
+	// receiver_full) while the client keeps reading: nothing pushes back on
+	// a sender elsewhere, which could otherwise disconnect a room-mate that
+	// reads slower than it sends.
 	SendQueueBytes int64
 	// SlowConsumerTimeout is how long a client's full queue may go without
 	// draining to half (while a peer waits for room in it) or without a
