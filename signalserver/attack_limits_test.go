@@ -100,3 +100,25 @@ func TestAttackIPv6AddressRotationDodgesConnCap(t *testing.T) {
 		t.Fatalf("%d refusals", refusals)
 	}
 }
+
+// TestAttackBracketedIPv6ForwardedSharesProxyBudget: a proxy that writes a
+// client's IPv6 address in brackets without a port ("[2001:db8::1]", as in
+// RFC 7239's Forwarded and some proxies' X-Forwarded-For) is not a header
+// to give up on: taken for garbage, every such client was counted as the
+// proxy itself, so one client could use up the limits of all of them.
+func TestAttackBracketedIPv6ForwardedSharesProxyBudget(t *testing.T) {
+	ts := startServer(t, Config{MaxConnsPerIP: 1, JoinsPerSecondPerIP: -1, RealIPHeader: "X-Forwarded-For",
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	for _, ip := range []string{"[2001:db8:1::1]", "[2001:db8:2::1]", "[2001:db8:3::1]:443"} {
+		conn, resp, err := websocket.DefaultDialer.Dial(ts.url+"/r", http.Header{"X-Forwarded-For": {ip}})
+		if err != nil {
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+				resp.Body.Close()
+			}
+			t.Fatalf("client %s through the proxy: %v (%d)", ip, err, status)
+		}
+		t.Cleanup(func() { conn.Close() })
+	}
+}
