@@ -182,8 +182,12 @@ func clientAddrKey(a netip.Addr) netip.Addr {
 	return p.Addr()
 }
 
-// parseHop parses an address as proxies write it: bare, or with a port.
+// parseHop parses an address as proxies write it: bare, or with a port; an
+// IPv6 one in brackets with or without a port.
 func parseHop(s string) (netip.Addr, bool) {
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		s = s[1 : len(s)-1]
+	}
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a.Unmap(), true
 	}
