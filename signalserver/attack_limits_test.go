@@ -122,3 +122,22 @@ func TestAttackBracketedIPv6ForwardedSharesProxyBudget(t *testing.T) {
 		t.Cleanup(func() { conn.Close() })
 	}
 }
+
+// FuzzClientIP: any forwarded header from a trusted proxy yields a valid
+// address to count the client under, never a panic.
+func FuzzClientIP(f *testing.F) {
+	for _, seed := range []string{"203.0.113.1", "6.6.6.6, 203.0.113.1", "[2001:db8::1]", "[2001:db8::1]:443", "unknown", "fe80::1%eth0", ",,", "["} {
+		f.Add(seed)
+	}
+	ri := realIP{header: "X-Forwarded-For", trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	f.Fuzz(func(t *testing.T, header string) {
+		r := &http.Request{RemoteAddr: "127.0.0.1:4000", Header: http.Header{"X-Forwarded-For": {header}}}
+		ip := ri.clientIP(r)
+		if _, err := netip.ParseAddr(ip); err != nil {
+			t.Fatalf("clientIP(%q) = %q, not an address", header, ip)
+		}
+		if _, err := netip.ParseAddr(clientKey(ip)); err != nil {
+			t.Fatalf("clientKey(%q) = %q, not an address", ip, clientKey(ip))
+		}
+	})
+}
