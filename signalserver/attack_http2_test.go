@@ -87,7 +87,9 @@ func TestAttackHTTP2StreamsPerConnection(t *testing.T) {
 		out = append(out, frame(0x1, 0x5, uint32(2*i+1), block)...) // HEADERS, END_STREAM|END_HEADERS
 	}
 	if _, err := conn.Write(out); err != nil {
-		t.Fatal(err)
+		// An HTTP/1.1 server may close the connection on the preface
+		// before reading the rest: that is a refusal too.
+		t.Logf("write: %v", err)
 	}
 
 	// Handlers that block show up as goroutines; give them time to start.
