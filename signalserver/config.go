@@ -57,7 +57,11 @@ type Config struct {
 	// a signal to a client whose queue is full waits for room: its reads
 	// pause, which pushes back on that peer. Frames the server makes itself
 	// (NewPeer, PeerLeft) and frames from other instances cannot wait; they
-	// may overrun the bound up to twice its size.
+	// may overrun the bound up to twice its size. Past that, a signal from
+	// another instance is dropped (signalserver_dropped_total, reason
+	// receiver_full) while the client keeps reading: nothing pushes back on
+	// a sender elsewhere, which could otherwise disconnect a room-mate that
+	// reads slower than it sends.
 	SendQueueBytes int64
 	// SlowConsumerTimeout is how long a client's full queue may go without
 	// draining to half (while a peer waits for room in it) or without a
@@ -97,7 +101,8 @@ type Config struct {
 	// by the http.Server from Server.HTTPServer.
 	MaxConns int
 	// MaxConnsPerIP caps concurrent connections from one IP (negative: no
-	// cap). Through Server.HTTPServer it counts every TCP connection, plain
+	// cap). This and the join rate count an IPv6 client by its /64, which
+	// one host holds whole. Through Server.HTTPServer it counts every TCP connection, plain
 	// HTTP ones too; from a trusted proxy (see TrustedProxies), which carries
 	// many clients, it counts WebSockets by the client's forwarded address.
 	MaxConnsPerIP int

@@ -26,7 +26,8 @@ const maxHeaderBytes = 32 << 10
 const refuseGrace = 2 * time.Second
 
 // HTTPServer returns an http.Server that serves s with the limits of its
-// Config that only a server of connections can apply: MaxConns and
+// Config that only a server of connections can apply (it speaks HTTP/1.1
+// only, so that a connection is one request at a time): MaxConns and
 // MaxConnsPerIP count every TCP connection, idle keep-alive ones included,
 // and a connection past either is answered 503 or 429 and closed; plain
 // requests are bounded by HTTPReadTimeout, HTTPWriteTimeout and
@@ -37,7 +38,15 @@ const refuseGrace = 2 * time.Second
 // with an http.Server of one's own applies MaxConnsPerIP to WebSockets only,
 // and neither MaxConns nor the HTTP timeouts.
 func (s *Server) HTTPServer() *http.Server {
+	// HTTP/1.1 only, over TLS too: an HTTP/2 connection carries up to 250
+	// requests at once, each holding a goroutine and buffers (for
+	// HTTPWriteTimeout when the client opens no flow-control window), which
+	// MaxConns, counting connections, would not bound. WebSockets need
+	// HTTP/1.1 anyway.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
 	return &http.Server{
+		Protocols:         &protocols,
 		Handler:           s,
 		ReadHeaderTimeout: s.cfg.HTTPReadTimeout,
 		ReadTimeout:       s.cfg.HTTPReadTimeout,
@@ -89,7 +98,7 @@ func newConnTracker(c Config, ri realIP, m *Metrics) *connTracker {
 // connSlot is one connection's place in the counts.
 type connSlot struct {
 	t        *connTracker
-	addr     netip.Addr
+	addr     netip.Addr  // the client's key in byIP (see clientAddrKey)
 	perIP    bool        // counted in byIP
 	refusal  refusal     // refusalNone: admitted
 	kill     *time.Timer // closes a refused connection that lingers
@@ -118,7 +127,9 @@ func (t *connTracker) connContext(ctx context.Context, c net.Conn) context.Conte
 	}
 	// A trusted proxy carries many clients: serveWebSocket applies the
 	// per-IP cap to each by its forwarded address.
-	sl := &connSlot{t: t, addr: addr, perIP: t.perIP >= 0 && !t.realIP.trusts(addr)}
+	sl := &connSlot{t: t, perIP: t.perIP >= 0 && !t.realIP.trusts(addr)}
+	addr = clientAddrKey(addr) // counted per client: an IPv6 host by its /64
+	sl.addr = addr
 	t.mu.Lock()
 	switch {
 	case t.max >= 0 && t.open >= t.max:

@@ -47,6 +47,7 @@ func (l *ipLimits) admit(ip string, now time.Time) (release func(), reason refus
 	if l.maxConns < 0 && l.joins < 0 {
 		return func() {}, refusalNone
 	}
+	ip = clientKey(ip)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.sweep(now)
@@ -156,8 +157,37 @@ func (ri realIP) clientIP(r *http.Request) string {
 	return client.String()
 }
 
-// parseHop parses an address as proxies write it: bare, or with a port.
+// clientKey returns the key the per-IP limits count ip under: an IPv6
+// address by its /64, which one host holds whole (SLAAC privacy addresses
+// rotate within it), so that a host cannot dodge the limits by picking
+// fresh addresses; an IPv4 address by itself.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	return clientAddrKey(a).String()
+}
+
+// clientAddrKey is clientKey for a parsed address.
+func clientAddrKey(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if !a.Is6() {
+		return a
+	}
+	p, err := a.WithZone("").Prefix(64)
+	if err != nil {
+		return a
+	}
+	return p.Addr()
+}
+
+// parseHop parses an address as proxies write it: bare, or with a port; an
+// IPv6 one in brackets with or without a port.
 func parseHop(s string) (netip.Addr, bool) {
+	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		s = s[1 : len(s)-1]
+	}
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a.Unmap(), true
 	}

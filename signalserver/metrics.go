@@ -36,11 +36,12 @@ const (
 	dropBinary
 	dropUnknownReceiver
 	dropForeignReceiver
-	dropBus // the bus or the shared registry failed
+	dropBus          // the bus or the shared registry failed
+	dropReceiverFull // a signal from another instance for a client whose queue overran twice its bound
 	dropCount
 )
 
-var dropNames = [dropCount]string{"malformed", "unknown_message", "binary", "unknown_receiver", "foreign_receiver", "bus_error"}
+var dropNames = [dropCount]string{"malformed", "unknown_message", "binary", "unknown_receiver", "foreign_receiver", "bus_error", "receiver_full"}
 
 // disconnect is why the server ended a client's connection.
 type disconnect uint8

@@ -19,7 +19,12 @@ import (
 //   - Frames whose producer serves many clients (the bus goroutine) or the
 //     server itself (NewPeer, PeerLeft, IdAssigned) cannot wait. They may
 //     overrun the bound up to twice its size while the client keeps
-//     completing writes.
+//     completing writes. Past that, a signal from another instance is
+//     dropped (enqueueSignal), not its receiver: nothing pushes back on a
+//     sender elsewhere, so any peer there could otherwise disconnect a
+//     room-mate that reads steadily by sending faster than it reads. A
+//     receiver that makes no progress meanwhile is still disconnected as
+//     slow, SlowConsumerTimeout after its last write (watchStall).
 //   - Either way, a client whose queue is full while its writer has
 //     completed no write for SlowConsumerTimeout is disconnected as slow
 //     (a queue below its bound is left to the write deadline).
@@ -48,7 +53,14 @@ func (s *Server) clock() int64 { return int64(time.Since(s.epoch)) }
 
 // enqueue queues frame for c without waiting; see above for when it
 // disconnects c instead.
-func (s *Server) enqueue(c *client, frame []byte) bool {
+func (s *Server) enqueue(c *client, frame []byte) bool { return s.enqueueFrame(c, frame, false) }
+
+// enqueueSignal queues a signal from another instance for c like enqueue,
+// but drops it, rather than disconnect c, when c's queue has overrun twice
+// its bound while c still makes progress.
+func (s *Server) enqueueSignal(c *client, frame []byte) bool { return s.enqueueFrame(c, frame, true) }
+
+func (s *Server) enqueueFrame(c *client, frame []byte, droppable bool) bool {
 	cost := frameCost(frame)
 	c.mu.Lock()
 	if c.kicked {
@@ -57,10 +69,17 @@ func (s *Server) enqueue(c *client, frame []byte) bool {
 	}
 	if s.full(c, cost) {
 		queued := c.queued.Load()
-		if s.clock()-c.progress.Load() >= int64(s.cfg.SlowConsumerTimeout) || queued+cost > 2*s.cfg.SendQueueBytes ||
-			s.cfg.SendQueue > 0 && s.pending(c) >= 2*s.cfg.SendQueue {
+		stalled := s.clock()-c.progress.Load() >= int64(s.cfg.SlowConsumerTimeout)
+		overrun := queued+cost > 2*s.cfg.SendQueueBytes || s.cfg.SendQueue > 0 && s.pending(c) >= 2*s.cfg.SendQueue
+		if stalled || overrun && !droppable {
 			c.mu.Unlock()
 			s.slow(c, queued)
+			return false
+		}
+		if overrun {
+			s.watchStall(c)
+			c.mu.Unlock()
+			s.metrics.dropped[dropReceiverFull].Add(1)
 			return false
 		}
 	}
@@ -159,6 +178,36 @@ func (s *Server) push(c *client, frame []byte, cost int64) bool {
 	s.startWriter(c)
 	s.metrics.BytesOut.Add(int64(len(frame)))
 	return s.metrics.QueuedBytes.Add(cost) > s.cfg.MaxQueuedBytes
+}
+
+// watchStall disconnects c as slow if its writer completes no write for
+// SlowConsumerTimeout while frames are queued: a receiver whose signals are
+// dropped may be hearing none that would find it stalled. The caller holds
+// c.mu.
+func (s *Server) watchStall(c *client) {
+	if c.stallTimer != nil {
+		return
+	}
+	var check func()
+	check = func() {
+		c.mu.Lock()
+		if c.kicked || c.queued.Load() == 0 {
+			c.stallTimer = nil
+			c.mu.Unlock()
+			return
+		}
+		quiet := time.Duration(s.clock() - c.progress.Load())
+		if quiet < s.cfg.SlowConsumerTimeout {
+			c.stallTimer = time.AfterFunc(s.cfg.SlowConsumerTimeout-quiet, check)
+			c.mu.Unlock()
+			return
+		}
+		c.stallTimer = nil
+		queued := c.queued.Load()
+		c.mu.Unlock()
+		s.slow(c, queued)
+	}
+	c.stallTimer = time.AfterFunc(s.cfg.SlowConsumerTimeout, check)
 }
 
 // written records that c's writer has sent frame (or dropped it).

@@ -22,6 +22,7 @@ const (
 	DefaultRedisPresenceTTL = 5 * time.Second
 	DefaultRedisPrefix      = "rollbox:"
 	DefaultRedisInboxLen    = 10000
+	DefaultRedisInboxBytes  = 32 << 20
 	DefaultRedisOpTimeout   = 2 * time.Second
 )
 
@@ -62,6 +63,13 @@ type RedisConfig struct {
 	// trimmed to about this length): an instance that stops reading cannot
 	// fill Redis's memory. Zero means DefaultRedisInboxLen.
 	InboxLen int64
+	// InboxBytes caps the same frames in bytes, about: a frame is
+	// published with the stream trimmed to as many frames of its size as
+	// fit in InboxBytes (or InboxLen, if fewer), so that a flood of the
+	// largest frames for an instance that has fallen behind holds tens of
+	// MiB of Redis's memory, not InboxLen × MaxFrameBytes (640 MiB). Zero
+	// means DefaultRedisInboxBytes.
+	InboxBytes int64
 	// OpTimeout bounds each Redis command, so that joins and signals fail
 	// instead of hanging while Redis is unreachable. Zero means
 	// DefaultRedisOpTimeout.
@@ -73,12 +81,13 @@ func (c RedisConfig) withDefaults() (RedisConfig, error) {
 	setDefault(&c.Heartbeat, DefaultRedisHeartbeat)
 	setDefault(&c.PresenceTTL, DefaultRedisPresenceTTL)
 	setDefault(&c.InboxLen, DefaultRedisInboxLen)
+	setDefault(&c.InboxBytes, DefaultRedisInboxBytes)
 	setDefault(&c.OpTimeout, DefaultRedisOpTimeout)
 	if c.PresenceTTL <= 2*c.Heartbeat {
 		return c, fmt.Errorf("Redis.PresenceTTL (%v) must exceed twice Redis.Heartbeat (%v)", c.PresenceTTL, c.Heartbeat)
 	}
-	if c.Heartbeat <= 0 || c.InboxLen <= 0 || c.OpTimeout <= 0 {
-		return c, errors.New("Redis.Heartbeat, Redis.InboxLen and Redis.OpTimeout must be positive")
+	if c.Heartbeat <= 0 || c.InboxLen <= 0 || c.InboxBytes <= 0 || c.OpTimeout <= 0 {
+		return c, errors.New("Redis.Heartbeat, Redis.InboxLen, Redis.InboxBytes and Redis.OpTimeout must be positive")
 	}
 	return c, nil
 }
@@ -432,7 +441,7 @@ func (r *redisRegistry) Groups() int { return int(r.groups.Load()) }
 // Publish implements instanceBus.
 func (r *redisRegistry) Publish(ctx context.Context, to []signalwire.PeerID, frame []byte) (int, error) {
 	args := make([]any, 0, 3+len(to))
-	args = append(args, r.cfg.Prefix, frame, r.cfg.InboxLen)
+	args = append(args, r.cfg.Prefix, frame, r.inboxLen(frame))
 	for _, id := range to {
 		args = append(args, string(id))
 	}
@@ -445,6 +454,12 @@ func (r *redisRegistry) Publish(ctx context.Context, to []signalwire.PeerID, fra
 	return n, nil
 }
 
+// inboxLen is the length the inbox a frame is published to is trimmed to:
+// as many frames of its size as InboxBytes holds, at most InboxLen.
+func (r *Redis) inboxLen(frame []byte) int64 {
+	return max(1, min(r.cfg.InboxLen, r.cfg.InboxBytes/frameCost(frame)))
+}
+
 // RelaySignal publishes a signal from sender to receiver, connected to
 // another instance, if the two may signal each other: published reports it
 // went out, allowed whether the room allowed it. The check and the publish
@@ -452,7 +467,7 @@ func (r *redisRegistry) Publish(ctx context.Context, to []signalwire.PeerID, fra
 func (r *redisRegistry) RelaySignal(ctx context.Context, sender, receiver signalwire.PeerID, frame []byte) (published, allowed bool, err error) {
 	ctx, cancel := r.opCtx(ctx)
 	defer cancel()
-	n, err := relayScript.Run(ctx, r.rdb, nil, r.cfg.Prefix, frame, r.cfg.InboxLen, string(sender), string(receiver)).Int()
+	n, err := relayScript.Run(ctx, r.rdb, nil, r.cfg.Prefix, frame, r.inboxLen(frame), string(sender), string(receiver)).Int()
 	if err != nil {
 		return false, false, r.failed(err)
 	}

@@ -648,6 +648,9 @@ type client struct {
 	progress atomic.Int64  // when the writer last completed a write, or the queue last became non-empty; time since Server.epoch
 	room     chan struct{} // under mu: closed when senders waiting for room may look again; nil when none waits
 	awaited  atomic.Bool   // room is not nil: the writer wakes its waiters as the queue drains
+	// under mu: set while a signal from another instance was dropped for
+	// c's full queue, to find c stalled (watchStall)
+	stallTimer *time.Timer
 }
 
 func newClient(conn *websocket.Conn, key roomKey) *client {
@@ -672,6 +675,10 @@ func (s *Server) kick(c *client, why disconnect, code int, text string) {
 	}
 	c.kicked, c.why, c.code, c.text = true, why, code, text
 	c.wakeSenders() // they find it kicked and give up
+	if c.stallTimer != nil {
+		c.stallTimer.Stop()
+		c.stallTimer = nil
+	}
 	if code == 0 && why != disconnectFrameTooBig {
 		_ = c.conn.NetConn().Close()
 	}

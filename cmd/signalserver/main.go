@@ -176,6 +176,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (si
 	fs.DurationVar(&cfg.Redis.Heartbeat, "redis-heartbeat", signalserver.DefaultRedisHeartbeat, "how often an instance refreshes its presence in Redis")
 	fs.DurationVar(&cfg.Redis.PresenceTTL, "redis-presence-ttl", signalserver.DefaultRedisPresenceTTL, "an instance silent this long is presumed dead: its peers are removed (PeerLeft within this plus -redis-heartbeat)")
 	fs.Int64Var(&cfg.Redis.InboxLen, "redis-inbox-len", signalserver.DefaultRedisInboxLen, "frames waiting in Redis for one instance before the oldest are discarded (counted in signalserver_bus_lost_frames_total)")
+	fs.Int64Var(&cfg.Redis.InboxBytes, "redis-inbox-bytes", signalserver.DefaultRedisInboxBytes, "bytes (about) of frames waiting in Redis for one instance before the oldest are discarded")
 	fs.StringVar(&opts.authSecret, "auth-secret", "", "HS256 secret: joins need ?token= (mint with: signalserver token -room NAME); empty: no authentication")
 	fs.StringVar(&opts.authSecretFile, "auth-secret-file", "", "file holding the -auth-secret (trailing newline ignored)")
 	fs.StringVar(&opts.origins, "allowed-origins", "", "comma-separated Origin values allowed to connect; empty: any")

@@ -38,10 +38,10 @@ func moduleRoot(t *testing.T) string {
 // wraps them inside the package.
 var unprefixed = map[string]map[string]string{
 	"signalserver": {
-		"redis unreachable: %w":                                                "health errors: wrapped as room registry unavailable or unhealthy",
-		"instance not registered in Redis yet":                                 "health errors: wrapped as room registry unavailable or unhealthy",
-		"Redis.PresenceTTL (%v) must exceed twice Redis.Heartbeat (%v)":        "wrapped by signalserver: invalid config",
-		"Redis.Heartbeat, Redis.InboxLen and Redis.OpTimeout must be positive": "wrapped by signalserver: invalid config",
+		"redis unreachable: %w":                                                                  "health errors: wrapped as room registry unavailable or unhealthy",
+		"instance not registered in Redis yet":                                                   "health errors: wrapped as room registry unavailable or unhealthy",
+		"Redis.PresenceTTL (%v) must exceed twice Redis.Heartbeat (%v)":                          "wrapped by signalserver: invalid config",
+		"Redis.Heartbeat, Redis.InboxLen, Redis.InboxBytes and Redis.OpTimeout must be positive": "wrapped by signalserver: invalid config",
 		"redis URL: %w": "wrapped by signalserver: invalid config",
 	},
 	"transport/simnet": {
