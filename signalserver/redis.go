@@ -456,7 +456,7 @@ func (r *redisRegistry) Publish(ctx context.Context, to []signalwire.PeerID, fra
 
 // inboxLen is the length the inbox a frame is published to is trimmed to:
 // as many frames of its size as InboxBytes holds, at most InboxLen.
-func (r *Redis) inboxLen(frame []byte) int64 {
+func (r *redisRegistry) inboxLen(frame []byte) int64 {
 	return max(1, min(r.cfg.InboxLen, r.cfg.InboxBytes/frameCost(frame)))
 }
 
