@@ -19,7 +19,8 @@ import (
 // Version 2 carries quality reports and replies inside input packets (one
 // datagram per peer per frame), a third connection status ("dropped us") and
 // the disconnectNotice type; its peers follow the disconnect rule of
-// P2PSession, which a version 1 peer does not know.
+// P2PSession, which a version 1 peer does not know. Its sync messages carry
+// the sender's player map, checked before the handshake completes.
 const ProtocolVersion uint8 = 2
 
 // Wire format, little-endian. Every packet starts with a 4-byte header:
