@@ -13,6 +13,25 @@
 // test failure (MismatchedChecksumError.Mismatches) then carries the dumps of
 // the first and the resimulated state of every mismatched frame.
 //
+// # Player map
+//
+// Every peer of a match must hand out the handles the same way: handle h is
+// the same player everywhere, local on its own peer and remote at that peer's
+// address on every other. Derive the handles from something all peers share,
+// e.g. the peer ids sorted; a handle fixed in code ("I am 0, the other is 1")
+// gives every peer handle 0 and makes each play its own mirrored game.
+//
+// The handshake checks this. Each sync message carries the sender's player
+// count, the handles it plays and the handles it has at the receiver (no
+// addresses, which differ between peers); the receiver compares them with its
+// own map. Checked between every two peers this is complete: when they agree
+// pairwise, and every handle is someone's (NewP2PSession requires that), all
+// hold the same map. A peer that disagrees gets no sync reply, so neither side
+// starts: each raises EventPlayerMapMismatch naming the other, and its
+// AdvanceFrame returns that *PlayerMapError (errors.Is ErrPlayerMapMismatch)
+// instead of ErrNotSynchronized, before frame 0. A spectator and its host
+// check the player count and that neither has the spectator play a handle.
+//
 // # Traffic
 //
 // In steady state a P2P session sends one datagram per remote peer per
@@ -93,6 +112,8 @@
 //	                                                                  MaxInputSize, MaxFrameInputBytes, 1400-byte
 //	                                                                  packets
 //	state dumps              none (bevy_ggrs #117)                    SetStateDump on P2P and sync test sessions
+//	player map               not checked: peers that assign handles   checked in the handshake (see "Player
+//	                         differently play different games         map"): EventPlayerMapMismatch
 //
 // API names follow Go: SetInputDelay(handle, frames) is set_input_delay,
 // SpectatorSession.CurrentFrame is current_frame (the last frame advanced,

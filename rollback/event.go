@@ -50,6 +50,12 @@ const (
 	// reporter and player. If the report was true, an EventDisconnected
 	// follows once Addr confirms or goes silent here.
 	EventDisconnectDisputed
+	// EventPlayerMapMismatch: the peer at Addr sees the players differently
+	// (PlayerMap says how: player count, or who plays which handle), so
+	// the handshake with it never completes and AdvanceFrame returns the
+	// same *PlayerMapError instead of ErrNotSynchronized. Raised once per
+	// peer, before frame 0. See "Player map" in the package documentation.
+	EventPlayerMapMismatch
 )
 
 // DisconnectReason says why a peer was disconnected (EventDisconnected).
@@ -109,6 +115,8 @@ func (k EventKind) String() string {
 		return "desync dump"
 	case EventDisconnectDisputed:
 		return "disconnect disputed"
+	case EventPlayerMapMismatch:
+		return "player map mismatch"
 	}
 	return "invalid"
 }
@@ -143,6 +151,9 @@ type Event[A comparable] struct {
 	RemoteDump []byte
 	// RemoteVersion is the peer's protocol version (EventVersionMismatch).
 	RemoteVersion uint8
+	// PlayerMap says how the peer's player map differs from this
+	// session's (EventPlayerMapMismatch).
+	PlayerMap *PlayerMapError[A]
 	// Reason says why the peer was disconnected (EventDisconnected).
 	Reason DisconnectReason
 	// Reporter is the peer that reported the disconnect
@@ -175,6 +186,10 @@ func (e Event[A]) String() string {
 			return fmt.Sprintf("disconnected %v (%v by %v)", e.Addr, e.Reason, e.Reporter)
 		}
 		return fmt.Sprintf("disconnected %v (%v)", e.Addr, e.Reason)
+	case EventPlayerMapMismatch:
+		if e.PlayerMap != nil {
+			return e.PlayerMap.Error()
+		}
 	case EventDisconnectDisputed:
 		return fmt.Sprintf("disconnect of %v reported by %v not adopted: %v is still heard", e.Addr, e.Reporter, e.Addr)
 	}

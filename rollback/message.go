@@ -19,7 +19,8 @@ import (
 // Version 2 carries quality reports and replies inside input packets (one
 // datagram per peer per frame), a third connection status ("dropped us") and
 // the disconnectNotice type; its peers follow the disconnect rule of
-// P2PSession, which a version 1 peer does not know.
+// P2PSession, which a version 1 peer does not know. Its sync messages carry
+// the sender's player map, checked before the handshake completes.
 const ProtocolVersion uint8 = 2
 
 // Wire format, little-endian. Every packet starts with a 4-byte header:
@@ -30,7 +31,7 @@ const ProtocolVersion uint8 = 2
 // a receiver drops packets with any other magic (stale or foreign traffic).
 // Bodies by type:
 //
-//	syncRequest, syncReply: nonce u32
+//	syncRequest, syncReply: nonce u32 | numPlayers u8 | plays u64 | yours u64
 //	input:        start i32 | ack i32 | flags u8 | n u8 | n × (lastFrame i32,
 //	              status u8) | [report] | [reply] | frameBytes u16 | count u8 |
 //	              payload
@@ -42,6 +43,12 @@ const ProtocolVersion uint8 = 2
 //	checksumReport: frame i32 | checksum u64
 //	stateDump:    frame i32 | checksum u64 | total u32 | chunk u8 | data
 //	stateDumpAck: frame i32 | received u64
+//
+// A sync message carries the sender's player map (playerMap): its player
+// count (1..MaxPlayers), the handles it plays and the handles it has at the
+// receiver, each a bit mask (bit h for handle h) with no bit at or above
+// numPlayers and none in both. The receiver checks them against its own map
+// before the handshake may complete.
 //
 // An input packet's flags say which optional parts follow the statuses: bit 0
 // a quality report (frameAdvantage i8 | ping u64), bit 1 a quality reply
@@ -112,7 +119,8 @@ type message struct {
 	typ     msgType
 	magic   uint16
 
-	nonce uint32 // syncRequest, syncReply
+	nonce     uint32    // syncRequest, syncReply
+	playerMap playerMap // syncRequest, syncReply: the sender's view
 
 	// input, inputAck
 	startFrame Frame
@@ -211,6 +219,9 @@ func decodeMessage(b []byte, m *message) error {
 	switch m.typ {
 	case msgSyncRequest, msgSyncReply:
 		m.nonce = r.u32()
+		if err := decodePlayerMap(&r, &m.playerMap); err != nil {
+			return err
+		}
 	case msgInput:
 		if err := decodeInputBody(&r, m); err != nil {
 			return err
@@ -251,6 +262,29 @@ func decodeMessage(b []byte, m *message) error {
 		return errTrailing
 	}
 	return nil
+}
+
+// decodePlayerMap reads a sync message's player map. Masks are bounded by
+// the count, so no claim makes the receiver allocate or loop more than
+// MaxPlayers.
+func decodePlayerMap(r *reader, pm *playerMap) error {
+	n := int(r.u8())
+	plays, yours := r.u64(), r.u64()
+	if r.err != nil {
+		return r.err
+	}
+	valid := uint64(1)<<uint(n) - 1 // n == 64 wraps to all ones
+	if n < 1 || n > MaxPlayers || plays&^valid != 0 || yours&^valid != 0 || plays&yours != 0 {
+		return errBadField
+	}
+	*pm = playerMap{numPlayers: n, plays: plays, yours: yours}
+	return nil
+}
+
+func appendSync(dst []byte, t msgType, magic uint16, nonce uint32, pm playerMap) []byte {
+	dst = appendU32(appendHeader(dst, t, magic), nonce)
+	dst = append(dst, byte(pm.numPlayers))
+	return appendU64(appendU64(dst, pm.plays), pm.yours)
 }
 
 func decodeReport(r *reader, m *message) {

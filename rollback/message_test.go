@@ -68,8 +68,8 @@ func validPackets() [][]byte {
 	inq = append(inq, 1)
 	inq = appendDelta(inq, make([]byte, 4), []byte{5, 0, 0, 0})
 	return [][]byte{
-		appendU32(appendHeader(nil, msgSyncRequest, 7), 99),
-		appendU32(appendHeader(nil, msgSyncReply, 7), 99),
+		appendSync(nil, msgSyncRequest, 7, 99, playerMap{numPlayers: 3, plays: 1, yours: 6}),
+		appendSync(nil, msgSyncReply, 7, 99, playerMap{numPlayers: MaxPlayers, plays: 1 << 63, yours: 1}),
 		in,
 		appendFrame(appendHeader(nil, msgInputAck, 7), 5),
 		appendReport(appendHeader(nil, msgQualityReport, 7), -2, 1234),
@@ -159,6 +159,10 @@ func FuzzDecodeMessage(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{ProtocolVersion, byte(msgInput), 0, 0, 0xff, 0xff, 0xff, 0x7f})
+	// Player maps that claim more players than exist, or handles beyond
+	// their count.
+	f.Add(appendSync(nil, msgSyncRequest, 1, 2, playerMap{numPlayers: 255, plays: ^uint64(0)}))
+	f.Add(appendSync(nil, msgSyncReply, 1, 2, playerMap{numPlayers: 2, plays: 1, yours: 1 << 40}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var m message
 		if err := decodeMessage(b, &m); err != nil {

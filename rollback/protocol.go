@@ -63,6 +63,8 @@ const (
 	epDumpReceived
 	// epDroppedUs: the peer sent a disconnect notice: it dropped us.
 	epDroppedUs
+	// epPlayerMapMismatch: the peer's player map differs (mapErr).
+	epPlayerMapMismatch
 )
 
 type endpointEvent struct {
@@ -105,6 +107,13 @@ type endpoint[A comparable] struct {
 	syncNonceNext   int
 	lastSyncRequest time.Duration
 	versionReported bool
+	// role, mapOut and mapWant: the player map this endpoint sends in its
+	// sync messages and the one it expects from the peer (player_map.go);
+	// mapErr is set once the peer's differed.
+	role    peerRole
+	mapOut  playerMap
+	mapWant playerMap
+	mapErr  *PlayerMapError[A]
 
 	statsStart        time.Duration
 	lastSendTime      time.Duration
@@ -194,6 +203,11 @@ type endpointConfig[A comparable] struct {
 	disconnectTimeout, notifyStart time.Duration
 	// seed seeds the endpoint's random numbers (handshake nonces, magic).
 	seed uint64
+	// role is what the peer is to this session and local the handles
+	// this session plays: they make the player map checked in the
+	// handshake.
+	role  peerRole
+	local []PlayerHandle
 }
 
 func newEndpoint[A comparable](cfg endpointConfig[A]) *endpoint[A] {
@@ -219,6 +233,8 @@ func newEndpoint[A comparable](cfg endpointConfig[A]) *endpoint[A] {
 		// the budget check trims it, so appends never reallocate.
 		sendBuf: make([]byte, 0, 2*maxPacketSize+maxInputPayload),
 	}
+	e.role = cfg.role
+	e.mapOut, e.mapWant = endpointMaps(cfg.numPlayers, handleMask(cfg.local), cfg.role, cfg.handles)
 	e.scratch[0] = make([]byte, cfg.recvFrameBytes)
 	e.scratch[1] = make([]byte, cfg.recvFrameBytes)
 	for i := range e.peerStatus {
@@ -276,8 +292,7 @@ func (e *endpoint[A]) sendSyncRequest(sock Socket[A], now time.Duration) {
 	e.syncNonces[e.syncNonceNext] = nonce
 	e.syncNonceNext = (e.syncNonceNext + 1) % syncNonceSlots
 	e.lastSyncRequest = now
-	b := appendHeader(e.sendBuf[:0], msgSyncRequest, e.magic)
-	e.send(sock, appendU32(b, nonce), now)
+	e.send(sock, appendSync(e.sendBuf[:0], msgSyncRequest, e.magic, nonce, e.mapOut), now)
 }
 
 func (e *endpoint[A]) takeNonce(n uint32) bool {
@@ -342,8 +357,12 @@ func (e *endpoint[A]) handle(m *message, sock Socket[A], now time.Duration, sink
 	}
 	switch m.typ {
 	case msgSyncRequest:
-		b := appendHeader(e.sendBuf[:0], msgSyncReply, e.magic)
-		e.send(sock, appendU32(b, m.nonce), now)
+		// A peer with another player map gets no reply, so its handshake
+		// cannot complete either; our requests tell it why.
+		if e.state == stateSynchronizing && !e.checkPlayerMap(m.playerMap) {
+			return
+		}
+		e.send(sock, appendSync(e.sendBuf[:0], msgSyncReply, e.magic, m.nonce, e.mapOut), now)
 	case msgSyncReply:
 		e.handleSyncReply(m, sock, now)
 	case msgInput:
@@ -388,7 +407,7 @@ func (e *endpoint[A]) handleQuality(m *message, now time.Duration) {
 }
 
 func (e *endpoint[A]) handleSyncReply(m *message, sock Socket[A], now time.Duration) {
-	if e.state != stateSynchronizing || !e.takeNonce(m.nonce) {
+	if e.state != stateSynchronizing || !e.checkPlayerMap(m.playerMap) || !e.takeNonce(m.nonce) {
 		return
 	}
 	e.syncRemaining--

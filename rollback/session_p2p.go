@@ -87,6 +87,9 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	events eventQueue[A]
 	buf    requestBuffer[S, I]
 	msg    message
+	// mapErr is the first peer's player map that differed from ours: the
+	// session cannot start, and AdvanceFrame says why.
+	mapErr *PlayerMapError[A]
 	// waitTimer paces AdvanceFrameWait's polls; nil until its first wait.
 	waitTimer *time.Timer
 }
@@ -129,11 +132,14 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 		buf: newRequestBuffer[S, I](cfg.NumPlayers, cfg.MaxPrediction+3),
 	}
 	seed := seedFrom(cfg.Seed, s.clock)
-	numLocal := len(cfg.sortedHandles(Local))
+	local := cfg.sortedHandles(Local)
+	numLocal := len(local)
 	s.players = newPlayerRegistry(cfg.Players, func(addr A, handles []PlayerHandle, spectator bool, i int) *endpoint[A] {
 		ec := cfg.endpointConfig(addr, handles, endpointSeed(seed, i))
 		ec.sendFrameBytes, ec.recvFrameBytes = numLocal*size, len(handles)*size
+		ec.local = local
 		if spectator {
+			ec.role = roleSpectator
 			// The host sends every player's confirmed input and
 			// receives none.
 			ec.sendFrameBytes, ec.recvFrameBytes = cfg.NumPlayers*size, 0
@@ -226,6 +232,9 @@ func (s *P2PSession[S, I, A]) AddLocalInput(h PlayerHandle, in I) error {
 func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 	s.PollRemoteClients()
 	if s.state != Running {
+		if s.mapErr != nil {
+			return nil, s.mapErr
+		}
 		return nil, ErrNotSynchronized
 	}
 	for _, h := range s.players.localHandles {
@@ -401,6 +410,11 @@ func (s *P2PSession[S, I, A]) handleEndpointEvents(pr *peer[A], now time.Duratio
 			s.dropPeer(pr, now, DisconnectDroppedUs, ep.addr)
 		case epVersionMismatch:
 			s.events.push(Event[A]{Kind: EventVersionMismatch, Addr: ep.addr, RemoteVersion: ev.remoteVersion})
+		case epPlayerMapMismatch:
+			if s.mapErr == nil {
+				s.mapErr = ep.mapErr
+			}
+			s.events.push(Event[A]{Kind: EventPlayerMapMismatch, Addr: ep.addr, PlayerMap: ep.mapErr})
 		case epDumpReceived:
 			s.remoteDumpArrived(pr)
 		}

@@ -66,6 +66,7 @@ func NewSpectatorSession[S any, I comparable, A comparable](cfg Config[I, A], ho
 	ec := cfg.endpointConfig(hostAddr, handles, endpointSeed(seed, 0))
 	// A spectator receives every player's input and sends none.
 	ec.recvFrameBytes = cfg.NumPlayers * size
+	ec.role = roleHost
 	s.host = newEndpoint(ec)
 	s.sink = s.addHostInput
 	s.host.synchronize(socket, s.clock.since())
@@ -136,6 +137,8 @@ func (s *SpectatorSession[S, I, A]) handleHostEvents() {
 			s.events.push(Event[A]{Kind: EventDisconnected, Addr: addr, Reason: DisconnectDroppedUs, Reporter: addr})
 		case epVersionMismatch:
 			s.events.push(Event[A]{Kind: EventVersionMismatch, Addr: addr, RemoteVersion: ev.remoteVersion})
+		case epPlayerMapMismatch:
+			s.events.push(Event[A]{Kind: EventPlayerMapMismatch, Addr: addr, PlayerMap: s.host.mapErr})
 		}
 	}
 	s.host.events = s.host.events[:0]
@@ -150,6 +153,9 @@ func (s *SpectatorSession[S, I, A]) handleHostEvents() {
 func (s *SpectatorSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 	s.PollRemoteClients()
 	if s.state != Running {
+		if s.host.mapErr != nil {
+			return nil, s.host.mapErr
+		}
 		return nil, ErrNotSynchronized
 	}
 	s.buf.reset()
