@@ -5,86 +5,39 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/rollbox/rollbox/transport/simnet"
 )
 
-// benchNet is an allocation-free network for benchmarks and allocation
-// tests: packets are copied into preallocated slots and delivered after a
-// fixed number of ticks.
-type benchNet struct {
+// tickNet is the network of the benchmarks and allocation tests: a testNet
+// (transport/simnet, which allocates nothing per packet in steady state)
+// whose links all deliver a fixed delay ticks after the send, and whose
+// virtual clock moves one tick per meshTick.
+type tickNet struct {
+	*testNet
 	tick  int
 	delay int
-	// step is the virtual time between ticks: a frame (1/60 s) for a paced
-	// game, less for one that ticks as fast as it can.
+	// tickTime is the virtual time between ticks: a frame (1/60 s) for a
+	// paced game, less for one that ticks as fast as it can.
 	tickTime time.Duration
-	now      time.Time
-	socks    map[string]*benchSocket
-	// sent and bytes count the datagrams and bytes sent, for the
-	// per-frame metrics.
-	sent, bytes int
 }
 
-type benchSlot struct {
-	from string
-	at   int
-	n    int
-	data [maxPacketSize]byte
+func newTickNet(delay int) *tickNet {
+	m := &tickNet{testNet: newTestNet(1), delay: delay}
+	m.setTickTime(time.Second / 60)
+	return m
 }
 
-type benchSocket struct {
-	net   *benchNet
-	addr  string
-	slots []benchSlot
-	head  int // oldest undelivered
-	count int
-	out   []Packet[string]
-	// delivered slots stay valid until the next Receive.
-	release int
+// setTickTime changes the time between ticks, and with it the links'
+// latency, so that packets still arrive delay ticks after they were sent.
+func (m *tickNet) setTickTime(d time.Duration) {
+	m.tickTime = d
+	m.setLink(simnet.Link{Latency: time.Duration(m.delay) * d})
 }
 
-func newBenchNet(delay int) *benchNet {
-	return &benchNet{delay: delay, tickTime: time.Second / 60, now: time.Unix(0, 0), socks: map[string]*benchSocket{}}
-}
-
-func (n *benchNet) clock() time.Time { return n.now }
-
-func (n *benchNet) step() {
-	n.tick++
-	n.now = n.now.Add(n.tickTime)
-}
-
-func (n *benchNet) socket(addr string) *benchSocket {
-	s := &benchSocket{net: n, addr: addr, slots: make([]benchSlot, 1024), out: make([]Packet[string], 0, 1024)}
-	n.socks[addr] = s
-	return s
-}
-
-func (s *benchSocket) Send(to string, p []byte) error {
-	s.net.sent++
-	s.net.bytes += len(p)
-	d := s.net.socks[to]
-	if d == nil || d.count == len(d.slots) {
-		return nil
-	}
-	sl := &d.slots[(d.head+d.count)%len(d.slots)]
-	sl.from, sl.at, sl.n = s.addr, s.net.tick+s.net.delay, copy(sl.data[:], p)
-	d.count++
-	return nil
-}
-
-func (s *benchSocket) Receive() []Packet[string] {
-	s.head = (s.head + s.release) % len(s.slots)
-	s.count -= s.release
-	s.release = 0
-	s.out = s.out[:0]
-	for i := 0; i < s.count; i++ {
-		sl := &s.slots[(s.head+i)%len(s.slots)]
-		if sl.at > s.net.tick {
-			break
-		}
-		s.out = append(s.out, Packet[string]{From: sl.from, Data: sl.data[:sl.n]})
-		s.release++
-	}
-	return s.out
+func (m *tickNet) step() {
+	m.tick++
+	m.advance(m.tickTime)
 }
 
 type benchState struct {
@@ -127,15 +80,15 @@ func (p *benchPeer) run(in uint32) {
 	}
 }
 
-func newBenchMesh(tb testing.TB, n, delay, maxPrediction int) (*benchNet, []*benchPeer) {
+func newBenchMesh(tb testing.TB, n, delay, maxPrediction int) (*tickNet, []*benchPeer) {
 	return newBenchMeshWith(tb, n, delay, maxPrediction, nil)
 }
 
 // newBenchMeshWith is newBenchMesh with a hook to change each peer's config
 // and session before the handshake.
 func newBenchMeshWith(tb testing.TB, n, delay, maxPrediction int,
-	edit func(cfg *Config[uint32, string], sess *P2PSession[benchState, uint32, string])) (*benchNet, []*benchPeer) {
-	net := newBenchNet(delay)
+	edit func(cfg *Config[uint32, string], sess *P2PSession[benchState, uint32, string])) (*tickNet, []*benchPeer) {
+	net := newTickNet(delay)
 	peers := make([]*benchPeer, n)
 	for i := range n {
 		cfg := DefaultConfig[uint32, string](UintCodec[uint32]{})
@@ -162,6 +115,8 @@ func newBenchMeshWith(tb testing.TB, n, delay, maxPrediction int,
 		}
 		peers[i] = &benchPeer{sess: sess, handle: PlayerHandle(i)}
 	}
+	// The handshake polls every 10 ms, packets still taking delay ticks.
+	net.setTickTime(10 * time.Millisecond)
 	for range 2000 {
 		running := true
 		for _, p := range peers {
@@ -169,10 +124,10 @@ func newBenchMeshWith(tb testing.TB, n, delay, maxPrediction int,
 			running = running && p.sess.State() == Running
 		}
 		if running {
+			net.setTickTime(time.Second / 60)
 			return net, peers
 		}
-		net.now = net.now.Add(10 * time.Millisecond)
-		net.tick++
+		net.step()
 	}
 	tb.Fatal("bench mesh did not synchronize")
 	return nil, nil
@@ -180,7 +135,7 @@ func newBenchMeshWith(tb testing.TB, n, delay, maxPrediction int,
 
 // meshTick runs one frame on every peer. changing inputs with a delayed
 // network force a rollback of delay frames every frame.
-func meshTick(net *benchNet, peers []*benchPeer, changing bool) {
+func meshTick(net *tickNet, peers []*benchPeer, changing bool) {
 	for _, p := range peers {
 		in := uint32(7)
 		if changing {
@@ -210,12 +165,12 @@ func BenchmarkP2PFrame(b *testing.B) {
 		for _, n := range []int{2, 4, 8} {
 			b.Run(fmt.Sprintf("%s/players=%d", mode.name, n), func(b *testing.B) {
 				net, peers := newBenchMesh(b, n, mode.delay, mode.maxPrediction)
-				net.tickTime = mode.step
+				net.setTickTime(mode.step)
 				for range 1200 {
 					meshTick(net, peers, mode.changing)
 				}
 				start := peers[0].rollback
-				sent, bytes, frames, saves := net.sent, net.bytes, 0, 0
+				sent, bytes, frames, saves := net.sentPackets, net.sentBytes, 0, 0
 				for _, p := range peers {
 					frames -= int(p.sess.CurrentFrame())
 					saves -= p.saves
@@ -239,8 +194,8 @@ func BenchmarkP2PFrame(b *testing.B) {
 				// session's tick, the figure a game pays per tick.
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/session-frame")
 				if frames > 0 {
-					b.ReportMetric(float64(net.sent-sent)/float64(frames)/float64(n-1), "datagrams/frame/peer")
-					b.ReportMetric(float64(net.bytes-bytes)/float64(frames)/float64(n-1), "bytes/frame/peer")
+					b.ReportMetric(float64(net.sentPackets-sent)/float64(frames)/float64(n-1), "datagrams/frame/peer")
+					b.ReportMetric(float64(net.sentBytes-bytes)/float64(frames)/float64(n-1), "bytes/frame/peer")
 					if !mode.changing {
 						b.ReportMetric(float64(saves)/float64(frames), "saves/frame")
 					}
@@ -255,7 +210,7 @@ func BenchmarkP2PFrame(b *testing.B) {
 
 func BenchmarkInputPacket(b *testing.B) {
 	const players, frames = 4, 8
-	net := newBenchNet(0)
+	net := newTickNet(0)
 	ep := newEndpoint(endpointConfig[string]{addr: "b", handles: []PlayerHandle{1}, numPlayers: players,
 		sendFrameBytes: 4, recvFrameBytes: 4, fps: 60, disconnectTimeout: time.Second, notifyStart: time.Second, seed: 1})
 	ep.state = stateRunning
@@ -271,11 +226,11 @@ func BenchmarkInputPacket(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
 			ep.sendPending(status, sock, 0)
-			net.socks["b"].Receive()
+			net.socket("b").Receive()
 		}
 	})
 	ep.sendPending(status, sock, 0)
-	pkt := append([]byte(nil), net.socks["b"].Receive()[0].Data...)
+	pkt := append([]byte(nil), net.socket("b").Receive()[0].Data...)
 	b.Run("decode", func(b *testing.B) {
 		var m message
 		prev, out := make([]byte, 4), make([]byte, 4)
@@ -395,9 +350,9 @@ func TestStateDumpHookDoesNotAllocate(t *testing.T) {
 // freeRunMesh is the freerun benchmark's mesh: a game loop ticking every
 // millisecond over a 28 ms one-way link, so every session waits on the
 // network for most of its ticks.
-func freeRunMesh(tb testing.TB, n int) (*benchNet, []*benchPeer) {
+func freeRunMesh(tb testing.TB, n int) (*tickNet, []*benchPeer) {
 	net, peers := newBenchMesh(tb, n, 28, 8)
-	net.tickTime = time.Millisecond
+	net.setTickTime(time.Millisecond)
 	for range 1200 {
 		meshTick(net, peers, false)
 	}
@@ -410,7 +365,7 @@ func freeRunMesh(tb testing.TB, n int) (*benchNet, []*benchPeer) {
 func TestOneDatagramPerPeerPerFrame(t *testing.T) {
 	for _, n := range []int{2, 4} {
 		for _, freeRun := range []bool{false, true} {
-			var net *benchNet
+			var net *tickNet
 			var peers []*benchPeer
 			if freeRun {
 				net, peers = freeRunMesh(t, n)
@@ -420,7 +375,7 @@ func TestOneDatagramPerPeerPerFrame(t *testing.T) {
 					meshTick(net, peers, false)
 				}
 			}
-			sent, frames := net.sent, 0
+			sent, frames := net.sentPackets, 0
 			for _, p := range peers {
 				frames -= int(p.sess.CurrentFrame())
 			}
@@ -433,7 +388,7 @@ func TestOneDatagramPerPeerPerFrame(t *testing.T) {
 			if frames < 600*n {
 				t.Fatalf("%d players, free-running %v: only %d frames", n, freeRun, frames)
 			}
-			if got := float64(net.sent-sent) / float64(frames*(n-1)); got != 1 {
+			if got := float64(net.sentPackets-sent) / float64(frames*(n-1)); got != 1 {
 				t.Errorf("%d players, free-running %v: %.3f datagrams per frame per remote peer, want 1",
 					n, freeRun, got)
 			}

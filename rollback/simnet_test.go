@@ -26,6 +26,9 @@ type testNet struct {
 	socks []*testSocket // by endpoint address; nil until socket asks
 	// sentTypes and receivedTypes count packets by message type (byte 1).
 	sentTypes, receivedTypes [256]int
+	// sentPackets and sentBytes count what the sessions sent (before any
+	// tamper), for the benchmarks' per-frame figures.
+	sentPackets, sentBytes int
 }
 
 func newTestNet(seed uint64) *testNet {
@@ -114,6 +117,8 @@ type testSocket struct {
 }
 
 func (s *testSocket) Send(to string, packet []byte) error {
+	s.net.sentPackets++
+	s.net.sentBytes += len(packet)
 	if len(packet) > 1 {
 		s.net.sentTypes[packet[1]]++
 	}
