@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +12,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/rollbox/rollbox/internal/testcert"
-	"github.com/rollbox/rollbox/signalserver"
 	"github.com/rollbox/rollbox/signalwire"
 )
 
@@ -22,26 +19,16 @@ import (
 // reach the server over wss://.
 func TestServesWSS(t *testing.T) {
 	certFile, keyFile, pool := selfSigned(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg, opts, err := parseFlags([]string{"-tls-cert", certFile, "-tls-key", keyFile}, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger, _ := newLogger("error", "text", io.Discard)
 	cfg.Logger = logger
-	srv, err := signalserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, srv, ln, opts, logger) }()
+	addr, stop := serveOnLoopback(t, cfg, opts, logger)
 
 	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}}
-	conn, _, err := dialer.Dial("wss://"+ln.Addr().String()+"/secure", nil)
+	conn, _, err := dialer.Dial("wss://"+addr+"/secure", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +37,10 @@ func TestServesWSS(t *testing.T) {
 		t.Fatalf("over wss: %v %+v", err, msg)
 	}
 	conn.Close()
-	if _, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/plain", nil); err == nil {
+	if _, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/plain", nil); err == nil {
 		t.Fatal("plain ws accepted on a TLS listener")
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 }
