@@ -107,18 +107,7 @@ func runWasmInNamespace(t *testing.T, dir string) {
 		// Nothing answers there; the page only has to fetch and use it.
 		ICE: signalserver.ICEConfig{STUN: []string{"stun:127.0.0.1:9"}},
 	})
-	browser, err := chromium.Start(chromium.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("chromium output:\n%s", browser.Log(20000))
-		}
-		if err := browser.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	browser := startChromium(t, "")
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 
