@@ -2,8 +2,6 @@ package signaltest
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -31,16 +29,7 @@ type Restartable struct {
 // cfg has a Logger, as with Start.
 func StartRestartable(tb testing.TB, cfg signalserver.Config) *Restartable {
 	tb.Helper()
-	if cfg.MaxConnsPerIP == 0 {
-		cfg.MaxConnsPerIP = -1
-	}
-	if cfg.JoinsPerSecondPerIP == 0 {
-		cfg.JoinsPerSecondPerIP = -1
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	r := &Restartable{tb: tb, cfg: cfg}
+	r := &Restartable{tb: tb, cfg: forTests(cfg)}
 	r.current.Store(r.newServer())
 	r.HTTP = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.current.Load().ServeHTTP(w, req)
