@@ -2,20 +2,17 @@ package signalserver
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/rollbox/rollbox/internal/testcert"
 )
 
 // TestAttackHTTP2StreamsPerConnection: MaxConns budgets a connection at
@@ -32,7 +29,7 @@ func TestAttackHTTP2StreamsPerConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := srv.HTTPServer()
-	hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{testCertificate(t)}}
+	hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{testcert.Loopback(t)}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -101,26 +98,4 @@ func TestAttackHTTP2StreamsPerConnection(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// testCertificate returns a self-signed certificate for 127.0.0.1.
-func testCertificate(t *testing.T) tls.Certificate {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

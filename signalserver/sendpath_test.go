@@ -203,22 +203,26 @@ func peakQueuedBytes(ts *testServer) func() int64 {
 	}
 }
 
-// TestSlowConsumerDisconnected: a client that never reads is disconnected
-// once its full queue has not drained for SlowConsumerTimeout, the server
-// never holds more than its queue's bound for it meanwhile, and the
-// sender's other room-mate receives everything.
-func TestSlowConsumerDisconnected(t *testing.T) {
-	const bound = 64 << 10
-	ts := startServer(t, Config{SendQueueBytes: bound, SlowConsumerTimeout: time.Second, WriteTimeout: 30 * time.Second})
-	a := ts.dial(t, "/r")
-	fast := ts.dial(t, "/r")
+// slowConsumerRoom joins two reading peers, a and fast, to room /r on here
+// and a client that never reads to it on there (which may be here), and
+// returns them with the never-reading client's id.
+func slowConsumerRoom(t *testing.T, here, there *testServer) (a, fast *peer, slowID signalwire.PeerID) {
+	t.Helper()
+	a = here.dial(t, "/r")
+	fast = here.dial(t, "/r")
 	a.expect(newPeerMsg(fast.id))
-	slowID := ts.dialNonReader(t, "/r", a)
+	slowID = there.dialNonReader(t, "/r", a)
 	fast.expect(newPeerMsg(slowID))
-	peak := peakQueuedBytes(ts)
+	return a, fast, slowID
+}
 
+// floodPastSlowConsumer has a send 800 signals of 16 KiB (12.5 MiB) each to
+// slowID and to fast, then waits until fast has received all of its own and
+// a has seen the slow peer leave.
+func floodPastSlowConsumer(t *testing.T, a, fast *peer, slowID signalwire.PeerID) {
+	t.Helper()
 	payload := `"` + strings.Repeat("z", 16<<10) + `"`
-	const n = 800 // 12.5 MiB to the slow peer
+	const n = 800
 	done := readSignalsOf(fast, a.id, payload, n)
 	for range n {
 		a.signal(slowID, payload)
@@ -228,6 +232,18 @@ func TestSlowConsumerDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.expect(peerLeftMsg(slowID))
+}
+
+// TestSlowConsumerDisconnected: a client that never reads is disconnected
+// once its full queue has not drained for SlowConsumerTimeout, the server
+// never holds more than its queue's bound for it meanwhile, and the
+// sender's other room-mate receives everything.
+func TestSlowConsumerDisconnected(t *testing.T) {
+	const bound = 64 << 10
+	ts := startServer(t, Config{SendQueueBytes: bound, SlowConsumerTimeout: time.Second, WriteTimeout: 30 * time.Second})
+	a, fast, slowID := slowConsumerRoom(t, ts, ts)
+	peak := peakQueuedBytes(ts)
+	floodPastSlowConsumer(t, a, fast, slowID)
 	// Two queues (the slow and the fast peer's), each within its bound,
 	// and a few bytes of NewPeer.
 	if got := peak(); got > 2*bound+1024 {
@@ -354,24 +370,9 @@ func TestSlowConsumerAcrossInstances(t *testing.T) {
 	const bound = 64 << 10
 	c := startSlowRedisPair(t, Config{SendQueueBytes: bound, SlowConsumerTimeout: time.Second, WriteTimeout: 30 * time.Second})
 	here, there := c.servers[0], c.servers[1]
-	a := here.dial(t, "/r")
-	fast := here.dial(t, "/r")
-	a.expect(newPeerMsg(fast.id))
-	slowID := there.dialNonReader(t, "/r", a)
-	fast.expect(newPeerMsg(slowID))
+	a, fast, slowID := slowConsumerRoom(t, here, there)
 	peak := peakQueuedBytes(there)
-
-	payload := `"` + strings.Repeat("z", 16<<10) + `"`
-	const n = 800 // 12.5 MiB to the slow peer
-	done := readSignalsOf(fast, a.id, payload, n)
-	for range n {
-		a.signal(slowID, payload)
-		a.signal(fast.id, payload)
-	}
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	a.expect(peerLeftMsg(slowID))
+	floodPastSlowConsumer(t, a, fast, slowID)
 	if got := peak(); got > 2*bound+1024 {
 		t.Errorf("the slow peer's instance queued up to %d bytes, want at most %d", got, 2*bound+1024)
 	}

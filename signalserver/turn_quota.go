@@ -88,10 +88,7 @@ func (q *allocQuota) reserve(user string, src net.Addr) (refused turnRefusal, ok
 	h := allocHolder{user: user, ip: quotaIP(key.addr.Addr())}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if old, ok := q.pending[key]; ok { // not expected: failed gives it back
-		q.release(old)
-		delete(q.pending, key)
-	}
+	q.drop(q.pending, key) // not expected: failed gives it back
 	switch {
 	case q.perUser >= 0 && q.users[h.user] >= q.perUser:
 		return turnRefusedUserQuota, false
@@ -114,9 +111,7 @@ func (q *allocQuota) created(user string, src net.Addr) {
 		q.hold(h)
 	}
 	delete(q.pending, key)
-	if old, ok := q.live[key]; ok { // not expected: one allocation per address
-		q.release(old)
-	}
+	q.drop(q.live, key) // not expected: one allocation per address
 	q.live[key] = h
 }
 
@@ -125,10 +120,7 @@ func (q *allocQuota) failed(src net.Addr) {
 	key := keyOf(src)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if h, ok := q.pending[key]; ok {
-		q.release(h)
-		delete(q.pending, key)
-	}
+	q.drop(q.pending, key)
 }
 
 // deleted gives back the place of src's allocation.
@@ -136,15 +128,21 @@ func (q *allocQuota) deleted(src net.Addr) {
 	key := keyOf(src)
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if h, ok := q.live[key]; ok {
-		q.release(h)
-		delete(q.live, key)
-	}
+	q.drop(q.live, key)
 }
 
 func (q *allocQuota) hold(h allocHolder) {
 	q.users[h.user]++
 	q.ips[h.ip]++
+}
+
+// drop gives back the place of key's holder in m (q.pending or q.live), if
+// m has one, and forgets it. q.mu is held.
+func (q *allocQuota) drop(m map[allocKey]allocHolder, key allocKey) {
+	if h, ok := m[key]; ok {
+		q.release(h)
+		delete(m, key)
+	}
 }
 
 func (q *allocQuota) release(h allocHolder) {

@@ -58,43 +58,11 @@ func startTURNConfig(t testing.TB, cfg TURNConfig) *TURNServer {
 	return ts
 }
 
-// allocate asks the TURN server for a UDP relay with pion's client, over UDP
-// or TCP, and returns the relay address or the error.
+// allocate asks the TURN server for a UDP relay with a new client of ts
+// (dialTURN), over UDP or TCP, and returns the relay address or the error.
 func allocate(t *testing.T, ts *TURNServer, network, username, password string) (net.Addr, error) {
 	t.Helper()
-	var conn net.PacketConn
-	switch network {
-	case "udp":
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = c
-	case "tcp":
-		c, err := net.Dial("tcp", ts.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = turn.NewSTUNConn(c)
-	}
-	defer conn.Close()
-	client, err := turn.NewClient(&turn.ClientConfig{
-		TURNServerAddr: ts.Addr().String(),
-		STUNServerAddr: ts.Addr().String(),
-		Username:       username,
-		Password:       password,
-		Realm:          "rollbox",
-		Conn:           conn,
-		RTO:            50 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	if err := client.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	relay, err := client.Allocate()
+	relay, err := dialTURN(t, ts, network, username, password).Allocate()
 	if err != nil {
 		return nil, err
 	}

@@ -6,32 +6,15 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
+
 	"github.com/rollbox/rollbox/internal/syncbuf"
+	"github.com/rollbox/rollbox/internal/testclock"
 	"github.com/rollbox/rollbox/signalwire"
 )
-
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // A peer floods a reliable channel with malformed chunk frames. The log
 // gets one line about it, the next line after the rate limit's interval
@@ -43,10 +26,10 @@ func TestMalformedFloodIsCountedAndLoggedOnce(t *testing.T) {
 	ts := startServer(t)
 	url := ts.url("flood")
 	var logs syncbuf.Buffer
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clock := testclock.New()
 	cfg := testConfig(t, Reliable())
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg.now = clock.now
+	cfg.now = clock.Now
 	ctx := testContext(t, 5*time.Minute)
 
 	s, err := Join(ctx, url, cfg)
@@ -143,7 +126,7 @@ func TestMalformedFloodIsCountedAndLoggedOnce(t *testing.T) {
 	}
 
 	// The next malformed frame after the interval is logged with the count.
-	clock.advance(remoteLogInterval)
+	clock.Advance(remoteLogInterval)
 	send(1, "done again")
 	checkStats(flood+1, flood-1)
 	lines := about()

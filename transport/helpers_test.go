@@ -6,10 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,58 +23,6 @@ func startServer(t testing.TB) *testServer {
 
 // url returns the WebSocket URL of a room; path may carry "?next=N".
 func (ts *testServer) url(path string) string { return ts.Room(path) }
-
-// restartableServer is a signalling server behind one listener that a test
-// replaces, as a restarted server process would be: clients see their
-// WebSockets close and reconnect to the same URL.
-type restartableServer struct {
-	t       testing.TB
-	cfg     signalserver.Config
-	current atomic.Pointer[signalserver.Server]
-	hs      *httptest.Server
-}
-
-func startRestartable(t testing.TB, cfg signalserver.Config) *restartableServer {
-	cfg.JoinsPerSecondPerIP, cfg.MaxConnsPerIP = -1, -1
-	r := &restartableServer{t: t, cfg: cfg}
-	r.current.Store(r.newServer())
-	r.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.current.Load().ServeHTTP(w, req)
-	}))
-	// Registered before the sockets, so it runs after they have closed.
-	t.Cleanup(func() {
-		r.shutdown(r.current.Load())
-		r.hs.Close()
-	})
-	return r
-}
-
-func (r *restartableServer) newServer() *signalserver.Server {
-	srv, err := signalserver.New(r.cfg)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return srv
-}
-
-func (r *restartableServer) shutdown(srv *signalserver.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		r.t.Errorf("shutdown: %v", err)
-	}
-}
-
-// restart replaces the server with a fresh one, closing every client.
-func (r *restartableServer) restart() { r.shutdown(r.current.Swap(r.newServer())) }
-
-// server returns the server now behind the listener.
-func (r *restartableServer) server() *signalserver.Server { return r.current.Load() }
-
-// url returns the WebSocket URL of a room.
-func (r *restartableServer) url(room string) string {
-	return "ws" + strings.TrimPrefix(r.hs.URL, "http") + "/" + room
-}
 
 func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/signaltest"
 )
 
 func (s *Socket) currentSignallingID() PeerID {
@@ -20,8 +21,8 @@ func (s *Socket) currentSignallingID() PeerID {
 // keep talking, reconnect, are not introduced to each other twice, and a peer
 // joining afterwards meshes with them through the new server.
 func TestSignallingReconnectKeepsPeersTalking(t *testing.T) {
-	rs := startRestartable(t, signalserver.Config{})
-	url := rs.url("reconnect")
+	rs := signaltest.StartRestartable(t, signalserver.Config{})
+	url := rs.Room("reconnect")
 	cfg := testConfig(t)
 
 	ctx := testContext(t, 30*time.Second)
@@ -38,7 +39,7 @@ func TestSignallingReconnectKeepsPeersTalking(t *testing.T) {
 	a.PeerEvents()
 	b.PeerEvents()
 
-	rs.restart()
+	rs.Restart()
 
 	for _, s := range []*Socket{a, b} {
 		for s.currentSignallingID() == s.ID() {

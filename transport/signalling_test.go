@@ -14,7 +14,9 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/pion/webrtc/v4"
+
 	"github.com/rollbox/rollbox/internal/syncbuf"
+	"github.com/rollbox/rollbox/internal/testclock"
 	"github.com/rollbox/rollbox/signalwire"
 )
 
@@ -138,7 +140,7 @@ func TestBadInputIsDroppedAndEarlyCandidatesAreQueued(t *testing.T) {
 	cfg := testConfig(t)
 	var logs syncbuf.Buffer
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg.now = (&fakeClock{}).now
+	cfg.now = (&testclock.Clock{}).Now
 	cfg.KeepAliveInterval = 20 * time.Millisecond
 	done := make(chan *Socket, 1)
 	go func() {

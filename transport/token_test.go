@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/signaltest"
 )
 
 // A room token rides in the room URL (?token=, as browsers need), and the
@@ -14,8 +15,8 @@ import (
 // demands a token, takes the socket back.
 func TestRoomTokenInURLSurvivesReconnect(t *testing.T) {
 	secret := []byte("transport test secret")
-	rs := startRestartable(t, signalserver.Config{AuthSecret: secret, Logger: testLogger(t)})
-	room := rs.url("locked")
+	rs := signaltest.StartRestartable(t, signalserver.Config{AuthSecret: secret, Logger: testLogger(t)})
+	room := rs.Room("locked")
 	ctx := testContext(t, 20*time.Second)
 
 	if s, err := Join(ctx, room, testConfig(t)); err == nil {
@@ -32,7 +33,7 @@ func TestRoomTokenInURLSurvivesReconnect(t *testing.T) {
 	}
 	t.Cleanup(func() { closeSocket(t, s) })
 
-	rs.restart()
+	rs.Restart()
 	for s.currentSignallingID() == s.ID() {
 		select {
 		case <-ctx.Done():
@@ -40,7 +41,7 @@ func TestRoomTokenInURLSurvivesReconnect(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	if n := rs.server().Metrics().Refused("auth"); n != 0 {
+	if n := rs.Server().Metrics().Refused("auth"); n != 0 {
 		t.Fatalf("the reconnect was refused %d times for its token", n)
 	}
 }

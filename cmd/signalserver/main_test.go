@@ -16,10 +16,11 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+
 	"github.com/rollbox/rollbox/cmd/signalserver/internal/boxgameweb"
 	"github.com/rollbox/rollbox/internal/syncbuf"
 	"github.com/rollbox/rollbox/signalserver"
-	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -214,26 +215,15 @@ func TestConnectionLimitFlags(t *testing.T) {
 // TestServeClosesIdleConnections: the command's HTTP server closes a
 // keep-alive connection left idle, and counts it against -max-conns.
 func TestServeClosesIdleConnections(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg, opts, err := parseFlags([]string{"-http-idle-timeout", "200ms", "-max-conns", "1"}, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Logger = logger
-	srv, err := signalserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, srv, ln, opts, logger) }()
+	addr, stop := serveOnLoopback(t, cfg, opts, logger)
 	defer func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := stop(); err != nil {
 			t.Errorf("serve: %v", err)
 		}
 	}()
@@ -251,7 +241,7 @@ func TestServeClosesIdleConnections(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	idle, err := net.Dial("tcp", ln.Addr().String())
+	idle, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +249,7 @@ func TestServeClosesIdleConnections(t *testing.T) {
 	if status := get(idle); status != http.StatusOK {
 		t.Fatalf("health: %d", status)
 	}
-	second, err := net.Dial("tcp", ln.Addr().String())
+	second, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

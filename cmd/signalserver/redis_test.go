@@ -1,17 +1,14 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/rollbox/rollbox/internal/redistest"
-	"github.com/rollbox/rollbox/signalserver"
 )
 
 // TestRedisFlagSharesRoomsAcrossInstances runs two instances configured by
@@ -20,10 +17,8 @@ import (
 func TestRedisFlagSharesRoomsAcrossInstances(t *testing.T) {
 	url := redistest.Start(t).URL()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var addrs []string
-	var done []chan error
+	var stops []func() error
 	for i, setup := range []struct {
 		args []string
 		env  map[string]string
@@ -41,18 +36,9 @@ func TestRedisFlagSharesRoomsAcrossInstances(t *testing.T) {
 		logger, _ := newLogger("error", "text", io.Discard)
 		cfg.Logger = logger
 		cfg.MaxConnsPerIP, cfg.JoinsPerSecondPerIP = -1, -1
-		srv, err := signalserver.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		errc := make(chan error, 1)
-		go func() { errc <- serve(ctx, srv, l, opts, logger) }()
-		addrs = append(addrs, l.Addr().String())
-		done = append(done, errc)
+		addr, stop := serveOnLoopback(t, cfg, opts, logger)
+		addrs = append(addrs, addr)
+		stops = append(stops, stop)
 	}
 	for _, addr := range addrs {
 		deadline := time.Now().Add(10 * time.Second)
@@ -101,9 +87,8 @@ func TestRedisFlagSharesRoomsAcrossInstances(t *testing.T) {
 	if err := b.ReadJSON(&sig); err != nil || string(sig.Signal.Data) != `"hi"` {
 		t.Fatalf("b got %s (%v), want the signal", sig.Signal.Data, err)
 	}
-	cancel()
-	for _, errc := range done {
-		if err := <-errc; err != nil {
+	for _, stop := range stops {
+		if err := stop(); err != nil {
 			t.Fatalf("serve: %v", err)
 		}
 	}

@@ -125,18 +125,9 @@ func TestTURNCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stopTURN(turnSrv, time.Second, logger)
-	srv, err := signalserver.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, srv, ln, opts, logger) }()
+	addr, stop := serveOnLoopback(t, cfg, opts, logger)
 
-	resp, err := http.Get("http://" + ln.Addr().String() + "/ice")
+	resp, err := http.Get("http://" + addr + "/ice")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +143,7 @@ func TestTURNCommand(t *testing.T) {
 	}
 	checkTURNRESTCredential(t, []byte("s3cret"), s, 5*time.Minute)
 	checkTURNPeers(t, turnSrv, s)
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
 }

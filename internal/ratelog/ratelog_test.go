@@ -8,31 +8,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rollbox/rollbox/internal/testclock"
 )
 
-// clock is a fake clock a test moves by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
 func TestAllowLetsOneThroughPerIntervalAndCountsTheRest(t *testing.T) {
-	c := newClock()
-	l := &Limiter{Interval: 10 * time.Second, Now: c.now}
+	c := testclock.New()
+	l := &Limiter{Interval: 10 * time.Second, Now: c.Now}
 	if ok, held := l.Allow(); !ok || held != 0 {
 		t.Fatalf("first line: %v, %d held; want let through, 0", ok, held)
 	}
@@ -40,20 +22,20 @@ func TestAllowLetsOneThroughPerIntervalAndCountsTheRest(t *testing.T) {
 		if ok, _ := l.Allow(); ok {
 			t.Fatalf("line %d within the interval let through", i+2)
 		}
-		c.advance(time.Second)
+		c.Advance(time.Second)
 	}
-	c.advance(5*time.Second - time.Nanosecond)
+	c.Advance(5*time.Second - time.Nanosecond)
 	if ok, _ := l.Allow(); ok {
 		t.Fatal("line just before the interval ended let through")
 	}
-	c.advance(time.Nanosecond)
+	c.Advance(time.Nanosecond)
 	if ok, held := l.Allow(); !ok || held != 6 {
 		t.Fatalf("line after the interval: %v, %d held; want let through, 6", ok, held)
 	}
 	if ok, _ := l.Allow(); ok {
 		t.Fatal("a new interval starts with each line let through")
 	}
-	c.advance(10 * time.Second)
+	c.Advance(10 * time.Second)
 	if ok, held := l.Allow(); !ok || held != 1 {
 		t.Fatalf("after the second interval: %v, %d held; want let through, 1", ok, held)
 	}
@@ -65,8 +47,8 @@ func TestAllowLetsOneThroughPerIntervalAndCountsTheRest(t *testing.T) {
 // A burst lets that many lines through at once; then the interval spaces
 // them, and a quiet spell refills the burst, never beyond it.
 func TestBurst(t *testing.T) {
-	c := newClock()
-	l := &Limiter{Interval: time.Second, Burst: 3, Now: c.now}
+	c := testclock.New()
+	l := &Limiter{Interval: time.Second, Burst: 3, Now: c.Now}
 	for i := range 3 {
 		if ok, _ := l.Allow(); !ok {
 			t.Fatalf("line %d of a burst of 3 held back", i+1)
@@ -75,14 +57,14 @@ func TestBurst(t *testing.T) {
 	if ok, _ := l.Allow(); ok {
 		t.Fatal("fourth line of a burst of 3 let through")
 	}
-	c.advance(time.Second)
+	c.Advance(time.Second)
 	if ok, held := l.Allow(); !ok || held != 1 {
 		t.Fatalf("a second later: %v, %d held; want let through, 1", ok, held)
 	}
 	if ok, _ := l.Allow(); ok {
 		t.Fatal("one interval buys one line")
 	}
-	c.advance(time.Hour)
+	c.Advance(time.Hour)
 	for i := range 3 {
 		if ok, _ := l.Allow(); !ok {
 			t.Fatalf("after a quiet hour, line %d held back", i+1)
@@ -103,8 +85,8 @@ func TestZeroLimiterLetsEveryLineThrough(t *testing.T) {
 }
 
 func TestLog(t *testing.T) {
-	c := newClock()
-	l := &Limiter{Interval: time.Minute, Now: c.now}
+	c := testclock.New()
+	l := &Limiter{Interval: time.Minute, Now: c.Now}
 	var out bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx := context.Background()
@@ -119,7 +101,7 @@ func TestLog(t *testing.T) {
 			t.Fatal("a disabled line counted as held back")
 		}
 	}
-	c.advance(time.Minute)
+	c.Advance(time.Minute)
 	if l.Log(ctx, log, slog.LevelWarn, "bad frame", args...) {
 		t.Fatal("line after the interval held back")
 	}

@@ -26,16 +26,7 @@ type Server struct {
 // shares 127.0.0.1), and logs are discarded unless cfg has a Logger.
 func Start(tb testing.TB, cfg signalserver.Config) *Server {
 	tb.Helper()
-	if cfg.MaxConnsPerIP == 0 {
-		cfg.MaxConnsPerIP = -1
-	}
-	if cfg.JoinsPerSecondPerIP == 0 {
-		cfg.JoinsPerSecondPerIP = -1
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	srv, err := signalserver.New(cfg)
+	srv, err := signalserver.New(forTests(cfg))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -56,3 +47,18 @@ func (s *Server) URL() string { return "ws" + strings.TrimPrefix(s.HTTP.URL, "ht
 
 // Room returns the WebSocket URL of a room; room may carry "?next=N".
 func (s *Server) Room(room string) string { return s.URL() + "/" + room }
+
+// forTests turns off cfg's per-IP limits unless it sets them (every test
+// client shares 127.0.0.1) and discards logs unless it has a Logger.
+func forTests(cfg signalserver.Config) signalserver.Config {
+	if cfg.MaxConnsPerIP == 0 {
+		cfg.MaxConnsPerIP = -1
+	}
+	if cfg.JoinsPerSecondPerIP == 0 {
+		cfg.JoinsPerSecondPerIP = -1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return cfg
+}

@@ -342,9 +342,10 @@ func (r *reader) next(ctx context.Context, typ string) event {
 	}
 }
 
-// startChromium opens url in a headless Chromium that is killed, with all
-// of its processes, when the test ends.
-func startChromium(t *testing.T, url string) {
+// startChromium opens url (empty for about:blank) in a headless Chromium
+// that is killed, with all of its processes, when the test ends; a failed
+// test logs the end of its output.
+func startChromium(t *testing.T, url string) *chromium.Browser {
 	t.Helper()
 	b, err := chromium.Start(chromium.Options{Dir: t.TempDir(), URL: url})
 	if err != nil {
@@ -352,12 +353,13 @@ func startChromium(t *testing.T, url string) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("chromium output (without D-Bus complaints):\n%s", b.Log(4000))
+			t.Logf("chromium output (without D-Bus complaints):\n%s", b.Log(20000))
 		}
 		if err := b.Close(); err != nil {
 			t.Error(err)
 		}
 	})
+	return b
 }
 
 // meshcatProc is a running `meshcat -echo`.

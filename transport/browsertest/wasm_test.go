@@ -8,19 +8,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/rollbox/rollbox/internal/chromium"
 	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/signaltest"
 	"github.com/rollbox/rollbox/transport"
 )
 
@@ -102,28 +101,18 @@ func runWasmInNamespace(t *testing.T, dir string) {
 	if err := chromium.BringLoopbackUp(); err != nil {
 		t.Fatalf("bringing lo up: %v", err)
 	}
-	srv := startRestartable(t, signalserver.Config{
-		Web: http.FileServerFS(os.DirFS(dir)),
+	srv := signaltest.StartRestartable(t, signalserver.Config{
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Web:    http.FileServerFS(os.DirFS(dir)),
 		// Nothing answers there; the page only has to fetch and use it.
 		ICE: signalserver.ICEConfig{STUN: []string{"stun:127.0.0.1:9"}},
 	})
-	browser, err := chromium.Start(chromium.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("chromium output:\n%s", browser.Log(20000))
-		}
-		if err := browser.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	browser := startChromium(t, "")
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 
-	room := srv.room("wasm")
-	page, err := browser.NewPage(ctx, srv.hs.URL+"/index.html?"+url.Values{"signal": {room}}.Encode(), 320, 240)
+	room := srv.Room("wasm")
+	page, err := browser.NewPage(ctx, srv.HTTP.URL+"/index.html?"+url.Values{"signal": {room}}.Encode(), 320, 240)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +218,7 @@ func runWasmInNamespace(t *testing.T, dir string) {
 	for _, s := range natives {
 		s.PeerEvents()
 	}
-	srv.restart()
+	srv.Restart()
 	natives = append(natives, join())
 	if _, err := natives[2].WaitForPeers(ctx, 3); err != nil {
 		t.Fatalf("a native joining after the restart: %v (page: %s)", err, pageState(page))
@@ -320,53 +309,4 @@ func pageState(p *chromium.Page) string {
 		return err.Error()
 	}
 	return fmt.Sprint(state)
-}
-
-// restartableServer is a signalling server whose instance can be replaced
-// behind the same address, closing every WebSocket, as a restart would.
-type restartableServer struct {
-	t       *testing.T
-	cfg     signalserver.Config
-	current atomic.Pointer[signalserver.Server]
-	hs      *httptest.Server
-}
-
-func startRestartable(t *testing.T, cfg signalserver.Config) *restartableServer {
-	cfg.JoinsPerSecondPerIP, cfg.MaxConnsPerIP = -1, -1
-	cfg.Logger = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	r := &restartableServer{t: t, cfg: cfg}
-	r.current.Store(r.newServer())
-	r.hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.current.Load().ServeHTTP(w, req)
-	}))
-	// Registered before the sockets, so it runs after they have closed.
-	t.Cleanup(func() {
-		r.shutdown(r.current.Load())
-		r.hs.Close()
-	})
-	return r
-}
-
-func (r *restartableServer) newServer() *signalserver.Server {
-	srv, err := signalserver.New(r.cfg)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	return srv
-}
-
-func (r *restartableServer) shutdown(srv *signalserver.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		r.t.Errorf("signalling server shutdown: %v", err)
-	}
-}
-
-// restart replaces the server with a fresh one, closing every client.
-func (r *restartableServer) restart() { r.shutdown(r.current.Swap(r.newServer())) }
-
-// room returns the WebSocket URL of a room.
-func (r *restartableServer) room(name string) string {
-	return "ws" + strings.TrimPrefix(r.hs.URL, "http") + "/" + name
 }
