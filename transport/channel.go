@@ -92,6 +92,8 @@ func (c *Channel) Stats() ChannelStats {
 	return ChannelStats{SendDropped: c.sendDropped.Load(), ReceiveDropped: c.inbox.Dropped() + c.recvDropped.Load()}
 }
 
+var _ packet.Socket[PeerID] = (*Channel)(nil)
+
 // Send sends packet to a connected peer without blocking; packet may be
 // reused as soon as Send returns. On an unreliable channel a packet that does
 // not fit the send buffer is dropped and counted, as UDP would; Send then

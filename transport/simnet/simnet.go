@@ -289,6 +289,8 @@ type Endpoint struct {
 // Addr returns the endpoint's address in its network.
 func (e *Endpoint) Addr() int { return e.addr }
 
+var _ packet.Socket[int] = (*Endpoint)(nil)
+
 // Send queues a copy of packet for delivery to the endpoint at address to. It
 // never blocks. It fails only for an address outside the network or when this
 // endpoint is closed; packets to a closed endpoint are silently lost.

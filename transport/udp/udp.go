@@ -21,6 +21,13 @@ import (
 // packet.Socket's closed error does.
 var ErrClosed = fmt.Errorf("udp: socket closed: %w", net.ErrClosed)
 
+// Send's other errors: a destination that is no address, and a packet no
+// UDP datagram can carry. Both name the caller's mistake; neither is loss.
+var (
+	ErrInvalidAddr = errors.New("udp: invalid address")
+	ErrTooLarge    = errors.New("udp: packet too large")
+)
+
 var _ packet.Socket[netip.AddrPort] = (*Socket)(nil)
 
 const (
@@ -82,10 +89,10 @@ func (s *Socket) Send(to netip.AddrPort, packet []byte) error {
 		return ErrClosed
 	}
 	if !to.IsValid() {
-		return fmt.Errorf("udp: invalid address %v", to)
+		return fmt.Errorf("%w %v", ErrInvalidAddr, to)
 	}
 	if len(packet) > maxDatagram {
-		return fmt.Errorf("udp: %d-byte packet exceeds %d", len(packet), maxDatagram)
+		return fmt.Errorf("%w: %d bytes, over %d", ErrTooLarge, len(packet), maxDatagram)
 	}
 	if _, err := s.conn.WriteToUDPAddrPort(packet, to); err != nil {
 		if s.closed.Load() {
