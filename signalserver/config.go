@@ -194,6 +194,9 @@ func (c Config) withDefaults() (Config, error) {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
+	// Credentials signed with an empty secret look valid to a client and
+	// fail at the TURN server: refuse them here, not at the first call.
+	check(len(c.ICE.TURNURLs) == 0 || len(c.ICE.TURNSecret) > 0, "ICE.TURNURLs needs ICE.TURNSecret")
 	check(c.MaxFrameBytes > 0, "MaxFrameBytes must be positive, got %d", c.MaxFrameBytes)
 	check(c.SendQueueBytes > 0, "SendQueueBytes must be positive, got %d", c.SendQueueBytes)
 	// A sender paused for a full queue reads nothing meanwhile, not even

@@ -269,3 +269,18 @@ func TestICEServersForExternalTURN(t *testing.T) {
 		t.Fatalf("credential past its TTL: %v", err)
 	}
 }
+
+// An external TURN server without the secret its credentials are signed
+// with is refused by New: /ice would hand out credentials that look valid
+// and that the TURN server rejects.
+func TestExternalTURNNeedsSecret(t *testing.T) {
+	_, err := New(Config{ICE: ICEConfig{TURNURLs: []string{"turn:coturn.example:3478"}}})
+	if err == nil || !strings.Contains(err.Error(), "TURNSecret") {
+		t.Fatalf("New with TURNURLs and no TURNSecret: %v, want an error naming TURNSecret", err)
+	}
+	srv, err := New(Config{ICE: ICEConfig{TURNURLs: []string{"turn:coturn.example:3478"}, TURNSecret: []byte("s")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = srv.Shutdown(context.Background())
+}
