@@ -1,8 +1,10 @@
 package simnet
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,6 +35,9 @@ type Conditioned[A comparable] struct {
 	seq   uint64
 	queue deliveries[A]
 	free  [][]byte
+	// closed is the inner socket's closed error, once it returned one:
+	// every later Send fails with it, as the inner socket's would.
+	closed error
 }
 
 var _ packet.Socket[int] = (*Conditioned[int])(nil)
@@ -49,11 +54,18 @@ func Condition[A comparable](inner packet.Socket[A], l Link, seed uint64, now fu
 }
 
 // Send schedules a copy of packet to be sent to to, as the link decides, and
-// sends whatever is due. Like the socket it wraps, it never blocks; it
-// returns the inner socket's error for a packet sent now.
+// sends whatever is due. Like the socket it wraps, it never blocks. Its error
+// is the inner socket's for this packet when it goes out now, or the inner
+// socket's closed error once it has returned one; an error for a copy sent
+// later (delayed by the link) is the link losing it.
 func (c *Conditioned[A]) Send(to A, packet []byte) error {
 	c.mu.Lock()
+	if c.closed != nil {
+		c.mu.Unlock()
+		return c.closed
+	}
 	now := c.now()
+	mine := c.seq + 1 // the sequence numbers of this packet's copies start here
 	at, copies := c.link.schedule(c.rng, now, len(packet))
 	for _, t := range at[:copies] {
 		if len(c.queue) >= maxConditionedQueue {
@@ -67,7 +79,7 @@ func (c *Conditioned[A]) Send(to A, packet []byte) error {
 		c.seq++
 		c.queue.push(delivery[A]{at: t, seq: c.seq, to: to, data: append(buf, packet...)})
 	}
-	err := c.flush(now)
+	err := c.flush(now, mine)
 	c.mu.Unlock()
 	return err
 }
@@ -75,7 +87,7 @@ func (c *Conditioned[A]) Send(to A, packet []byte) error {
 // Receive sends whatever is due, then returns the inner socket's packets.
 func (c *Conditioned[A]) Receive() []packet.Packet[A] {
 	c.mu.Lock()
-	_ = c.flush(c.now()) // errors belong to packets already reported as sent
+	_ = c.flush(c.now(), 0) // errors belong to packets already reported as sent
 	c.mu.Unlock()
 	return c.inner.Receive()
 }
@@ -87,14 +99,20 @@ func (c *Conditioned[A]) Stats() LinkStats {
 	return c.link.stats
 }
 
-// flush sends every packet due by now; the caller holds c.mu. It returns the
-// last error of the inner socket.
-func (c *Conditioned[A]) flush(now time.Duration) error {
+// flush sends every packet due by now; the caller holds c.mu. It returns
+// the inner socket's error for a copy numbered mine or later (0: none is
+// the caller's), and keeps a closed error for every later Send.
+func (c *Conditioned[A]) flush(now time.Duration, mine uint64) error {
 	var err error
 	for len(c.queue) > 0 && c.queue[0].at <= now {
 		p := c.queue.pop()
 		if e := c.inner.Send(p.to, p.data); e != nil {
-			err = e
+			if errors.Is(e, net.ErrClosed) {
+				c.closed = e
+			}
+			if mine != 0 && p.seq >= mine {
+				err = e
+			}
 		} else {
 			c.link.stats.Delivered++
 		}

@@ -2,7 +2,9 @@ package simnet
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
+	"net"
 	"testing"
 	"time"
 )
@@ -110,5 +112,39 @@ func TestParseLink(t *testing.T) {
 		if _, err := ParseLink(bad); err == nil {
 			t.Errorf("ParseLink(%q) accepted", bad)
 		}
+	}
+}
+
+// TestConditionedSendErrors: Send reports the inner socket's error for the
+// packet it was given and sent now, never one of an earlier packet's copy
+// that the link delayed (that one is lost, as on a network), and once the
+// inner socket is closed every later Send says so.
+func TestConditionedSendErrors(t *testing.T) {
+	n := New(1, 2, Link{})
+	var now time.Duration
+	delayed := Condition(n.Endpoint(0), Link{Latency: 10 * time.Millisecond}, 1, func() time.Duration { return now })
+	if err := delayed.Send(7, []byte("to nobody")); err != nil { // address 7 is outside the network
+		t.Fatalf("a packet the link delays: %v, want nil (its fate is decided later)", err)
+	}
+	now = 20 * time.Millisecond
+	if err := delayed.Send(1, []byte("fine")); err != nil {
+		t.Fatalf("Send reported an earlier packet's error: %v", err)
+	}
+
+	direct := Condition(n.Endpoint(1), Link{}, 1, func() time.Duration { return now })
+	if err := direct.Send(7, []byte("to nobody")); err == nil {
+		t.Fatal("a packet sent now to an address outside the network: nil error")
+	}
+	n.Endpoint(1).Close()
+	if err := direct.Send(0, []byte("after close")); !errors.Is(err, ErrClosed) {
+		t.Fatalf("after the inner socket closed: %v, want ErrClosed", err)
+	}
+	slow := Condition(n.Endpoint(0), Link{Latency: time.Second}, 1, func() time.Duration { return now })
+	_ = slow.Send(1, []byte("queued"))
+	n.Endpoint(0).Close()
+	now += 2 * time.Second
+	_ = slow.Send(1, []byte("flushes the queued one into a closed socket"))
+	if err := slow.Send(1, []byte("later")); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("a Send after the inner socket reported closed: %v, want net.ErrClosed", err)
 	}
 }
