@@ -250,11 +250,13 @@ func (s *Socket) Close(ctx context.Context) error {
 		}
 	}
 	s.peers = nil
+	// Cancelled before the peers go, so that a Send racing Close finds the
+	// socket closed (ErrClosed), never a peer unknown.
+	s.cancel()
 	s.connected.Store(&map[PeerID]*peer{})
 	close(s.changed)
 	s.mu.Unlock()
 
-	s.cancel()
 	var closing sync.WaitGroup
 	for _, p := range peers {
 		closing.Go(p.conn.close)
