@@ -26,7 +26,9 @@ import (
 	"github.com/pion/turn/v5"
 )
 
-// DefaultTURNTTL is how long minted TURN credentials stay valid.
+// DefaultTURNTTL is how long minted TURN credentials stay valid: an hour
+// outlasts most matches, and a leaked credential stops working soon after.
+// Sockets fetch fresh ones before it runs out.
 const DefaultTURNTTL = time.Hour
 
 // DefaultTURNRealm is the realm an embedded TURN server names in its
