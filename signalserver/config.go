@@ -196,7 +196,7 @@ type Config struct {
 	// memory, so that several instances serve one room.
 	Redis RedisConfig
 	// Web, when not nil, answers plain (non-WebSocket) GET and HEAD requests
-	// other than /health and /metrics: a browser opening /<room> gets a
+	// other than /health, /metrics and /ice: a browser opening /<room> gets a
 	// game's page that joins that room (see package signalserver/web).
 	// Nil answers them 426 Upgrade Required.
 	Web http.Handler

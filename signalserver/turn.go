@@ -167,7 +167,9 @@ func (m *TURNMetrics) Refused(reason string) int64 {
 }
 
 // TURNServer is a running embedded TURN server (pion/turn) with UDP and TCP
-// listeners on one port, accepting credentials from mintTURNCredential.
+// listeners on one port. It accepts the short-lived credentials the
+// signalling server's GET /ice hands out (see ICEConfig), minted with
+// TURNConfig.Secret, and no others.
 type TURNServer struct {
 	cfg     TURNConfig
 	srv     *turn.Server
