@@ -139,7 +139,7 @@ type TURNConfig struct {
 // TURNMetrics counts what the TURN server does. Safe for concurrent use.
 type TURNMetrics struct {
 	Allocations      atomic.Int64 // live allocations (gauge)
-	AllocationsTotal atomic.Int64
+	AllocationsTotal atomic.Int64 // allocations ever created
 	AuthExpired      atomic.Int64 // requests with an expired username
 	AuthInvalid      atomic.Int64 // malformed usernames and wrong passwords (bad MESSAGE-INTEGRITY)
 	refused          [turnRefusalCount]atomic.Int64
