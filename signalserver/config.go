@@ -36,13 +36,14 @@ const (
 	DefaultWriteTimeout = 10 * time.Second
 	// DefaultMaxConnsPerIP (1024) admits hundreds of clients behind one
 	// address (a classroom, a LAN party, a carrier-grade NAT, a proxy
-	// without RealIPHeader); MaxConns, not this, protects the server.
+	// without RealIPHeader). MaxConns, not the per-IP limits, protects the
+	// server.
 	DefaultMaxConnsPerIP = 1024
-	// DefaultJoinsPerSecondPerIP (100 per second) lets those clients all
-	// join within a second or two.
+	// DefaultJoinsPerSecondPerIP (100 per second) lets 100 of those
+	// clients join in any one second.
 	DefaultJoinsPerSecondPerIP = 100
-	// DefaultJoinBurstPerIP (200) lets a whole room behind one address
-	// (re)join at once, as after a server restart.
+	// DefaultJoinBurstPerIP (200) lets twice that many join at once, as
+	// when they all rejoin after a server restart.
 	DefaultJoinBurstPerIP = 200
 	// DefaultMaxPeersPerRoom (64) is well above the full mesh a WebRTC
 	// game holds in practice (each peer connects to every other), and
