@@ -5,17 +5,37 @@ import (
 	"time"
 )
 
-// Defaults, as in GGRS.
+// Defaults that DefaultConfig sets: GGRS's, so that a session behaves as
+// GGRS users expect. A Config is validated as it is, so a zero field is not
+// replaced by its default.
 const (
-	DefaultNumPlayers            = 2
-	DefaultInputDelay            = 0
-	DefaultMaxPrediction         = 8
-	DefaultFPS                   = 60
-	DefaultDisconnectTimeout     = 2000 * time.Millisecond
+	// DefaultNumPlayers (2): the common head-to-head match.
+	DefaultNumPlayers = 2
+	// DefaultInputDelay (0 frames): the most responsive controls; rollback
+	// hides the latency instead.
+	DefaultInputDelay = 0
+	// DefaultMaxPrediction (8 frames, 133 ms at 60 fps) covers the round
+	// trips of most online matches while bounding the saved states and
+	// the cost of a rollback.
+	DefaultMaxPrediction = 8
+	// DefaultFPS (60) is the tick rate of most games.
+	DefaultFPS = 60
+	// DefaultDisconnectTimeout (2000 ms) outlasts a brief network hiccup
+	// yet ends a match with a vanished peer quickly.
+	DefaultDisconnectTimeout = 2000 * time.Millisecond
+	// DefaultDisconnectNotifyStart (500 ms) warns the game of an
+	// interruption long before DefaultDisconnectTimeout, without reporting
+	// ordinary jitter.
 	DefaultDisconnectNotifyStart = 500 * time.Millisecond
-	DefaultCheckDistance         = 2
-	DefaultMaxFramesBehind       = 10
-	DefaultCatchupSpeed          = 1
+	// DefaultCheckDistance (2 frames) makes a sync test roll back every
+	// frame, which finds most non-determinism cheaply.
+	DefaultCheckDistance = 2
+	// DefaultMaxFramesBehind (10 frames, 167 ms at 60 fps): a spectator
+	// this far behind is noticeably late.
+	DefaultMaxFramesBehind = 10
+	// DefaultCatchupSpeed (1 frame per tick) never catches up: a spectator
+	// sees the match at its real speed.
+	DefaultCatchupSpeed = 1
 )
 
 // Limits that keep every queue bounded. GGRS has no explicit caps; its queues
@@ -44,7 +64,8 @@ const (
 // AddRemotePlayer and AddSpectator, and pass it to NewP2PSession,
 // NewSyncTestSession or NewSpectatorSession, which validate it.
 type Config[I comparable, A comparable] struct {
-	// NumPlayers is the number of players (not spectators). Default 2.
+	// NumPlayers is the number of players (not spectators).
+	// DefaultConfig sets DefaultNumPlayers (2).
 	NumPlayers int
 	// Players registers every handle (P2P sessions only).
 	Players []Player[A]
@@ -54,16 +75,17 @@ type Config[I comparable, A comparable] struct {
 	// Predictor guesses missing remote inputs; nil means RepeatLast.
 	Predictor Predictor[I]
 	// InputDelay delays every local player's inputs by this many frames,
-	// trading responsiveness for fewer rollbacks. Default 0; at most
-	// MaxInputDelay. P2PSession.SetInputDelay changes one player's delay
-	// mid-session.
+	// trading responsiveness for fewer rollbacks. DefaultConfig sets
+	// DefaultInputDelay (0); at most MaxInputDelay.
+	// P2PSession.SetInputDelay changes one player's delay mid-session.
 	InputDelay int
 	// MaxPrediction is how many frames a session may run ahead of the last
 	// frame with every input confirmed. 0 means lockstep: advance only on
-	// confirmed inputs, never save or load. Default 8.
+	// confirmed inputs, never save or load. DefaultConfig sets
+	// DefaultMaxPrediction (8).
 	MaxPrediction int
-	// FPS is the expected tick rate, used for time synchronisation. Default
-	// 60.
+	// FPS is the expected tick rate, used for time synchronisation.
+	// DefaultConfig sets DefaultFPS (60).
 	FPS int
 	// SparseSaving saves only confirmed frames, trading longer rollbacks for
 	// fewer saves. Not allowed with lockstep or sync tests.
@@ -72,23 +94,27 @@ type Config[I comparable, A comparable] struct {
 	// Nth confirmed frame to the peers and reports mismatches as
 	// EventDesyncDetected. 0 (default) turns detection off.
 	DesyncDetectionInterval int
-	// DisconnectTimeout: a peer silent this long is disconnected. Default
-	// 2000 ms.
+	// DisconnectTimeout: a peer silent this long is disconnected.
+	// DefaultConfig sets DefaultDisconnectTimeout (2000 ms).
 	DisconnectTimeout time.Duration
 	// DisconnectNotifyStart: a peer silent this long triggers
-	// EventNetworkInterrupted. Default 500 ms; must not exceed
+	// EventNetworkInterrupted. DefaultConfig sets
+	// DefaultDisconnectNotifyStart (500 ms); must not exceed
 	// DisconnectTimeout.
 	DisconnectNotifyStart time.Duration
 	// CheckDistance is how many frames a sync test rolls back every frame.
-	// Default 2; must be below MaxPrediction.
+	// DefaultConfig sets DefaultCheckDistance (2); must be below
+	// MaxPrediction.
 	CheckDistance int
 	// MaxFramesBehind: a spectator further behind the host than this
-	// advances CatchupSpeed frames per tick. Default 10; 1..59.
+	// advances CatchupSpeed frames per tick. DefaultConfig sets
+	// DefaultMaxFramesBehind (10); 1..59.
 	MaxFramesBehind int
 	// CatchupSpeed is the spectator's frames per tick while catching up.
-	// Default 1 (never catch up); at least 1. It may exceed MaxFramesBehind
-	// (as in GGRS 0.13): a tick never advances more frames than the host
-	// has sent, nor more than SpectatorBufferSize.
+	// DefaultConfig sets DefaultCatchupSpeed (1: never catch up); at least
+	// 1. It may exceed MaxFramesBehind (as in GGRS 0.13): a tick never
+	// advances more frames than the host has sent, nor more than
+	// SpectatorBufferSize.
 	CatchupSpeed int
 	// Clock returns the current time; nil means time.Now. Tests inject a
 	// virtual clock. Only durations between calls matter.

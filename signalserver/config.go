@@ -11,18 +11,47 @@ import (
 
 // Defaults for the zero fields of Config.
 const (
-	DefaultMaxFrameBytes       = 64 << 10 // any SDP with its candidates fits
-	DefaultSendQueueBytes      = 1 << 20  // 16 of the largest frames, thousands of typical signals
+	// DefaultMaxFrameBytes (64 KiB): any SDP with all its candidates fits,
+	// with room to spare; larger frames are not signalling.
+	DefaultMaxFrameBytes = 64 << 10
+	// DefaultSendQueueBytes (1 MiB) holds 16 of the largest frames and
+	// thousands of typical signals for one client.
+	DefaultSendQueueBytes = 1 << 20
+	// DefaultSlowConsumerTimeout (5 s) outlasts a mobile client's stall or
+	// a Wi-Fi hiccup, and frees a stuck client's queue well before its
+	// read deadline.
 	DefaultSlowConsumerTimeout = 5 * time.Second
-	DefaultMaxQueuedBytes      = 256 << 20
-	DefaultPingInterval        = 15 * time.Second
-	DefaultReadTimeout         = 40 * time.Second // > ping interval + a round trip, and > the 10 s client keep-alive
-	DefaultWriteTimeout        = 10 * time.Second
-	DefaultMaxConnsPerIP       = 1024 // hundreds behind one address: a classroom, a LAN party, a carrier-grade NAT, a proxy without RealIPHeader
-	DefaultJoinsPerSecondPerIP = 100  // and 100 of them joining in one second; MaxConns, not these, protects the server
-	DefaultJoinBurstPerIP      = 200
-	DefaultMaxPeersPerRoom     = 64
-	DefaultMaxRoomIDBytes      = 128
+	// DefaultMaxQueuedBytes (256 MiB) lets hundreds of clients each hold a
+	// full queue while bounding the server's memory on a small machine.
+	DefaultMaxQueuedBytes = 256 << 20
+	// DefaultPingInterval (15 s) keeps idle WebSockets open through
+	// proxies with a 60 s idle timeout, at little cost per client.
+	DefaultPingInterval = 15 * time.Second
+	// DefaultReadTimeout (40 s) exceeds the ping interval plus a round
+	// trip, and the 10 s keep-alive of matchbox clients, so that only a
+	// dead connection hits it.
+	DefaultReadTimeout = 40 * time.Second
+	// DefaultWriteTimeout (10 s) lets a write reach a client on a slow
+	// link, and cuts off one that stopped reading.
+	DefaultWriteTimeout = 10 * time.Second
+	// DefaultMaxConnsPerIP (1024) admits hundreds of clients behind one
+	// address (a classroom, a LAN party, a carrier-grade NAT, a proxy
+	// without RealIPHeader). MaxConns, not the per-IP limits, protects the
+	// server.
+	DefaultMaxConnsPerIP = 1024
+	// DefaultJoinsPerSecondPerIP (100 per second) lets 100 of those
+	// clients join in any one second.
+	DefaultJoinsPerSecondPerIP = 100
+	// DefaultJoinBurstPerIP (200) lets twice that many join at once, as
+	// when they all rejoin after a server restart.
+	DefaultJoinBurstPerIP = 200
+	// DefaultMaxPeersPerRoom (64) is well above the full mesh a WebRTC
+	// game holds in practice (each peer connects to every other), and
+	// bounds the fan-out of one room's signals.
+	DefaultMaxPeersPerRoom = 64
+	// DefaultMaxRoomIDBytes (128) fits any readable room name or a UUID,
+	// and bounds what one room id costs the server.
+	DefaultMaxRoomIDBytes = 128
 )
 
 // Defaults of the HTTP timeouts, for the zero fields of Config.
@@ -47,10 +76,13 @@ const (
 const DefaultSendQueue = 0
 
 // Config holds the server's settings. The zero value of a field means its
-// default; per-IP limits are switched off with a negative value.
+// Default constant, which each field's comment names; the per-IP limits
+// (MaxConnsPerIP, JoinsPerSecondPerIP) and the global MaxConns are switched
+// off with a negative value.
 type Config struct {
 	// MaxFrameBytes is the largest frame a client may send; a client that
 	// sends a larger one is closed with status 1009 (message too big).
+	// Zero means DefaultMaxFrameBytes (64 KiB).
 	MaxFrameBytes int64
 	// SendQueueBytes bounds the frames waiting for one client, in bytes
 	// (each frame's payload plus 64 bytes of bookkeeping). A peer relaying
@@ -61,7 +93,7 @@ type Config struct {
 	// another instance is dropped (signalserver_dropped_total, reason
 	// receiver_full) while the client keeps reading: nothing pushes back on
 	// a sender elsewhere, which could otherwise disconnect a room-mate that
-	// reads slower than it sends.
+	// reads slower than it sends. Zero means DefaultSendQueueBytes (1 MiB).
 	SendQueueBytes int64
 	// SlowConsumerTimeout is how long a client's full queue may go without
 	// draining to half (while a peer waits for room in it) or without a
@@ -70,27 +102,31 @@ type Config struct {
 	// keeps making progress and is never disconnected for a burst, however
 	// large; a peer waiting for room waits at most this long. It must be
 	// shorter than ReadTimeout: a waiting peer's reads pause. Zero means
-	// DefaultSlowConsumerTimeout, or half of ReadTimeout if that is shorter.
+	// DefaultSlowConsumerTimeout (5 s), or half of ReadTimeout if that is
+	// shorter.
 	SlowConsumerTimeout time.Duration
 	// MaxQueuedBytes bounds the frames waiting for all clients together,
 	// in the same bytes as SendQueueBytes. When it is exceeded, every client
 	// whose writes have stalled for a second (or SlowConsumerTimeout, if
 	// shorter) is disconnected at once instead of after
 	// SlowConsumerTimeout; clients whose writes progress are never
-	// disconnected for it.
+	// disconnected for it. Zero means DefaultMaxQueuedBytes (256 MiB).
 	MaxQueuedBytes int64
 	// SendQueue, when positive, also caps the frames waiting for one
 	// client, with the same rule as SendQueueBytes; zero (the default) sets
-	// no cap in frames. SendQueueBytes is what bounds memory: a count of
-	// frames does so only at the largest frame size.
+	// no cap in frames (DefaultSendQueue). SendQueueBytes is what bounds
+	// memory: a count of frames does so only at the largest frame size.
 	SendQueue int
 	// PingInterval is how long a client may stay quiet before the server
 	// pings it (and how often it pings while the client stays quiet).
+	// Zero means DefaultPingInterval (15 s).
 	PingInterval time.Duration
 	// ReadTimeout closes a client from which nothing (not even a pong) has
-	// arrived for this long: it reaps half-open TCP connections.
+	// arrived for this long: it reaps half-open TCP connections. Zero
+	// means DefaultReadTimeout (40 s).
 	ReadTimeout time.Duration
-	// WriteTimeout bounds each write to a client.
+	// WriteTimeout bounds each write to a client. Zero means
+	// DefaultWriteTimeout (10 s).
 	WriteTimeout time.Duration
 
 	// MaxConns caps the connections the server holds at once, WebSockets
@@ -100,14 +136,15 @@ type Config struct {
 	// process's limits; negative: no cap. It applies to connections served
 	// by the http.Server from Server.HTTPServer.
 	MaxConns int
-	// MaxConnsPerIP caps concurrent connections from one IP (negative: no
-	// cap). This and the join rate count an IPv6 client by its /64, which
+	// MaxConnsPerIP caps concurrent connections from one IP. Zero means
+	// DefaultMaxConnsPerIP (1024); negative: no cap. This and the join rate count an IPv6 client by its /64, which
 	// one host holds whole. Through Server.HTTPServer it counts every TCP connection, plain
 	// HTTP ones too; from a trusted proxy (see TrustedProxies), which carries
 	// many clients, it counts WebSockets by the client's forwarded address.
 	MaxConnsPerIP int
-	// JoinsPerSecondPerIP and JoinBurstPerIP rate-limit joins from one IP
-	// (negative rate: no limit).
+	// JoinsPerSecondPerIP and JoinBurstPerIP rate-limit joins from one IP.
+	// Zero means DefaultJoinsPerSecondPerIP (100) and
+	// DefaultJoinBurstPerIP (200); a negative rate: no limit.
 	JoinsPerSecondPerIP float64
 	JoinBurstPerIP      int
 	// RealIPHeader, when set, names a header (such as X-Real-IP or
@@ -125,18 +162,23 @@ type Config struct {
 	// HTTPReadTimeout bounds reading each plain HTTP request and each
 	// WebSocket upgrade request, headers and body (http.Server's
 	// ReadHeaderTimeout and ReadTimeout): a client that trickles its
-	// headers (slowloris) is cut off.
+	// headers (slowloris) is cut off. Zero means DefaultHTTPReadTimeout
+	// (10 s).
 	HTTPReadTimeout time.Duration
-	// HTTPWriteTimeout bounds writing each plain HTTP response.
+	// HTTPWriteTimeout bounds writing each plain HTTP response. Zero means
+	// DefaultHTTPWriteTimeout (2 min).
 	HTTPWriteTimeout time.Duration
 	// HTTPIdleTimeout closes a keep-alive HTTP connection that sends no
 	// next request for this long. Upgraded WebSockets are not subject to
-	// the HTTP timeouts: ReadTimeout and WriteTimeout govern them.
+	// the HTTP timeouts: ReadTimeout and WriteTimeout govern them. Zero
+	// means DefaultHTTPIdleTimeout (75 s).
 	HTTPIdleTimeout time.Duration
 
-	// MaxPeersPerRoom caps a room without next, and the largest next allowed.
+	// MaxPeersPerRoom caps a room without next, and the largest next
+	// allowed. Zero means DefaultMaxPeersPerRoom (64).
 	MaxPeersPerRoom int
-	// MaxRoomIDBytes caps the length of a room id.
+	// MaxRoomIDBytes caps the length of a room id. Zero means
+	// DefaultMaxRoomIDBytes (128).
 	MaxRoomIDBytes int
 	// AllowedOrigins, when not empty, lists the Origin header values allowed
 	// to connect (browsers send it; native clients usually do not, and a
@@ -155,7 +197,7 @@ type Config struct {
 	// memory, so that several instances serve one room.
 	Redis RedisConfig
 	// Web, when not nil, answers plain (non-WebSocket) GET and HEAD requests
-	// other than /health and /metrics: a browser opening /<room> gets a
+	// other than /health, /metrics and /ice: a browser opening /<room> gets a
 	// game's page that joins that room (see package signalserver/web).
 	// Nil answers them 426 Upgrade Required.
 	Web http.Handler

@@ -27,7 +27,7 @@ type ICEConfig struct {
 	TURNTTL    time.Duration
 }
 
-// ICEServers returns the ICE servers to hand a client now: the STUN servers
+// iceServers returns the ICE servers to hand a client now: the STUN servers
 // and, with an embedded TURN server, its URLs with credentials valid for its
 // TTL. Clients thus never ship a long-lived TURN password.
 func (c ICEConfig) iceServers() []signalwire.ICEServer {

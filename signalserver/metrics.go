@@ -66,9 +66,9 @@ var disconnectNames = [disconnectCount]string{"closed", "timeout", "frame_too_la
 // Metrics counts what the server does. All fields are safe for concurrent use.
 type Metrics struct {
 	Peers          atomic.Int64 // connected peers (gauge)
-	Joins          atomic.Int64
-	SignalsRelayed atomic.Int64
-	KeepAlives     atomic.Int64
+	Joins          atomic.Int64 // peers that joined a room (and were announced to it)
+	SignalsRelayed atomic.Int64 // signals handed to their receiver's send queue or to the instance holding it
+	KeepAlives     atomic.Int64 // "KeepAlive" frames received from clients
 	BytesIn        atomic.Int64 // client frame payload bytes
 	BytesOut       atomic.Int64 // frame payload bytes queued to clients
 	QueuedBytes    atomic.Int64 // bytes waiting in all send queues, as Config.MaxQueuedBytes counts them (gauge)

@@ -18,12 +18,26 @@ import (
 
 // Defaults for the zero fields of RedisConfig.
 const (
-	DefaultRedisHeartbeat   = time.Second
+	// DefaultRedisHeartbeat (1 s) finds a dead instance within seconds at
+	// a few Redis commands per second per instance.
+	DefaultRedisHeartbeat = time.Second
+	// DefaultRedisPresenceTTL (5 s) survives several slow or lost beats,
+	// and still tells rooms PeerLeft for a dead instance's peers within
+	// about 6 s.
 	DefaultRedisPresenceTTL = 5 * time.Second
-	DefaultRedisPrefix      = "rollbox:"
-	DefaultRedisInboxLen    = 10000
-	DefaultRedisInboxBytes  = 32 << 20
-	DefaultRedisOpTimeout   = 2 * time.Second
+	// DefaultRedisPrefix keeps rollbox's keys apart from other data in a
+	// shared Redis.
+	DefaultRedisPrefix = "rollbox:"
+	// DefaultRedisInboxLen (10000 frames) absorbs seconds of signalling
+	// bursts for an instance that falls briefly behind.
+	DefaultRedisInboxLen = 10000
+	// DefaultRedisInboxBytes (32 MiB) bounds what one lagging instance can
+	// hold of Redis's memory even when the frames are large.
+	DefaultRedisInboxBytes = 32 << 20
+	// DefaultRedisOpTimeout (2 s) outlasts a Redis round trip under load
+	// many times over, and is below DefaultRedisPresenceTTL so that a stall
+	// fails commands before presence expires.
+	DefaultRedisOpTimeout = 2 * time.Second
 )
 
 // RedisConfig shares a server's rooms with every other instance that uses

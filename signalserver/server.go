@@ -30,7 +30,8 @@ const closeGrace = time.Second
 
 // Server is a matchbox-compatible signalling server. It is an http.Handler:
 // WebSocket upgrades on any path join the room the path names; plain GET
-// /health and /metrics answer health checks and Prometheus scrapes. Mount it
+// /health and /metrics answer health checks and Prometheus scrapes, and GET
+// /ice hands clients the ICE servers of Config.ICE. Mount it
 // at the root of its own listener, or under a prefix with http.StripPrefix;
 // serve it with the http.Server from HTTPServer, which applies the
 // connection caps and HTTP timeouts of its Config.

@@ -26,7 +26,9 @@ import (
 	"github.com/pion/turn/v5"
 )
 
-// DefaultTURNTTL is how long minted TURN credentials stay valid.
+// DefaultTURNTTL is how long minted TURN credentials stay valid: an hour
+// outlasts most matches, and a leaked credential stops working soon after.
+// Sockets fetch fresh ones before it runs out.
 const DefaultTURNTTL = time.Hour
 
 // DefaultTURNRealm is the realm an embedded TURN server names in its
@@ -137,7 +139,7 @@ type TURNConfig struct {
 // TURNMetrics counts what the TURN server does. Safe for concurrent use.
 type TURNMetrics struct {
 	Allocations      atomic.Int64 // live allocations (gauge)
-	AllocationsTotal atomic.Int64
+	AllocationsTotal atomic.Int64 // allocations ever created
 	AuthExpired      atomic.Int64 // requests with an expired username
 	AuthInvalid      atomic.Int64 // malformed usernames and wrong passwords (bad MESSAGE-INTEGRITY)
 	refused          [turnRefusalCount]atomic.Int64
@@ -165,7 +167,9 @@ func (m *TURNMetrics) Refused(reason string) int64 {
 }
 
 // TURNServer is a running embedded TURN server (pion/turn) with UDP and TCP
-// listeners on one port, accepting credentials from mintTURNCredential.
+// listeners on one port. It accepts the short-lived credentials the
+// signalling server's GET /ice hands out (see ICEConfig), minted with
+// TURNConfig.Secret, and no others.
 type TURNServer struct {
 	cfg     TURNConfig
 	srv     *turn.Server

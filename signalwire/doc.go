@@ -15,8 +15,8 @@
 //	                  {"PeerLeft":"<id>"}
 //	                  {"Signal":{"sender":"<id>","data":<any JSON>}}
 //
-// The package imports only the standard library's encoding and crypto
-// packages, so a browser build that uses it stays small. Its parsers read
+// The package imports only the standard library, nothing of net/http, so a
+// browser build that uses it stays small. Its parsers read
 // the exact shapes serde writes without reflection (a relay's hot path) and
 // fall back to encoding/json for any other spelling of a valid frame; the
 // data of a Signal is passed through byte for byte.

@@ -156,15 +156,6 @@ func createdError(n ast.Node) (string, bool) {
 	return msg, err == nil
 }
 
-// groupDocumentedDefaults lists the files whose Default constants are
-// documented as a group on their Config ("the zero value of a field means
-// its default") rather than named in each field's comment: naming them is
-// left to the changes under way in those files.
-var groupDocumentedDefaults = map[string]bool{
-	"signalserver/config.go": true,
-	"rollback/config.go":     true,
-}
-
 // TestDefaultsDocumented: every exported Default constant of a library
 // package has a comment (its own or its group's), and the comment of a
 // struct field of the same package names it, so that a reader of the
@@ -207,24 +198,14 @@ func TestDefaultsDocumented(t *testing.T) {
 	if len(consts) == 0 {
 		t.Fatal("found no Default constants: the walk is broken")
 	}
-	grouped := make(map[string]bool) // groupDocumentedDefaults seen
 	for key, c := range consts {
 		if !c.documented {
 			t.Errorf("%s: %s has no comment", c.pos, key)
 		}
 		name := key[strings.Index(key, ".")+1:]
 		named := slices.ContainsFunc(strings.FieldsFunc(fieldDocs[pkgOf[key]], notIdentifier), func(w string) bool { return w == name })
-		file := pkgOf[key] + "/" + filepath.Base(c.pos.Filename)
-		switch {
-		case groupDocumentedDefaults[file]:
-			grouped[file] = true
-		case !named:
+		if !named {
 			t.Errorf("%s: no field comment of %s names %s", c.pos, pkgOf[key], name)
-		}
-	}
-	for file := range groupDocumentedDefaults {
-		if !grouped[file] {
-			t.Errorf("groupDocumentedDefaults lists %s, which has no Default constant", file)
 		}
 	}
 }

@@ -13,10 +13,24 @@
 // The only exceptions are messages the package itself always wraps in a
 // prefixed error before they leave it; TestErrorPrefixes lists them.
 //
-// Documented defaults: a setting whose zero value means a default has that
-// default as an exported Default<Setting> constant, whose comment (its own
-// or its group's) says why it suits real users, and the setting's own
-// comment names the constant ("Zero means DefaultX."). signalserver.Config
-// and rollback.Config still say so once for all their fields;
-// TestDefaultsDocumented lists them.
+// Documented defaults: every exported Default<Setting> constant has a
+// comment (its own or its group's) that says why its value suits real
+// users, and the setting's own comment names the constant with its value,
+// so that a reader of the setting finds both. What a zero setting means
+// differs by package, and each says so:
+//
+//   - signalserver (Config, RedisConfig, TURNConfig): zero means the default
+//     ("Zero means DefaultSendQueueBytes (1 MiB)."). A negative value
+//     switches off the per-IP limits (MaxConnsPerIP, JoinsPerSecondPerIP)
+//     and the global MaxConns; New rejects it in Config's other fields.
+//   - transport (Config): zero or negative means the default ("Zero means
+//     DefaultKeepAliveInterval."): withDefaults replaces every duration,
+//     buffer size and limit that is not positive with its Default constant.
+//   - rollback (Config): DefaultConfig returns the defaults ("DefaultConfig
+//     sets DefaultDisconnectTimeout (2000 ms)."); a session validates its
+//     Config as given, so a zero field is checked, not replaced, and is an
+//     error where zero is not a valid setting.
+//
+// TestDefaultsDocumented checks that every Default constant is commented
+// and named by a field's comment in its package.
 package conventions

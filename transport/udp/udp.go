@@ -82,7 +82,7 @@ func (s *Socket) LocalAddr() netip.AddrPort {
 }
 
 // Send sends packet to the address to. Like UDP itself it reports no loss: a
-// datagram the kernel refuses is dropped and counted (SendDropped). It fails
+// datagram the kernel refuses is dropped and counted (the send count of Dropped). It fails
 // only for an invalid address, an oversized packet, or a closed socket.
 func (s *Socket) Send(to netip.AddrPort, packet []byte) error {
 	if s.closed.Load() {
