@@ -3,6 +3,37 @@
 // GGRS 0.13 finds its concepts, defaults and request sequences here; the
 // differences that remain are deliberate and listed below.
 //
+// # How a session works
+//
+// The game owns its state; the session owns time. Every tick the game polls
+// the network (PollRemoteClients), hands the session its local input
+// (AddLocalInput) and asks it to advance (AdvanceFrame), then carries out the
+// requests it gets, in order:
+//
+//   - SaveState: store a copy of the state (and its checksum) in the cell;
+//   - LoadState: go back to the state stored in the cell;
+//   - AdvanceFrame: step the game one frame with the inputs given, every
+//     player's, each marked Confirmed, Predicted or Disconnected.
+//
+// Prediction: a remote player's input for a frame the network has not yet
+// delivered is predicted (by default, the last input received), so the game
+// never waits for the network, up to Config.MaxPrediction frames ahead of the
+// last frame every input is known for. Rollback: when a real input arrives
+// that differs from its prediction, the next AdvanceFrame returns a LoadState
+// of the last correct frame and an AdvanceFrame for every frame since, with
+// the real inputs, before the new frame: the game re-simulates in one tick
+// what it got wrong, so its step must be deterministic and cheap. Input delay
+// (SetInputDelay) trades a few frames of latency for fewer rollbacks.
+//
+// Time sync: peers exchange how far ahead each runs; the one ahead gets
+// EventWaitRecommendation (skip that many frames) so that neither side keeps
+// predicting far into the other's future. Desync detection: with
+// Config.DesyncDetectionInterval, peers exchange the checksum of every n-th
+// confirmed frame and raise EventDesyncDetected when they differ (see below
+// for state dumps). A SyncTestSession runs the same requests on one machine,
+// rolling back every frame, to catch non-determinism before it reaches the
+// network. The P2P example below plays two sessions over transport/simnet.
+//
 // # Desync detection and state dumps
 //
 // Desync detection (Config.DesyncDetectionInterval) reports the frame and
