@@ -187,23 +187,7 @@ func TestPlayerMapAgreeingPeersPlay(t *testing.T) {
 
 func TestPlayerMapSpectatorCountMismatch(t *testing.T) {
 	net := newTestNet(34)
-	cfg := DefaultConfig[uint32, string](UintCodec[uint32]{})
-	cfg.NumPlayers = 2
-	cfg.Clock = net.clock
-	cfg.AddLocalPlayer(0)
-	cfg.AddLocalPlayer(1)
-	cfg.AddSpectator(2, "spec")
-	host, err := NewP2PSession[stubState](cfg, net.socket("host"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	scfg := DefaultConfig[uint32, string](UintCodec[uint32]{})
-	scfg.NumPlayers = 3
-	scfg.Clock = net.clock
-	spec, err := NewSpectatorSession[stubState](scfg, "host", net.socket("spec"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	host, spec := newHostAndSpectatorSessions(t, net, func(scfg *Config[uint32, string]) { scfg.NumPlayers = 3 })
 	hp := &testPeer{sess: host, addr: "host"}
 	var specEvents []Event[string]
 	handshakeFor(net, 3*time.Second, meshPolls([]*testPeer{hp})[0], func() {
@@ -214,7 +198,7 @@ func TestPlayerMapSpectatorCountMismatch(t *testing.T) {
 	if spec.State() != Synchronizing || countEvents(specEvents, EventPlayerMapMismatch) != 1 {
 		t.Fatalf("spectator: state %v, events %v", spec.State(), specEvents)
 	}
-	_, err = spec.AdvanceFrame()
+	_, err := spec.AdvanceFrame()
 	if !errors.Is(err, ErrPlayerMapMismatch) || !strings.Contains(err.Error(), "peer host has 2 players, but this session has 3") {
 		t.Fatalf("spectator AdvanceFrame: %v", err)
 	}

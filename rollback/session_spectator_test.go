@@ -11,6 +11,28 @@ type stubSpectator = SpectatorSession[stubState, uint32, string]
 
 func newHostAndSpectator(t *testing.T, net *testNet, edit func(*Config[uint32, string])) (*testPeer, *stubSpectator) {
 	t.Helper()
+	host, spec := newHostAndSpectatorSessions(t, net, edit)
+	if _, err := spec.AdvanceFrame(); !errors.Is(err, ErrNotSynchronized) {
+		t.Fatalf("spectator AdvanceFrame before sync: %v", err)
+	}
+	for range 2000 {
+		host.PollRemoteClients()
+		spec.PollRemoteClients()
+		if host.State() == Running && spec.State() == Running {
+			break
+		}
+		net.advance(time.Millisecond)
+	}
+	if host.State() != Running || spec.State() != Running {
+		t.Fatalf("states %v %v", host.State(), spec.State())
+	}
+	return &testPeer{sess: host, game: newStubGame(), addr: "host"}, spec
+}
+
+// newHostAndSpectatorSessions builds a host playing both handles and a
+// spectator of it, without synchronizing them.
+func newHostAndSpectatorSessions(t *testing.T, net *testNet, edit func(*Config[uint32, string])) (*stubSession, *stubSpectator) {
+	t.Helper()
 	cfg := DefaultConfig[uint32, string](UintCodec[uint32]{})
 	cfg.NumPlayers = 2
 	cfg.Clock = net.clock
@@ -31,21 +53,7 @@ func newHostAndSpectator(t *testing.T, net *testNet, edit func(*Config[uint32, s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := spec.AdvanceFrame(); !errors.Is(err, ErrNotSynchronized) {
-		t.Fatalf("spectator AdvanceFrame before sync: %v", err)
-	}
-	for range 2000 {
-		host.PollRemoteClients()
-		spec.PollRemoteClients()
-		if host.State() == Running && spec.State() == Running {
-			break
-		}
-		net.advance(time.Millisecond)
-	}
-	if host.State() != Running || spec.State() != Running {
-		t.Fatalf("states %v %v", host.State(), spec.State())
-	}
-	return &testPeer{sess: host, game: newStubGame(), addr: "host"}, spec
+	return host, spec
 }
 
 func hostTick(t *testing.T, h *testPeer, i int) {
