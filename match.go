@@ -1,0 +1,421 @@
+package rollbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/rollbox/rollbox/packet"
+	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/transport"
+	"github.com/rollbox/rollbox/transport/simnet"
+)
+
+// Match is one peer's side of an online match: it joins the room, waits
+// for the players, connects to them, and then, one Update per tick, runs
+// the rollback session on the game's state. Make one with NewMatch, call
+// Update at Config.FPS (Ebiten's Update does; Run does it without a
+// window), read View to draw, and Close at the end. Not safe for concurrent
+// use.
+type Match[S any, I comparable] struct {
+	cfg   Config
+	ops   stateOps[S, I]
+	codec *valueCodec[I]
+	state *S
+	input func(PlayerHandle) I
+
+	cancel    context.CancelFunc
+	connected chan connectResult[S, I] // the runner, once connecting ends
+	closing   chan struct{}            // closed by Close
+
+	mu     sync.Mutex // guards phase and status while connecting
+	phase  Phase
+	status string
+
+	r    *runner[S, I, transport.PeerID]
+	sock transport.Mesh
+	err  error
+	view View
+}
+
+type connectResult[S any, I comparable] struct {
+	r    *runner[S, I, transport.PeerID]
+	sock transport.Mesh
+	err  error
+}
+
+// NewMatch checks the game and cfg and starts joining the match in the
+// background; Update then plays it. state is the game's state at frame 0
+// (the match steps it in place, so the game draws from it); input returns
+// the input of a local player, and is called once per frame for each
+// (never for a spectator, nor with Config.Bot). ctx bounds the connecting:
+// once it ends, a match that has not started fails.
+func NewMatch[S any, I comparable, G Game[S, I]](ctx context.Context, state G, input func(PlayerHandle) I, cfg Config) (*Match[S, I], error) {
+	m, err := newMatch[S, I, G](state, input, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, m.cancel = context.WithCancel(ctx)
+	m.phase, m.status = PhaseJoining, fmt.Sprintf("joining room %q on %s", m.cfg.Room, m.cfg.Server)
+	if m.cfg.SyncTest {
+		r, err := newSyncTestRunner[S, I, transport.PeerID](m.cfg, m.ops, m.codec, m.state)
+		m.connected <- connectResult[S, I]{r: r, err: err}
+		return m, nil
+	}
+	go func() {
+		r, sock, err := m.connect(ctx)
+		m.connected <- connectResult[S, I]{r, sock, err}
+	}()
+	return m, nil
+}
+
+func newMatch[S any, I comparable, G Game[S, I]](state G, input func(PlayerHandle) I, cfg Config) (*Match[S, I], error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if state == nil {
+		return nil, errors.New("rollbox: state is nil")
+	}
+	ops, err := newStateOps[S, I, G]()
+	if err != nil {
+		return nil, err
+	}
+	codec, err := newValueCodec[I]()
+	if err != nil {
+		return nil, err
+	}
+	if input == nil && !cfg.Bot && !cfg.Spectate && !cfg.SyncTest {
+		return nil, errors.New("rollbox: input is nil (set Config.Bot for a bot)")
+	}
+	m := &Match[S, I]{cfg: cfg, ops: ops, codec: codec, state: (*S)(state), input: input,
+		connected: make(chan connectResult[S, I], 1), closing: make(chan struct{})}
+	if cfg.Bot || input == nil {
+		m.input = newBot[I](codec, cfg.Seed).input
+	}
+	return m, nil
+}
+
+// progress records a connecting phase for View.
+func (m *Match[S, I]) progress(p Phase, status string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.phase, m.status = p, status
+}
+
+// connect joins the room, waits for everyone, agrees on the player map and
+// builds the runner.
+func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.PeerID], transport.Mesh, error) {
+	c := m.cfg
+	ctx, cancel := context.WithTimeout(ctx, c.JoinTimeout)
+	defer cancel()
+	roomURL := transport.RoomURL(c.Server, c.Room, c.Peers+c.Spectators, c.Token)
+	tc := c.Transport
+	tc.ICEServers = append(append([]transport.ICEServer(nil), c.ICEServers...), tc.ICEServers...)
+	tc.LoopbackOnly = tc.LoopbackOnly || c.Loopback
+	tc.ICEFromServer = true // the server's STUN and short-lived TURN, when it has them
+	tc.Channels = []transport.ChannelConfig{transport.Unreliable(), transport.Reliable()}
+	if tc.Logger == nil {
+		tc.Logger = c.Logger
+	}
+	sock, err := transport.Join(ctx, roomURL, tc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rollbox: join %s: %w", roomURL, err)
+	}
+	r, err := m.start(ctx, sock, sock.Channel(1))
+	if err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = sock.Close(closeCtx)
+		return nil, nil, err
+	}
+	return r, sock, nil
+}
+
+// start waits for the peers on mesh, exchanges hellos on ctl and builds the
+// session. It is connect after the join, apart so that tests can give it a
+// mock mesh.
+func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet.Socket[transport.PeerID]) (*runner[S, I, transport.PeerID], error) {
+	c := m.cfg
+	others := c.Peers + c.Spectators - 1
+	peers, err := waitForPeers(ctx, mesh, others, m.progress)
+	if err != nil {
+		return nil, fmt.Errorf("rollbox: waiting for %d peers in room %q: %w", others, c.Room, err)
+	}
+	peers = peers[:others]
+	m.progress(PhaseConnecting, "agreeing on the players")
+	mine := hello{Version: helloVersion, Game: gameName[S, I](), Players: c.Players, Local: c.LocalPlayers,
+		Spectator: c.Spectate, FPS: c.FPS, Lockstep: c.MaxPrediction == 0, Desync: c.desyncInterval()}
+	hellos, err := exchangeHellos(ctx, ctl, peers, mine)
+	if err != nil {
+		return nil, err
+	}
+	pm, err := newPlayerMap(mesh.ID(), mine, hellos)
+	if err != nil {
+		return nil, err
+	}
+	var sock rollback.Socket[transport.PeerID] = mesh
+	if c.NetSim != nil {
+		start := time.Now()
+		sock = simnet.Condition(sock, *c.NetSim, c.Seed, func() time.Duration { return time.Since(start) })
+	}
+	r, err := newSessionRunner(c, m.ops, m.codec, m.state, m.input, mesh.ID(), pm, sock)
+	if err != nil {
+		return nil, err
+	}
+	m.progress(PhaseSynchronizing, "synchronizing with the other players")
+	return r, nil
+}
+
+// gameName names the game's types, so that peers running different games
+// (or builds with different state types) refuse each other.
+func gameName[S, I any]() string {
+	return reflect.TypeFor[S]().String() + "/" + reflect.TypeFor[I]().String()
+}
+
+// waitForPeers waits until n peers are connected, telling progress how many
+// are in the room and how many connected meanwhile.
+func waitForPeers(ctx context.Context, mesh transport.Mesh, n int, progress func(Phase, string)) ([]transport.PeerID, error) {
+	// Polled: the counts change a few times per match, and a tenth of a
+	// second is quick enough for a progress line.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		connected := len(mesh.Peers())
+		if connected >= n {
+			return mesh.WaitForPeers(ctx, n)
+		}
+		if here := 1 + connected + mesh.Connecting(); here < n+1 {
+			progress(PhaseWaiting, fmt.Sprintf("waiting for players: %d of %d here", here, n+1))
+		} else {
+			progress(PhaseConnecting, fmt.Sprintf("connecting to the other players: %d of %d connected", connected, n))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// newSessionRunner builds the session of peer self's place in pm.
+func newSessionRunner[S any, I comparable, A comparable](c Config, ops stateOps[S, I], codec *valueCodec[I], state *S, input func(PlayerHandle) I,
+	self A, pm playerMap[A], sock rollback.Socket[A]) (*runner[S, I, A], error) {
+	rc := sessionConfig[I, A](c, codec)
+	rc.Clock, rc.Seed = c.clock, c.sessionSeed
+	r := &runner[S, I, A]{ops: ops, state: state, input: input, log: c.Logger, onDesync: c.OnDesync,
+		target: rollback.Frame(c.Frames), lingerTicks: lingerSeconds * c.FPS}
+	r.players = make([]player[A], c.Players)
+	for h, id := range pm.byHandle {
+		r.players[h].addr = id
+		if id == self {
+			r.players[h].local = true
+			r.local = append(r.local, rollback.PlayerHandle(h))
+			rc.AddLocalPlayer(rollback.PlayerHandle(h))
+		} else {
+			rc.AddRemotePlayer(rollback.PlayerHandle(h), id)
+		}
+	}
+	if c.Spectate {
+		for h := range r.players {
+			r.players[h].addr = pm.host // what the spectator hears of them comes from the host
+		}
+	}
+	for h := range r.players {
+		r.players[h].peer = fmt.Sprint(r.players[h].addr)
+	}
+	if c.Spectate {
+		s, err := rollback.NewSpectatorSession[S](rc, pm.host, sock)
+		if err != nil {
+			return nil, err
+		}
+		r.spectator = s
+	} else {
+		if self == pm.host {
+			for i, id := range pm.spectators {
+				rc.AddSpectator(rollback.PlayerHandle(c.Players+i), id)
+			}
+		}
+		s, err := rollback.NewP2PSession[S](rc, sock)
+		if err != nil {
+			return nil, err
+		}
+		if rc.DesyncDetectionInterval > 0 && ops.dump != nil {
+			if err := s.SetStateDump(r.dumpHook); err != nil {
+				return nil, err
+			}
+		}
+		r.p2p = s
+	}
+	r.init()
+	return r, nil
+}
+
+// lingerSeconds bounds how long a finished peer keeps sending so that the
+// others receive its last inputs.
+const lingerSeconds = 3
+
+// Update runs one tick: while connecting it only checks for news; once
+// playing it exchanges inputs, steps the state (reading the local input)
+// and rolls back as needed. It returns the error that ended the match, once
+// and again on every later call; a finished match (Done) returns nil.
+func (m *Match[S, I]) Update() error {
+	if m.err != nil {
+		return m.err
+	}
+	if m.r == nil {
+		select {
+		case res := <-m.connected:
+			if res.err != nil {
+				return m.fail(res.err)
+			}
+			m.r, m.sock = res.r, res.sock
+		default:
+			return nil
+		}
+	}
+	if m.Done() {
+		return nil
+	}
+	if err := m.r.tick(); err != nil {
+		return m.fail(err)
+	}
+	if m.sock != nil {
+		// A peer that left the mesh will never acknowledge anything: Done
+		// must not wait for the session to notice its silence (seconds).
+		for _, ev := range m.sock.PeerEvents() {
+			if ev.State == transport.PeerDisconnected {
+				m.r.markDisconnected(ev.Peer)
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Match[S, I]) fail(err error) error {
+	m.err = err
+	m.progress(PhaseFailed, err.Error())
+	return err
+}
+
+// Done reports that Config.Frames is confirmed and the other peers have
+// every input they need to confirm it too (or gave up waiting): the match
+// is over and Result has its checksum.
+func (m *Match[S, I]) Done() bool { return m.r != nil && m.r.finished() }
+
+// Result summarises the match so far.
+func (m *Match[S, I]) Result() Result {
+	if m.r == nil {
+		return Result{Players: m.cfg.Players}
+	}
+	return m.r.result()
+}
+
+// View describes the match for drawing. Its slices are reused: they are
+// valid until the next Update.
+func (m *Match[S, I]) View() View {
+	v := &m.view
+	m.mu.Lock()
+	v.Phase, v.Status = m.phase, m.status
+	m.mu.Unlock()
+	v.Err = m.err
+	r := m.r
+	if r == nil {
+		return *v
+	}
+	switch {
+	case m.err != nil:
+	case m.Done():
+		v.Phase, v.Status = PhaseFinished, fmt.Sprintf("finished at frame %d", r.target)
+	case r.sess.State() == rollback.Running:
+		v.Phase, v.Status = PhasePlaying, r.playingStatus()
+	}
+	v.Frame, v.Confirmed = r.frame, r.confirmed()
+	v.Local = r.local
+	if cap(v.Players) < len(r.players) {
+		v.Players = make([]PlayerView, len(r.players))
+	}
+	v.Players = v.Players[:len(r.players)]
+	for i, p := range r.players {
+		pv := PlayerView{Local: p.local, Disconnected: p.disconnected, Status: p.status,
+			Ping: p.stats.Ping, FramesBehind: p.stats.LocalFramesBehind}
+		if !p.local {
+			pv.Peer = p.peer
+		}
+		v.Players[i] = pv
+	}
+	if r.p2p != nil {
+		v.FramesAhead = r.p2p.FramesAhead()
+	}
+	v.Rollbacks, v.RollbackFrames, v.LongestRollback = r.rollbacks, r.rollbackFrames, r.longestRollback
+	v.Desyncs, v.LastDesync = r.desyncs, r.lastDesync
+	return *v
+}
+
+// Run plays the match without a window: Update at Config.FPS until the
+// match is Done, fails, or ctx ends; then Close. It returns the Result and
+// the error that ended the match (nil when Done).
+func (m *Match[S, I]) Run(ctx context.Context) (Result, error) {
+	defer m.Close()
+	if m.cfg.SyncTest {
+		// No network to wait for: as fast as the machine goes.
+		for !m.Done() {
+			if err := m.Update(); err != nil {
+				return m.Result(), err
+			}
+			if ctx.Err() != nil {
+				return m.Result(), ctx.Err()
+			}
+		}
+		return m.Result(), nil
+	}
+	tick := time.NewTicker(time.Second / time.Duration(m.cfg.FPS))
+	defer tick.Stop()
+	for {
+		if err := m.Update(); err != nil {
+			return m.Result(), err
+		}
+		if m.Done() {
+			return m.Result(), nil
+		}
+		select {
+		case <-ctx.Done():
+			if m.r == nil {
+				return m.Result(), fmt.Errorf("rollbox: not connected: %w", ctx.Err())
+			}
+			return m.Result(), fmt.Errorf("rollbox: frame %d not confirmed: %w (at frame %d, confirmed %d)",
+				m.cfg.Frames, ctx.Err(), m.r.frame, m.r.confirmed())
+		case <-tick.C:
+		}
+	}
+}
+
+// Close leaves the match: it stops connecting and closes the connections to
+// the other peers, waiting up to five seconds for them to close.
+func (m *Match[S, I]) Close() error {
+	select {
+	case <-m.closing:
+		return nil
+	default:
+		close(m.closing)
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	if m.r == nil && !m.cfg.SyncTest {
+		// Still connecting: wait for the connecting goroutine, which gives
+		// up now that its context ended, and close what it made.
+		res := <-m.connected
+		m.connected <- connectResult[S, I]{err: errors.New("rollbox: match closed")}
+		m.sock = res.sock
+	}
+	if m.sock == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return m.sock.Close(ctx)
+}
