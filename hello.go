@@ -45,41 +45,42 @@ func (h hello) encode() []byte {
 	return b
 }
 
-// parseHello decodes a peer's hello; it never panics on any input.
-func parseHello(b []byte) (hello, error) {
+// parseHello decodes the hello of peer from; it never panics on any input.
+func parseHello(from transport.PeerID, b []byte) (hello, error) {
 	var h hello
 	if len(b) > maxHelloSize {
-		return h, fmt.Errorf("hello of %d bytes is longer than %d", len(b), maxHelloSize)
+		return h, fmt.Errorf("rollbox: peer %s: hello of %d bytes is longer than %d", from, len(b), maxHelloSize)
 	}
 	if err := json.Unmarshal(b, &h); err != nil {
-		return h, fmt.Errorf("malformed hello: %w", err)
+		return h, fmt.Errorf("rollbox: peer %s: malformed hello: %w", from, err)
 	}
 	if h.Version != helloVersion {
-		return h, fmt.Errorf("hello version %d, this build speaks %d (another rollbox version)", h.Version, helloVersion)
+		return h, fmt.Errorf("rollbox: peer %s: hello version %d, this build speaks %d (another rollbox version)", from, h.Version, helloVersion)
 	}
 	if h.Players < 1 || h.Players > rollback.MaxPlayers || h.Local < 0 || h.Local > h.Players {
-		return h, fmt.Errorf("hello with %d players of which %d local", h.Players, h.Local)
+		return h, fmt.Errorf("rollbox: peer %s: hello with %d players of which %d local", from, h.Players, h.Local)
 	}
 	return h, nil
 }
 
-// agree checks a peer's hello against this peer's.
-func (h hello) agree(peer hello) error {
+// agree checks a peer's hello against this peer's and says how they
+// differ ("" when they agree).
+func (h hello) agree(peer hello) string {
 	switch {
 	case peer.Game != h.Game:
-		return fmt.Errorf("it runs game %s, this peer %s", peer.Game, h.Game)
+		return fmt.Sprintf("it runs game %s, this peer %s", peer.Game, h.Game)
 	case peer.Players != h.Players:
-		return fmt.Errorf("it expects %d players, this peer %d", peer.Players, h.Players)
+		return fmt.Sprintf("it expects %d players, this peer %d", peer.Players, h.Players)
 	case peer.FPS != h.FPS:
-		return fmt.Errorf("it ticks at %d fps, this peer at %d", peer.FPS, h.FPS)
+		return fmt.Sprintf("it ticks at %d fps, this peer at %d", peer.FPS, h.FPS)
 	case peer.Lockstep != h.Lockstep:
-		return fmt.Errorf("lockstep on one peer and not the other")
+		return "lockstep on one peer and not the other"
 	case peer.Desync != h.Desync:
-		return fmt.Errorf("it compares checksums every %d frames, this peer every %d", peer.Desync, h.Desync)
+		return fmt.Sprintf("it compares checksums every %d frames, this peer every %d", peer.Desync, h.Desync)
 	case !peer.Spectator && peer.Local < 1:
-		return fmt.Errorf("it plays no one and does not spectate")
+		return "it plays no one and does not spectate"
 	}
-	return nil
+	return ""
 }
 
 // exchangeHellos sends mine to every peer on ctl and waits for each peer's
@@ -100,12 +101,12 @@ func exchangeHellos(ctx context.Context, ctl packet.Socket[transport.PeerID], pe
 			if !slices.Contains(peers, pk.From) {
 				continue // a peer of a later group; it meets its own
 			}
-			h, err := parseHello(pk.Data)
-			if err == nil {
-				err = mine.agree(h)
-			}
+			h, err := parseHello(pk.From, pk.Data)
 			if err != nil {
-				return nil, fmt.Errorf("rollbox: peer %s: %w", pk.From, err)
+				return nil, err
+			}
+			if diff := mine.agree(h); diff != "" {
+				return nil, fmt.Errorf("rollbox: peer %s disagrees: %s", pk.From, diff)
 			}
 			got[pk.From] = h
 		}

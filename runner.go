@@ -115,7 +115,7 @@ func (r *runner[S, I, A]) dumpHook(dst []byte, _ rollback.Frame, st S) []byte {
 }
 
 // errWaiting: the tick advanced no frame, which is not an error.
-var errWaiting = errors.New("waiting")
+var errWaiting = errors.New("rollbox: waiting")
 
 // tick runs one frame: receive, react to events, add the local inputs
 // (calling input only when a frame is really added) and carry out the
