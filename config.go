@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -141,6 +142,12 @@ type Config struct {
 	// CheckDistance is how far the sync test rolls back. Default
 	// DefaultCheckDistance.
 	CheckDistance int
+
+	// Record, when not nil, receives a replay of the match: every confirmed
+	// frame's inputs and checksums, written as frames are confirmed (through
+	// a buffer flushed by Close). Replay and Replayer play it back. A write
+	// error stops the recording, never the match; Close returns it.
+	Record io.Writer
 
 	// Logger receives what happens to the match (desyncs with their diffs,
 	// disconnects). Default slog.Default().

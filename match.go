@@ -206,7 +206,7 @@ func newSessionRunner[S any, I comparable, A comparable](c Config, ops stateOps[
 	self A, pm playerMap[A], sock rollback.Socket[A]) (*runner[S, I, A], error) {
 	rc := sessionConfig[I, A](c, codec)
 	rc.Clock, rc.Seed = c.clock, c.sessionSeed
-	r := &runner[S, I, A]{ops: ops, state: state, input: input, log: c.Logger, onDesync: c.OnDesync,
+	r := &runner[S, I, A]{ops: ops, codec: codec, state: state, input: input, log: c.Logger, onDesync: c.OnDesync,
 		target: rollback.Frame(c.Frames), lingerTicks: lingerSeconds * c.FPS}
 	r.players = make([]player[A], c.Players)
 	for h, id := range pm.byHandle {
@@ -251,6 +251,9 @@ func newSessionRunner[S any, I comparable, A comparable](c Config, ops stateOps[
 		r.p2p = s
 	}
 	r.init()
+	if c.Record != nil {
+		r.record(c.Record, c.FPS)
+	}
 	return r, nil
 }
 
@@ -412,10 +415,16 @@ func (m *Match[S, I]) Close() error {
 		m.connected <- connectResult[S, I]{err: errors.New("rollbox: match closed")}
 		m.sock = res.sock
 	}
-	if m.sock == nil {
-		return nil
+	var errs []error
+	if m.r != nil && m.r.rec != nil {
+		if err := m.r.rec.flush(); err != nil {
+			errs = append(errs, fmt.Errorf("rollbox: recording: %w", err))
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return m.sock.Close(ctx)
+	if m.sock != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		errs = append(errs, m.sock.Close(ctx))
+	}
+	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package rollbox
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -87,6 +88,12 @@ type runner[S any, I comparable, A comparable] struct {
 	// next AdvanceFrame rolls back.
 	settled rollback.Frame
 
+	// rec, when not nil, records the confirmed inputs (Config.Record);
+	// inputRec keeps the recent frames' inputs until they are confirmed.
+	rec      *recorder
+	inputRec *inputRecord
+	codec    *valueCodec[I]
+
 	log *slog.Logger
 	// scratch holds the state a dump hook is given, so that taking its
 	// address allocates nothing.
@@ -106,6 +113,16 @@ func (r *runner[S, I, A]) init() {
 		r.sess = r.spectator
 	}
 	r.remember(0, r.ops.checksum(r.state))
+}
+
+// record starts recording the match to w (Config.Record). Call it after
+// init, before the first tick.
+func (r *runner[S, I, A]) record(w io.Writer, fps int) {
+	r.rec = newRecorder(w, gameName[S, I](), len(r.players), r.codec.Size(), fps, r.sums[0].sum)
+	r.inputRec = newInputRecord(len(r.players), r.codec.Size())
+	for i := range r.inputRec.frames {
+		r.inputRec.frames[i] = rollback.NullFrame
+	}
 }
 
 // dumpHook is the session's state dump hook.
@@ -206,6 +223,10 @@ func (r *runner[S, I, A]) apply(reqs []rollback.Request[S, I]) {
 			for i, in := range q.Inputs {
 				r.players[i].status = in.Status
 			}
+			if r.rec != nil {
+				encodeInputs(r.inputRec.slot(q.Frame), r.codec, q.Inputs)
+				r.inputRec.frames[int(q.Frame)%sumRing] = q.Frame
+			}
 			r.ops.step(r.state, r.inputs)
 			r.frame = q.Frame + 1
 			r.remember(r.frame, r.ops.checksum(r.state))
@@ -260,6 +281,13 @@ func (r *runner[S, I, A]) recordConfirmed() {
 		}
 		if r.onConfirmed != nil {
 			r.onConfirmed(f, sum)
+		}
+		if r.rec != nil && f > 0 {
+			if r.inputRec.frames[int(f-1)%sumRing] != f-1 {
+				r.log.Error("rollbox: inputs of a confirmed frame were forgotten; recording stops", "frame", f-1)
+				r.rec.err = errors.New("rollbox: recording lost a frame")
+			}
+			r.rec.frame(f-1, r.inputRec.slot(f-1), sum)
 		}
 		if f == r.target && r.target > 0 && !r.reached {
 			r.reached, r.reachedSum, r.reachedTick = true, sum, r.ticks

@@ -3,6 +3,7 @@ package rollbox
 import (
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/rollbox/rollbox/rollback"
@@ -27,6 +28,9 @@ type Simulation[I comparable] struct {
 	// played at f plus the input delay). Nil: a bot per player, seeded from
 	// Seed.
 	Input func(p PlayerHandle, f Frame) I
+	// Record, when not nil, receives peer 0's replay of the match (see
+	// Config.Record).
+	Record io.Writer
 	// Config holds the rollback settings (InputDelay, MaxPrediction,
 	// Lockstep, DesyncInterval, FPS, disconnect timeouts) with the same
 	// defaults as a real match; its network fields are not used.
@@ -136,6 +140,9 @@ func Simulate[S any, I comparable, G Game[S, I]](initial G, sim Simulation[I]) (
 			return res, err
 		}
 		r.keepAt = rollback.Frame(sim.Frames)
+		if p == 0 && sim.Record != nil {
+			r.record(sim.Record, c.FPS)
+		}
 		sums := make([]uint64, sim.Frames+1)
 		res.Peers[p].Checksums = sums
 		r.onConfirmed = func(f rollback.Frame, sum uint64) {
@@ -168,6 +175,11 @@ func Simulate[S any, I comparable, G Game[S, I]](initial G, sim Simulation[I]) (
 		net.Advance(tick)
 	}
 	res.Elapsed = net.Now()
+	if rec := runners[0].rec; rec != nil {
+		if err := rec.flush(); err != nil {
+			return res, fmt.Errorf("rollbox: recording: %w", err)
+		}
+	}
 	for p, r := range runners {
 		res.Peers[p].State = r.kept
 		res.Peers[p].Result = r.result()

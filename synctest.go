@@ -25,7 +25,7 @@ func newSyncTestRunner[S any, I comparable, A comparable](c Config, ops stateOps
 	if err != nil {
 		return nil, err
 	}
-	r := &runner[S, I, A]{ops: ops, state: state, log: c.Logger, target: rollback.Frame(c.Frames)}
+	r := &runner[S, I, A]{ops: ops, codec: codec, state: state, log: c.Logger, target: rollback.Frame(c.Frames)}
 	r.sync, r.sess = s, syncTestSession[S, I, A]{s}
 	bots := make([]*bot[I], c.Players)
 	r.players = make([]player[A], c.Players)
