@@ -163,6 +163,7 @@ type Replayer[S any, I comparable] struct {
 	rec     []byte // the current frame's inputs, as recorded
 	inputs  []PlayerInput[I]
 	started bool
+	sum     [8]byte // read buffer: a local array would escape into io.ReadFull
 }
 
 // NewReplayer reads the replay's header from r and returns a Replayer that
@@ -296,18 +297,19 @@ func (p *Replayer[S, I]) Step() error {
 	} else if !p.started {
 		return fmt.Errorf("rollbox: replay damaged: frame %d repeats inputs before any", p.frame)
 	}
-	var sum [8]byte
 	full := flags&replayFullSum != 0
 	width := 2
 	if full {
 		width = 8
 	}
+	sum := p.sum[:]
+	clear(sum)
 	if _, err := io.ReadFull(p.r, sum[:width]); err != nil {
 		return fmt.Errorf("rollbox: replay cut short at frame %d", p.frame)
 	}
 	p.ops.step(p.state, p.inputs)
 	p.frame++
-	recorded := binary.LittleEndian.Uint64(sum[:])
+	recorded := binary.LittleEndian.Uint64(sum)
 	got := p.ops.checksum(p.state)
 	if !full {
 		got &= 0xffff

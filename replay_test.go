@@ -127,3 +127,28 @@ func FuzzReplayer(f *testing.F) {
 		t.Fatalf("%d bytes played more than %d frames", len(b), len(b))
 	})
 }
+
+// BenchmarkReplay plays back a 3000-frame, 4-player match: b.N frames, so
+// ns/op is the time per frame (frames per second = 1e9 / ns/op).
+func BenchmarkReplay(b *testing.B) {
+	var rec bytes.Buffer
+	if _, err := rollbox.Simulate(&arena{}, rollbox.Simulation[buttons]{Players: 4, Frames: 3000, Seed: 7, Record: &rec}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(rec.Len()) / 3000)
+	var p *rollbox.Replayer[arena, buttons]
+	for i := 0; b.Loop(); i++ {
+		if i%3000 == 0 {
+			b.StopTimer()
+			var err error
+			if p, err = rollbox.NewReplayer(bytes.NewReader(rec.Bytes()), &arena{}); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		if err := p.Step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
