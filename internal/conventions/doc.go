@@ -8,7 +8,8 @@
 //
 // Error prefixes: every error a library package creates names the package
 // first ("transport: ...", "signalserver: ...", "rollback: ...", and for
-// subpackages their own name: "web: ", "udp: ", "simnet: "), in its own
+// subpackages their own name: "web: ", "udp: ", "simnet: "; the root
+// package "rollbox: "), in its own
 // text or in the first error it wraps ("%w: ..." of a prefixed sentinel).
 // The only exceptions are messages the package itself always wraps in a
 // prefixed error before they leave it; TestErrorPrefixes lists them.
@@ -26,6 +27,9 @@
 //   - transport (Config): zero or negative means the default ("Zero means
 //     DefaultKeepAliveInterval."): withDefaults replaces every duration,
 //     buffer size and limit that is not positive with its Default constant.
+//   - rollbox (Config) and ebitenrb: zero means the default ("Default
+//     DefaultInputDelay"); a setting whose zero is meaningful has a switch
+//     beside it (NoInputDelay, Lockstep), so that the zero Config plays.
 //   - rollback (Config): DefaultConfig returns the defaults ("DefaultConfig
 //     sets DefaultDisconnectTimeout (2000 ms)."); a session validates its
 //     Config as given, so a zero field is checked, not replaced, and is an
