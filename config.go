@@ -51,18 +51,18 @@ const (
 // RegisterFlags makes every field a command-line flag.
 type Config struct {
 	// Server is the signalling server's URL, ws:// or wss://. Default
-	// DefaultServer.
+	// DefaultServer (ws://127.0.0.1:3536).
 	Server string
 	// Room is the room to meet in; the match forms in
 	// <room>?next=<peers>, so each group of that many peers plays its own
-	// match. Default DefaultRoom.
+	// match. Default DefaultRoom ("rollbox").
 	Room string
 	// Token is the room token for a server that requires one (signalserver
 	// -auth-secret).
 	Token string
 
 	// Players is the number of players in the match (not spectators), 1 to
-	// rollback.MaxPlayers. Default DefaultPlayers.
+	// rollback.MaxPlayers. Default DefaultPlayers (2).
 	Players int
 	// LocalPlayers is the number of players on this machine (sharing a
 	// keyboard, say); the input function is asked for each. Default 1.
@@ -70,7 +70,9 @@ type Config struct {
 	// before frame 0 with an error naming it.
 	LocalPlayers int
 	// Peers is the number of machines that play, when LocalPlayers differs
-	// between them. Default Players/LocalPlayers.
+	// between them. Default Players/LocalPlayers; a spectator (which has no
+	// LocalPlayers) must be told when the players' machines have several
+	// local players each.
 	Peers int
 	// Spectators is the number of spectators the room waits for besides the
 	// players (0: none).
@@ -80,23 +82,23 @@ type Config struct {
 	Spectate bool
 
 	// InputDelay delays local inputs by this many frames. Default
-	// DefaultInputDelay; set NoInputDelay for none.
+	// DefaultInputDelay (2); set NoInputDelay for none.
 	InputDelay int
 	// NoInputDelay sets the input delay to 0: the most responsive controls,
 	// more rollbacks.
 	NoInputDelay bool
 	// MaxPrediction is how many frames a peer may run ahead of the confirmed
-	// inputs. Default DefaultMaxPrediction.
+	// inputs. Default DefaultMaxPrediction (8).
 	MaxPrediction int
 	// Lockstep waits for every input instead of predicting (MaxPrediction
 	// 0): no rollbacks, and every frame waits a round trip.
 	Lockstep bool
 	// DesyncInterval compares a checksum with every peer every this many
-	// confirmed frames. Default DefaultDesyncInterval; negative turns
+	// confirmed frames. Default DefaultDesyncInterval (10); negative turns
 	// detection off. Lockstep matches never roll back and compare none.
 	DesyncInterval int
 	// FPS is the tick rate: Update must be called this often (Ebiten's TPS;
-	// the adapter sets it). Default DefaultFPS.
+	// the adapter sets it). Default DefaultFPS (60).
 	FPS int
 	// DisconnectTimeout, DisconnectNotifyStart, MaxFramesBehind and
 	// CatchupSpeed are the rollback.Config fields of the same names; zero
@@ -120,7 +122,7 @@ type Config struct {
 	// NetSim, when not nil, adds simulated latency, jitter and loss to the
 	// real network, to feel how the game plays over a bad connection.
 	NetSim *simnet.Link
-	// JoinTimeout bounds joining. Default DefaultJoinTimeout.
+	// JoinTimeout bounds joining. Default DefaultJoinTimeout (60 s).
 	JoinTimeout time.Duration
 
 	// Frames, when positive, ends the match once this frame is confirmed
@@ -140,7 +142,7 @@ type Config struct {
 	// that Step is deterministic, with no network. Every player is a bot.
 	SyncTest bool
 	// CheckDistance is how far the sync test rolls back. Default
-	// DefaultCheckDistance.
+	// DefaultCheckDistance (7).
 	CheckDistance int
 
 	// Record, when not nil, receives a replay of the match: every confirmed
