@@ -408,9 +408,11 @@ func (m *Match[S, I]) Close() error {
 	if m.cancel != nil {
 		m.cancel()
 	}
-	if m.r == nil && !m.cfg.SyncTest {
+	if m.r == nil && m.err == nil && !m.cfg.SyncTest {
 		// Still connecting: wait for the connecting goroutine, which gives
-		// up now that its context ended, and close what it made.
+		// up now that its context ended, and close what it made. (With
+		// m.err set, Update already took its result: connecting failed,
+		// and closed what it made.)
 		res := <-m.connected
 		m.connected <- connectResult[S, I]{err: errors.New("rollbox: match closed")}
 		m.sock = res.sock
