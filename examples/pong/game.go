@@ -305,10 +305,11 @@ func (g *Game) paddleRect(i int) (x, y, w, h float32) {
 	}
 }
 
-// scoreAt is where player i's score is drawn: beside the centre line for
-// two players, near each player's side for more.
+// scoreAt is where player i's score is drawn: the left and right
+// players' either side of the centre line (below the network overlay),
+// the top and bottom players' near their sides.
 var scoreAt = [MaxPlayers][2]float32{
-	{Width/2 - 80, 40}, {Width/2 + 40, 40}, {Width/2 - 20, 60}, {Width/2 - 20, Height - 100},
+	{Width/2 - 80, 64}, {Width/2 + 40, 64}, {Width/2 - 20, 120}, {Width/2 - 20, Height - 120},
 }
 
 // Draw draws the court, the paddles (the local players' outlined in
@@ -331,11 +332,7 @@ func (g *Game) Draw(screen *ebiten.Image, v rollbox.View) {
 		if v.Players[i].Local {
 			vector.StrokeRect(screen, x-2, y-2, w+4, h+4, 2, ballColour, false)
 		}
-		at := scoreAt[i]
-		if players == 2 {
-			at[1] = 40
-		}
-		drawNumber(screen, int(g.Score[i]), at[0], at[1], c)
+		drawNumber(screen, int(g.Score[i]), scoreAt[i][0], scoreAt[i][1], c)
 	}
 	if g.Serve == 0 || g.Serve/8%2 == 0 { // blinks while waiting to serve
 		vector.FillRect(screen, float32(g.BallX)/One, float32(g.BallY)/One, BallSize, BallSize, ballColour, false)

@@ -12,7 +12,8 @@
 // when you play at the top or bottom. F1 shows the network overlay. Every
 // flag of rollbox.Config.RegisterFlags works: -players 4, -room, -headless
 // (a bot plays, and pong prints the result as JSON and exits 0, or 3 on a
-// desync, 1 on failure), -synctest, -netsim 'latency=100ms,loss=0.1'.
+// desync, 1 on failure), -synctest, -netsim 'latency=100ms,loss=0.1'; and
+// -bot lets a bot play in the window.
 //
 // In a browser: make pong-web builds the page into bin/pong-web; serve that
 // directory and open it with the options as a query, e.g.
@@ -31,6 +32,7 @@ import (
 func main() {
 	var cfg rollbox.Config
 	cfg.RegisterFlags(flag.CommandLine)
+	flag.BoolVar(&cfg.Bot, "bot", false, "a bot plays, in the window (-headless: without one)")
 	flag.CommandLine.Parse(commandLine())
 	res, err := ebitenrb.RunWithOptions(context.Background(), NewGame(), keyboard(cfg.LocalPlayers > 1), cfg,
 		ebitenrb.Options{Title: "rollbox pong", OnUpdate: onUpdate()})

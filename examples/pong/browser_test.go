@@ -1,0 +1,274 @@
+//go:build linux
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rollbox/rollbox/internal/chromium"
+	"github.com/rollbox/rollbox/signalserver"
+	"github.com/rollbox/rollbox/signalserver/signaltest"
+	"github.com/rollbox/rollbox/signalserver/web"
+)
+
+// The browser test plays Pong in headless Chromium, the page loaded from
+// the signalling server as a player would (GET /<room>), against a native
+// headless peer. Tests must not send off the machine, so TestBrowser
+// re-runs this test binary in a network namespace where lo is the only
+// interface (see internal/chromium).
+
+// browserChildEnv holds the directory of the built page in the copy of the
+// test binary that runs inside the namespace; its presence marks that copy.
+const browserChildEnv = "PONG_BROWSER_WEB"
+
+// webScreenshotEnv, when set to a path, makes TestBrowser save its
+// mid-game screenshot there.
+const webScreenshotEnv = "PONG_WEB_SCREENSHOT"
+
+const (
+	webBuildTimeout = 5 * time.Minute
+	browserTimeout  = 3 * time.Minute // the whole namespace run, about 20 s
+	browserMatch    = 90 * time.Second
+)
+
+// TestBrowser builds the page as make pong-web does (pong.wasm, Go's
+// wasm_exec.js, index.html) and plays a 600-frame match between the page
+// (a bot, drawing in its canvas) and a native headless peer: both must
+// finish with the same checksum, and a screenshot mid-game must show both
+// paddles.
+func TestBrowser(t *testing.T) {
+	if dir := os.Getenv(browserChildEnv); dir != "" {
+		playInBrowser(t, dir)
+		return
+	}
+	// A missing tool is a failure, not a skip: make test installs them.
+	for _, tool := range []string{"chromium", "unshare", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing (make deps installs it): %v", tool, err)
+		}
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), webBuildTimeout)
+	defer cancel()
+	start := time.Now()
+	buildPage(t, ctx, dir)
+	t.Logf("web build in %v", time.Since(start).Round(time.Millisecond))
+
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel = context.WithTimeout(t.Context(), browserTimeout)
+	defer cancel()
+	cmd := chromium.LoopbackOnlyCommand(ctx, self, "-test.run=^TestBrowser$", "-test.v", "-test.count=1",
+		"-test.timeout="+(browserTimeout-5*time.Second).String())
+	cmd.Env = append(os.Environ(), browserChildEnv+"="+dir)
+	if path := os.Getenv(webScreenshotEnv); path != "" {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Env = append(cmd.Env, webScreenshotEnv+"="+abs)
+	}
+	out, err := cmd.CombinedOutput()
+	t.Logf("in a network namespace: %s\n%s", cmd, out)
+	if err != nil {
+		t.Fatalf("browser test failed (output above): %v", err)
+	}
+}
+
+// buildPage puts the web page into dir. go test puts its own toolchain
+// first in PATH, so the wasm and wasm_exec.js match.
+func buildPage(t *testing.T, ctx context.Context, dir string) {
+	t.Helper()
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "pong.wasm"), ".")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building pong.wasm: %v\n%s", err, out)
+	}
+	goroot, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	for src, dst := range map[string]string{
+		filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"): "wasm_exec.js",
+		filepath.Join("web", "index.html"):                                              "index.html",
+	} {
+		if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// playInBrowser is the test proper, in the namespace.
+func playInBrowser(t *testing.T, dir string) {
+	if err := chromium.BringLoopbackUp(); err != nil {
+		t.Fatalf("bringing lo up: %v", err)
+	}
+	page, err := web.Handler(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := signaltest.Start(t, signalserver.Config{Web: page})
+	browser, err := chromium.Start(chromium.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("chromium output:\n%s", browser.Log(20000))
+		}
+		if err := browser.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), browserMatch)
+	defer cancel()
+
+	// The page joins first, so it makes the WebRTC offer.
+	room := "pong-browser"
+	q := url.Values{"players": {"2"}, "bot": {""}, "loopback": {""}, "frames": {"600"}, "seed": {"1"}}
+	u := srv.HTTP.URL + "/" + room + "?" + q.Encode()
+	p, err := browser.NewPage(ctx, u, Width, Height)
+	if err != nil {
+		t.Fatalf("opening %s: %v", u, err)
+	}
+	t.Cleanup(func() { _ = p.Close(context.Background()) })
+	for srv.Metrics().Joins.Load() < 1 {
+		if ctx.Err() != nil {
+			t.Fatalf("the page did not join: %v", ctx.Err())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	native := startPeer(t, "-server", srv.URL(), "-room", room, "-players", "2", "-headless", "-loopback",
+		"-seed", "2", "-frames", "600")
+	waitFor(t, ctx, p, `pong.phase === "playing"`)
+	time.Sleep(2 * time.Second) // mid-game: about frame 120 of 600
+	checkScreenshot(t, ctx, p)
+
+	native.wait(t)
+	var rep struct {
+		Result *string `json:"result"`
+		Error  *string `json:"error"`
+	}
+	if err := p.Evaluate(ctx, `pong.done`, &rep); err != nil {
+		t.Fatalf("waiting for the page's result: %v", err)
+	}
+	if rep.Error != nil || rep.Result == nil {
+		t.Fatalf("the page failed: error %v, result %v", deref(rep.Error), deref(rep.Result))
+	}
+	page1 := &peerRun{code: exitOK}
+	if err := json.Unmarshal([]byte(*rep.Result), &page1.result); err != nil {
+		t.Fatalf("the page's result %q: %v", *rep.Result, err)
+	}
+	agree(t, []*peerRun{page1, native}, 600)
+	t.Logf("page and native peer agree at frame 600: checksum %x", page1.result.Checksum)
+}
+
+// waitFor waits until the JavaScript condition holds in the page.
+func waitFor(t *testing.T, ctx context.Context, p *chromium.Page, cond string) {
+	t.Helper()
+	// Polled in the page, so that one call waits; an exception (pong not
+	// defined yet, while the page loads) counts as false.
+	expr := `new Promise((resolve) => {
+		const check = () => {
+			let ok = false;
+			try { ok = (` + cond + `); } catch (e) {}
+			ok ? resolve(true) : setTimeout(check, 20);
+		};
+		check();
+	})`
+	if err := p.Evaluate(ctx, expr, nil); err != nil {
+		var state any
+		_ = p.Evaluate(context.Background(), `({phase: pong.phase, text: pong.text, error: pong.error})`, &state)
+		t.Fatalf("waiting for %s: %v (page: %v)", cond, err, state)
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<nil>"
+	}
+	return *s
+}
+
+// checkScreenshot checks that the page draws the court with both players'
+// paddles (and their scores) in their colours, at the court's size.
+func checkScreenshot(t *testing.T, ctx context.Context, p *chromium.Page) {
+	t.Helper()
+	shot, err := p.Screenshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != Width || b.Dy() != Height {
+		t.Errorf("screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), Width, Height)
+	}
+	// A paddle is 8x64 pixels; a score at least two bars of 20x4.
+	const enough = PaddleWidth*PaddleLength + 100
+	for i := range 2 {
+		n := countColour(img, playerColours[i])
+		if n < enough {
+			t.Errorf("player %d's colour covers %d pixels, want at least %d (a paddle and a score)", i, n, enough)
+		}
+		t.Logf("player %d's colour covers %d pixels", i, n)
+	}
+	if n := countColour(img, courtColour); n < Width*Height/2 {
+		t.Errorf("the court's colour covers %d pixels, want most of the page", n)
+	}
+	if path := os.Getenv(webScreenshotEnv); path != "" {
+		if err := os.WriteFile(path, shot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot saved to %s", path)
+	}
+}
+
+// countColour counts the pixels of img within a few levels of c.
+func countColour(img image.Image, c color.RGBA) int {
+	near := func(a uint32, b uint8) bool { d := int(a>>8) - int(b); return d > -8 && d < 8 }
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if near(r, c.R) && near(g, c.G) && near(bl, c.B) {
+				n++
+			}
+		}
+	}
+	return n
+}
