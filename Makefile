@@ -47,6 +47,15 @@ $(GOLANGCILINT):
 web:
 	@scripts/web.sh bin/web cmd/signalserver/internal/boxgameweb/dist
 
+## pong-web: the Pong example's web page in bin/pong-web (index.html,
+## pong.wasm, wasm_exec.js from this Go toolchain). Serve the directory with
+## any static file server and open it with ?server=ws://<signalling server>.
+.PHONY: pong-web
+pong-web:
+	@mkdir -p bin/pong-web
+	GOOS=js GOARCH=wasm go build -trimpath -ldflags='-s -w' -o bin/pong-web/pong.wasm ./examples/pong
+	cp "$$(go env GOROOT)/lib/wasm/wasm_exec.js" examples/pong/web/index.html bin/pong-web/
+
 ## test: formatting, vet, staticcheck and every test with the race detector.
 test: deps web
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

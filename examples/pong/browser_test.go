@@ -103,16 +103,15 @@ func buildPage(t *testing.T, ctx context.Context, dir string) {
 	if err != nil {
 		t.Fatalf("go env GOROOT: %v", err)
 	}
-	for src, dst := range map[string]string{
-		filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"): "wasm_exec.js",
-		filepath.Join("web", "index.html"):                                              "index.html",
-	} {
-		if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
-			t.Fatal(err)
-		}
+	if err := copyFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"), filepath.Join(dir, "wasm_exec.js")); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(filepath.Join("web", "index.html"), filepath.Join(dir, "index.html")); err != nil {
+		t.Fatal(err)
 	}
 }
 
+// copyFile copies the file src to dst.
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
