@@ -24,8 +24,12 @@ import (
 const asMainEnv = "PONG_TEST_AS_MAIN"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(asMainEnv) == "1" {
+	switch os.Getenv(asMainEnv) {
+	case "1":
 		main()
+		return
+	case "desync": // what main does after a match with a desync
+		exit(rollbox.Result{Frame: 600, Players: 2, Desyncs: 1}, nil)
 		return
 	}
 	goleak.VerifyTestMain(m)
@@ -42,8 +46,14 @@ type peerRun struct {
 // startPeer starts pong with args.
 func startPeer(t *testing.T, args ...string) *peerRun {
 	t.Helper()
+	return startAs(t, "1", args...)
+}
+
+// startAs starts this binary with asMainEnv set to as.
+func startAs(t *testing.T, as string, args ...string) *peerRun {
+	t.Helper()
 	p := &peerRun{cmd: exec.Command(os.Args[0], args...)}
-	p.cmd.Env = append(os.Environ(), asMainEnv+"=1")
+	p.cmd.Env = append(os.Environ(), asMainEnv+"="+as)
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -134,5 +144,22 @@ func TestEndToEndFailureExits1(t *testing.T) {
 	p.wait(t)
 	if p.code != exitFailure || !strings.Contains(p.stderr.String(), "401") {
 		t.Fatalf("without a token: exit %d, stderr %q; want exit 1 with the server's 401", p.code, &p.stderr)
+	}
+}
+
+// The exit codes of main_native.go's exit.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitDesync  = 3
+)
+
+// A match with a desync ends with exit status 3, after the result line.
+func TestDesyncExits3(t *testing.T) {
+	t.Parallel()
+	p := startAs(t, "desync")
+	p.wait(t)
+	if p.code != exitDesync || p.result.Desyncs != 1 {
+		t.Fatalf("exit %d, result %+v; want exit 3 and the result line", p.code, p.result)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"syscall/js"
 
 	"github.com/rollbox/rollbox"
+	"github.com/rollbox/rollbox/ebitenrb"
 )
 
 // In the browser (web/index.html) the page's URL stands for the command
@@ -28,16 +29,16 @@ func commandLine() []string {
 	return args
 }
 
-// onUpdate tells the page each change of the match's phase or status line.
-func onUpdate() func(rollbox.View) {
+// options tell the page each change of the match's phase or status line.
+func options() ebitenrb.Options {
 	var phase rollbox.Phase
 	var status string
-	return func(v rollbox.View) {
+	return ebitenrb.Options{OnUpdate: func(v rollbox.View) {
 		if v.Phase != phase || v.Status != status {
 			phase, status = v.Phase, v.Status
 			page().Call("status", phase.String(), status)
 		}
-	}
+	}}
 }
 
 // exit hands the result to the page and ends the program.
