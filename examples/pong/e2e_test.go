@@ -163,3 +163,33 @@ func TestDesyncExits3(t *testing.T) {
 		t.Fatalf("exit %d, result %+v; want exit 3 and the result line", p.code, p.result)
 	}
 }
+
+// TestEndToEndOpponentLeaves kills one of two peers mid-game (no clean
+// leave): the other notices, lets the game play the missing paddle, and
+// finishes the match.
+func TestEndToEndOpponentLeaves(t *testing.T) {
+	t.Parallel()
+	srv := signaltest.Start(t, signalserver.Config{})
+	var peers []*peerRun
+	for i := range 2 {
+		peers = append(peers, startPeer(t, "-server", srv.URL(), "-room", t.Name(), "-players", "2",
+			"-headless", "-loopback", "-seed", fmt.Sprint(i+1), "-frames", "900"))
+	}
+	deadline := time.Now().Add(time.Minute)
+	for srv.Metrics().Joins.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("peers did not join")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(5 * time.Second) // mid-game: about frame 250 of 900
+	if err := peers[1].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = peers[1].cmd.Wait()
+	peers[0].wait(t)
+	agree(t, peers[:1], 900)
+	if !strings.Contains(peers[0].stderr.String(), "player disconnected") {
+		t.Errorf("the peer did not notice the kill:\n%s", &peers[0].stderr)
+	}
+}
