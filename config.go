@@ -48,7 +48,8 @@ const (
 // there are, the rollback settings, and the modes a game gets without code
 // (headless bots, sync test). The zero Config plays a two-player match in
 // room DefaultRoom on DefaultServer; every zero field means its default.
-// RegisterFlags makes every field a command-line flag.
+// RegisterFlags makes the settings a player or tester changes command-line
+// flags, and ArgsFromURL reads them from a web page's address.
 type Config struct {
 	// Server is the signalling server's URL, ws:// or wss://. Default
 	// DefaultServer (ws://127.0.0.1:3536).
@@ -306,7 +307,7 @@ func sessionConfig[I comparable, A comparable](c Config, codec rollback.InputCod
 // RegisterFlags defines a command-line flag for each setting a player or
 // tester changes, writing into c: -server, -room, -token, -players,
 // -local-players, -spectate, -spectators, -input-delay, -max-prediction
-// (0: lockstep), -frames, -headless, -seed, -synctest, -check-distance,
+// (0: lockstep), -frames, -headless, -bot, -seed, -synctest, -check-distance,
 // -loopback, -netsim, -ice, -turn-user and -turn-pass. The flags' defaults
 // are c's values (or the package defaults where c has none), so a game can
 // set its own before calling it.
@@ -337,6 +338,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	})
 	fs.IntVar(&c.Frames, "frames", c.Frames, "stop once this frame is confirmed and report it (-headless and -synctest default 600)")
 	fs.BoolVar(&c.Headless, "headless", c.Headless, "no window: a bot seeded by -seed plays")
+	fs.BoolVar(&c.Bot, "bot", c.Bot, "a bot seeded by -seed plays (in the window; -headless: without one)")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the bot and of -netsim")
 	fs.BoolVar(&c.SyncTest, "synctest", c.SyncTest, "local determinism check: no network, every frame rolled back and compared")
 	fs.IntVar(&c.CheckDistance, "check-distance", d.CheckDistance, "frames each -synctest frame is rolled back")

@@ -22,7 +22,9 @@ import (
 //
 // inputs holds one input per player, indexed by player handle, each with its
 // status: Confirmed, Predicted (a guess that may be rolled back) or
-// Disconnected (the zero input: the game may let an AI take over).
+// Disconnected (the zero input). Step may branch on Disconnected, which
+// every peer sees at the same frame (to let an AI take over, say), but not
+// on Predicted versus Confirmed, which differ between peers.
 //
 // Saving and loading, checksums and desync dumps are automatic for a plain
 // state: numbers, booleans, strings, and arrays and structs of them. A state

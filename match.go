@@ -49,10 +49,12 @@ type connectResult[S any, I comparable] struct {
 
 // NewMatch checks the game and cfg and starts joining the match in the
 // background; Update then plays it. state is the game's state at frame 0
-// (the match steps it in place, so the game draws from it); input returns
-// the input of a local player, and is called once per frame for each
-// (never for a spectator, nor with Config.Bot). ctx bounds the connecting:
-// once it ends, a match that has not started fails.
+// (the match steps it in place, so the game draws from it). input returns
+// the input of local player h, once per frame for each local player; a
+// machine's local players have consecutive handles (View.Local lists
+// them). input is never called for a spectator, with Config.Bot or in a
+// sync test, and may be nil there. ctx bounds the connecting: once it
+// ends, a match that has not started fails.
 func NewMatch[S any, I comparable, G Game[S, I]](ctx context.Context, state G, input func(PlayerHandle) I, cfg Config) (*Match[S, I], error) {
 	m, err := newMatch[S, I, G](state, input, cfg)
 	if err != nil {

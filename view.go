@@ -1,7 +1,9 @@
 package rollbox
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -73,8 +75,10 @@ type PlayerView struct {
 	FramesBehind int
 }
 
-// Result summarises a match: what the box game's headless mode prints and
-// the end-to-end tests compare across peers.
+// Result summarises a match: what a headless game prints (MarshalJSON) and
+// end-to-end tests compare across peers. A desync does not end a match
+// (the peers play on, and their states differ): Desyncs counts them, and a
+// game that must fail on one checks it.
 type Result struct {
 	// Frame is Config.Frames once that frame is confirmed (else 0), and
 	// Checksum the checksum of its state.
@@ -86,6 +90,42 @@ type Result struct {
 	Desyncs                   int
 	// MaxPing is the longest round trip measured to any peer.
 	MaxPing time.Duration
+}
+
+// MarshalJSON writes the result as one JSON object: {"frame", "checksum"
+// (16 hex digits, as a string: a uint64 does not survive JavaScript's
+// numbers), "players", "rollbacks", "rollback_frames", "desyncs",
+// "max_ping_ms"}. Peers of a healthy match print the same frame and
+// checksum.
+func (r Result) MarshalJSON() ([]byte, error) {
+	return json.Marshal(resultJSON{int(r.Frame), fmt.Sprintf("%016x", r.Checksum), r.Players, r.Rollbacks,
+		r.RollbackFrames, r.Desyncs, r.MaxPing.Milliseconds()})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Result) UnmarshalJSON(b []byte) error {
+	var j resultJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	sum, err := strconv.ParseUint(j.Checksum, 16, 64)
+	if err != nil && j.Checksum != "" {
+		return fmt.Errorf("rollbox: result checksum %q: %w", j.Checksum, err)
+	}
+	*r = Result{Frame: Frame(j.Frame), Checksum: sum, Players: j.Players, Rollbacks: j.Rollbacks,
+		RollbackFrames: j.RollbackFrames, Desyncs: j.Desyncs, MaxPing: time.Duration(j.MaxPingMS) * time.Millisecond}
+	return nil
+}
+
+// resultJSON is Result's JSON form.
+type resultJSON struct {
+	Frame          int    `json:"frame"`
+	Checksum       string `json:"checksum"`
+	Players        int    `json:"players"`
+	Rollbacks      int    `json:"rollbacks"`
+	RollbackFrames int    `json:"rollback_frames"`
+	Desyncs        int    `json:"desyncs"`
+	MaxPingMS      int64  `json:"max_ping_ms"`
 }
 
 // Desync is a desync detected with a peer: the checksums of a confirmed

@@ -48,9 +48,10 @@ type Options struct {
 	// HideOverlay starts with the network overlay hidden; F1 or Tab toggle
 	// it either way.
 	HideOverlay bool
-	// OnUpdate, when set, is called after every Update with the match's
-	// view: for a web page that shows progress outside the canvas, or a
-	// test harness. The view's slices are valid only during the call.
+	// OnUpdate, when set, is called after every Update of a windowed match
+	// with the match's view: for a web page that shows progress outside the
+	// canvas, or a test harness. The view's slices are valid only during the
+	// call. Headless and sync test runs have no window and never call it.
 	OnUpdate func(v rollbox.View)
 }
 

@@ -32,7 +32,6 @@ import (
 func main() {
 	var cfg rollbox.Config
 	cfg.RegisterFlags(flag.CommandLine)
-	flag.BoolVar(&cfg.Bot, "bot", false, "a bot plays, in the window (-headless: without one)")
 	flag.CommandLine.Parse(commandLine()) // exits on a bad flag
 	res, err := ebitenrb.RunWithOptions(context.Background(), NewGame(), keyboard(cfg.LocalPlayers > 1), cfg, options())
 	exit(res, err)

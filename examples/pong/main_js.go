@@ -22,7 +22,7 @@ func page() js.Value { return js.Global().Get("pong") }
 
 // commandLine is the page URL's options as flags.
 func commandLine() []string {
-	args, err := argsFromURL(js.Global().Get("location").Get("href").String())
+	args, err := rollbox.ArgsFromURL(js.Global().Get("location").Get("href").String())
 	if err != nil {
 		exit(rollbox.Result{}, fmt.Errorf("page URL: %w", err))
 	}

@@ -1,23 +1,25 @@
-package main
+package rollbox
 
 import (
+	"fmt"
 	"maps"
 	"net/url"
 	"slices"
 	"strings"
 )
 
-// argsFromURL turns a web page's URL into the command line the native game
-// takes, so that the browser build reads the same flags: each query
-// parameter is the flag of the same name (?players=4&room=x, ?headless
-// alone for a boolean). The signalling server defaults to the page's own
-// host (over wss when the page came over https), as when the signalling
-// server serves the page, and the room to the path's last segment, so
-// that http://host:3536/myroom is a room's link.
-func argsFromURL(pageURL string) ([]string, error) {
+// ArgsFromURL turns a web page's URL into the command line the native game
+// takes, so that a browser build (GOOS=js) reads the same flags
+// (RegisterFlags) from its page's address: each query parameter is the flag
+// of the same name (?players=4&room=x; ?headless alone sets a boolean). The
+// signalling server defaults to the page's own host (wss when the page came
+// over https), as when the signalling server serves the page, and the room
+// to the path's last segment, so that http://host:3536/myroom is a room's
+// link.
+func ArgsFromURL(pageURL string) ([]string, error) {
 	u, err := url.Parse(pageURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("rollbox: page URL: %w", err)
 	}
 	q := u.Query()
 	var args []string
