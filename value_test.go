@@ -105,7 +105,7 @@ func TestLayoutBigArray(t *testing.T) {
 	// A dense array is one run of bytes however long (merged with Tick),
 	// and the dump names only as many fields as it can show.
 	if want := []span{{0, unsafe.Sizeof(world{})}}; !reflect.DeepEqual(l.spans, want) {
-		t.Errorf("spans %v, want %v", l.spans, want)
+		t.Errorf("%d spans starting %v, want %v", len(l.spans), l.spans[:min(len(l.spans), 4)], want)
 	}
 	if !l.truncated || len(l.leaves) != maxDumpLeaves {
 		t.Errorf("%d leaves (truncated %v), want %d and truncated", len(l.leaves), l.truncated, maxDumpLeaves)
@@ -272,11 +272,14 @@ func TestChecksumCoversEveryField(t *testing.T) {
 		for _, f := range l.leaves {
 			q := unsafe.Add(p, f.off)
 			if f.kind == reflect.String {
-				for _, s := range []string{"a", "b", "ab", "\x00"} {
+				seen := map[uint64]string{base: ""}
+				for _, s := range []string{"a", "b", "ab", "ba", "\x00", "\x00\x00", "12345678", "12345679"} {
 					*(*string)(q) = s
-					if l.checksum(p) == base {
-						t.Errorf("%v: setting %s to %q keeps the checksum", typ, f.name, s)
+					sum := l.checksum(p)
+					if other, dup := seen[sum]; dup {
+						t.Errorf("%v: %s %q hashes as %q", typ, f.name, s, other)
 					}
+					seen[sum] = s
 				}
 				*(*string)(q) = ""
 				continue
@@ -305,9 +308,18 @@ func TestChecksumCoversEveryField(t *testing.T) {
 	// A string's bytes cannot move to the next string unnoticed.
 	type two struct{ A, B string }
 	l, _ := layoutOf(reflect.TypeFor[two]())
-	x, y := two{"ab", ""}, two{"a", "b"}
-	if l.checksum(unsafe.Pointer(&x)) == l.checksum(unsafe.Pointer(&y)) {
-		t.Error(`{"ab", ""} and {"a", "b"} hash alike`)
+	zeros := "\x00\x00\x00\x00\x00\x00\x00\x00"
+	for _, pair := range [][2]two{
+		{{"ab", ""}, {"a", "b"}},
+		{{"", "ab"}, {"a", "b"}},
+		// Whole words of zeros move between strings unless their
+		// lengths are hashed.
+		{{"abcdefgh" + zeros, ""}, {"abcdefgh", zeros}},
+	} {
+		x, y := pair[0], pair[1]
+		if l.checksum(unsafe.Pointer(&x)) == l.checksum(unsafe.Pointer(&y)) {
+			t.Errorf("%q and %q hash alike", x, y)
+		}
 	}
 }
 
