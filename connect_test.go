@@ -323,3 +323,61 @@ func TestStartGivesUpWhenContextEnds(t *testing.T) {
 		}
 	})
 }
+
+func TestStartWithASpectator(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	players := Config{Players: 2, Spectators: 1}
+	watcher := Config{Players: 2, Spectators: 1, Spectate: true}
+	spectatorHello := walkerHello(watcher, 0)
+	spectatorHello.Spectator = true
+
+	t.Run("the spectator follows the first player peer", func(t *testing.T) {
+		defer goleak.VerifyNone(t)
+		room := newFakeRoom(t, "s", []transport.PeerID{"a", "b"},
+			helloFrom("b", walkerHello(players, 1)), helloFrom("a", walkerHello(players, 1))).allowSession()
+		m, err := newMatch[walker, uint8](&walker{}, nil, watcher)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := m.start(t.Context(), room.mesh, room.ctl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, err := parseHello("s", room.sent["a"]); err != nil || !h.Spectator || h.Local != 0 {
+			t.Errorf("the spectator's hello: %+v, %v", h, err)
+		}
+		if r.spectator == nil || r.p2p != nil || len(r.local) != 0 {
+			t.Fatal("a spectator did not get a spectator session")
+		}
+		for h, p := range r.players {
+			if p.addr != "a" || p.local {
+				t.Errorf("player %d heard from %q (local %v), want the host a", h, p.addr, p.local)
+			}
+		}
+	})
+	t.Run("the host serves the spectator", func(t *testing.T) {
+		defer goleak.VerifyNone(t)
+		room := newFakeRoom(t, "a", []transport.PeerID{"b", "s"},
+			helloFrom("s", spectatorHello), helloFrom("b", walkerHello(players, 1)))
+		var mu sync.Mutex
+		sentTo := map[transport.PeerID]bool{}
+		room.mesh.EXPECT().Send(gomock.Any(), gomock.Any()).DoAndReturn(func(to transport.PeerID, _ []byte) error {
+			mu.Lock()
+			defer mu.Unlock()
+			sentTo[to] = true
+			return nil
+		}).AnyTimes()
+		room.mesh.EXPECT().Receive().Return(nil).AnyTimes()
+		r, err := newWalkerMatch(t, players).start(t.Context(), room.mesh, room.ctl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.p2p == nil || !reflect.DeepEqual(r.local, []PlayerHandle{0}) || r.players[1].addr != "b" {
+			t.Errorf("host: local %v, players %+v", r.local, r.players)
+		}
+		// The session talks to the other player and to the spectator.
+		if !sentTo["b"] || !sentTo["s"] {
+			t.Errorf("the session sent to %v, want b and s", sentTo)
+		}
+	})
+}
