@@ -111,6 +111,43 @@ func TestSimulateScriptedInput(t *testing.T) {
 	}
 }
 
+// With the longest prediction window and input delay the limits allow, a
+// peer far ahead of the others still plays every local input it read.
+func TestSimulateLongestPredictionKeepsEveryInput(t *testing.T) {
+	const frames = 600
+	script := func(p rollbox.PlayerHandle, f rollbox.Frame) buttons {
+		if (int(f)/7+int(p))%3 == 0 {
+			return 1
+		}
+		return 2
+	}
+	for _, delay := range []int{1, rollback.MaxInputDelay} {
+		res, err := rollbox.Simulate(&arena{}, rollbox.Simulation[buttons]{
+			Frames: frames, Seed: 1, Input: script,
+			// A round trip of about 1.4 s: the peers run the whole
+			// prediction window ahead of what they confirmed.
+			Link:   simnet.Link{Latency: 700 * time.Millisecond, Jitter: 300 * time.Millisecond},
+			Config: rollbox.Config{MaxPrediction: rollback.MaxPrediction, InputDelay: delay},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want arena
+		for played := range frames {
+			var in [2]rollbox.PlayerInput[buttons]
+			if f := rollbox.Frame(played - delay); f >= 0 {
+				in[0].Input, in[1].Input = script(0, f), script(1, f)
+			}
+			want.Step(in[:])
+		}
+		for p, peer := range res.Peers {
+			if peer.State != want {
+				t.Errorf("input delay %d: peer %d: %+v, want %+v", delay, p, peer.State, want)
+			}
+		}
+	}
+}
+
 func TestSimulateIsDeterministic(t *testing.T) {
 	run := func(seed uint64) rollbox.SimulationResult[arena] {
 		res, err := rollbox.Simulate(&arena{Pos: [8]int32{5}}, rollbox.Simulation[buttons]{

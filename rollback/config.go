@@ -275,14 +275,6 @@ func (c *Config[I, A]) validateSyncTest() error {
 		return invalidf("check distance too big: CheckDistance %d must be below MaxPrediction %d",
 			c.CheckDistance, c.MaxPrediction)
 	}
-	// The input queues hold the check window, the input delay and the
-	// window of confirmed inputs kept beyond it (MaxPrediction+2, see
-	// syncLayer.setLastConfirmedFrame); past that a local input would be
-	// dropped and the frame stepped with a prediction, unchecked.
-	if c.CheckDistance+c.MaxPrediction+c.InputDelay+3 > inputQueueLength {
-		return invalidf("check distance too big: CheckDistance %d + MaxPrediction %d + InputDelay %d must be at most %d",
-			c.CheckDistance, c.MaxPrediction, c.InputDelay, inputQueueLength-3)
-	}
 	return nil
 }
 
