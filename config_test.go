@@ -233,3 +233,20 @@ func TestConfigDefaultsSuitRealMatches(t *testing.T) {
 		t.Error("the default logger is not slog.Default()")
 	}
 }
+
+// withDefaults returns a changed copy: the caller's Config, which a test or
+// a game may share between matches, is never written.
+func TestConfigDefaultsLeaveTheCallersConfigAlone(t *testing.T) {
+	var c Config
+	registered(t, &c, "-ice", "turn:turn.example.org:3478", "-turn-user", "alice", "-turn-pass", "secret")
+	d, err := c.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.ICEServers[0].Username != "alice" {
+		t.Fatalf("credentials not applied: %+v", d.ICEServers)
+	}
+	if c.ICEServers[0].Username != "" || c.ICEServers[0].Credential != "" {
+		t.Errorf("withDefaults wrote the caller's ICE servers: %+v", c.ICEServers)
+	}
+}
