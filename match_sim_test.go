@@ -414,3 +414,36 @@ func TestTextAppenderDumpIsUsed(t *testing.T) {
 		}
 	}
 }
+
+func TestSimulateReportsAStall(t *testing.T) {
+	_, err := rollbox.Simulate(&arena{}, rollbox.Simulation[buttons]{
+		Frames: 100, Link: simnet.Link{Loss: 1}, Config: rollbox.Config{Logger: quiet},
+	})
+	if err == nil || !strings.Contains(err.Error(), "stalled at frame 0") {
+		t.Errorf("error %v, want a stall", err)
+	}
+}
+
+func TestNewMatchRefusesWhatCannotPlay(t *testing.T) {
+	input := func(rollbox.PlayerHandle) buttons { return 0 }
+	if _, err := rollbox.NewMatch[arena, buttons](t.Context(), nil, input, rollbox.Config{}); err == nil || !strings.Contains(err.Error(), "state is nil") {
+		t.Errorf("nil state: %v", err)
+	}
+	if _, err := rollbox.NewMatch[arena, buttons](t.Context(), &arena{}, nil, rollbox.Config{}); err == nil || !strings.Contains(err.Error(), "input is nil") {
+		t.Errorf("nil input: %v", err)
+	}
+	if _, err := rollbox.NewMatch(t.Context(), &named{}, func(rollbox.PlayerHandle) chat { return chat{} }, rollbox.Config{}); err == nil || !strings.Contains(err.Error(), "holds a string") {
+		t.Errorf("a string input: %v", err)
+	}
+	if _, err := rollbox.Simulate(&named{}, rollbox.Simulation[chat]{}); err == nil || !strings.Contains(err.Error(), "holds a string") {
+		t.Errorf("a string input in Simulate: %v", err)
+	}
+}
+
+// named is a game whose input, chat, cannot go on the wire: it holds a
+// string.
+type named struct{ Said int32 }
+
+type chat struct{ Text string }
+
+func (n *named) Step(in []rollbox.PlayerInput[chat]) { n.Said += int32(len(in)) }
