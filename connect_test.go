@@ -224,34 +224,30 @@ func TestWaitForPeersReportsProgress(t *testing.T) {
 
 func TestStartRefusesDisagreeingPeers(t *testing.T) {
 	base := threePeersFourPlayers
+	// c's hello: base's with one change, or raw bytes.
+	changed := func(change func(h *hello)) []byte {
+		h := walkerHello(base, 1)
+		change(&h)
+		return h.encode()
+	}
 	for _, tc := range []struct {
 		name  string
-		hello func(h *hello)
+		hello []byte
 		want  string
 	}{
-		{"another game", func(h *hello) { h.Game = "other.state/other.input" }, "runs game other.state/other.input"},
-		{"players", func(h *hello) { h.Players = 3 }, "expects 3 players, this peer 4"},
-		{"lockstep", func(h *hello) { h.Lockstep = true }, "lockstep on one peer"},
-		{"fps", func(h *hello) { h.FPS = 30 }, "ticks at 30 fps"},
-		{"desync interval", func(h *hello) { h.Desync = 5 }, "every 5 frames"},
-		{"plays no one", func(h *hello) { h.Local = 0 }, "plays no one"},
-		{"local players add up to more", func(h *hello) { h.Local = 2 }, "play 5 players between them, the match has 4"},
-		{"malformed", nil, "malformed hello"},
-		{"oversized", nil, "longer than 1024"},
+		{"another game", changed(func(h *hello) { h.Game = "other.state/other.input" }), "runs game other.state/other.input"},
+		{"players", changed(func(h *hello) { h.Players = 3 }), "expects 3 players, this peer 4"},
+		{"lockstep", changed(func(h *hello) { h.Lockstep = true }), "lockstep on one peer"},
+		{"fps", changed(func(h *hello) { h.FPS = 30 }), "ticks at 30 fps"},
+		{"desync interval", changed(func(h *hello) { h.Desync = 5 }), "every 5 frames"},
+		{"plays no one", changed(func(h *hello) { h.Local = 0 }), "plays no one"},
+		{"local players add up to more", changed(func(h *hello) { h.Local = 2 }), "play 5 players between them, the match has 4"},
+		{"malformed", []byte(`{"rollbox":1,`), "malformed hello"},
+		{"oversized", []byte(`{"game":"` + strings.Repeat("g", maxHelloSize) + `"}`), "longer than 1024"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer goleak.VerifyNone(t)
-			h := walkerHello(base, 1)
-			var bad packet.Packet[transport.PeerID]
-			switch tc.name {
-			case "malformed":
-				bad = packet.Packet[transport.PeerID]{From: "c", Data: []byte(`{"rollbox":1,`)}
-			case "oversized":
-				bad = packet.Packet[transport.PeerID]{From: "c", Data: []byte(`{"game":"` + strings.Repeat("g", maxHelloSize) + `"}`)}
-			default:
-				tc.hello(&h)
-				bad = helloFrom("c", h)
-			}
+			bad := packet.Packet[transport.PeerID]{From: "c", Data: tc.hello}
 			room := newFakeRoom(t, "b", []transport.PeerID{"a", "c"}, helloFrom("a", walkerHello(base, 1)), bad)
 			m := newWalkerMatch(t, base)
 			r, err := m.start(t.Context(), room.mesh, room.ctl)
