@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -261,6 +262,9 @@ func (c Config) withDefaults() (Config, error) {
 	if len(c.Transport.Channels) > 0 {
 		bad("Transport.Channels are the match's own; leave them empty")
 	}
+	// A copy: c's slice shares its array with the caller's Config, which
+	// may be shared between matches.
+	c.ICEServers = slices.Clone(c.ICEServers)
 	for i := range c.ICEServers {
 		s := &c.ICEServers[i]
 		for _, u := range s.URLs {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/rollbox/rollbox/packet"
@@ -154,7 +155,20 @@ func newPlayerMap(self transport.PeerID, mine hello, others map[transport.PeerID
 		}
 	}
 	if len(m.byHandle) != mine.Players {
-		return m, fmt.Errorf("rollbox: the peers play %d players between them, the match has %d (check LocalPlayers and Peers)", len(m.byHandle), mine.Players)
+		// No one peer is wrong: name what each plays, so that the user
+		// sees which to change.
+		var each []string
+		for _, id := range slices.Sorted(mapKeys(all)) {
+			if h := all[id]; !h.Spectator {
+				this := ""
+				if id == self {
+					this = " (this peer)"
+				}
+				each = append(each, fmt.Sprintf("peer %s%s %d", id, this, h.Local))
+			}
+		}
+		return m, fmt.Errorf("rollbox: the peers play %d players between them, the match has %d (%s): check LocalPlayers and Peers",
+			len(m.byHandle), mine.Players, strings.Join(each, ", "))
 	}
 	if m.host == "" {
 		return m, fmt.Errorf("rollbox: every peer spectates")

@@ -11,11 +11,11 @@ import (
 	"github.com/rollbox/rollbox/signalserver/signaltest"
 )
 
-// TestRunReturnsWhenJoiningFails: a match that cannot join (here the
+// TestRunReturnsWhenTheServerRefuses: a match that cannot join (here the
 // server wants a room token) ends Run with the server's refusal. Close,
 // deferred by Run, once waited for the connecting goroutine's result that
 // Update had already taken, and hung for ever.
-func TestRunReturnsWhenJoiningFails(t *testing.T) {
+func TestRunReturnsWhenTheServerRefuses(t *testing.T) {
 	srv := signaltest.Start(t, signalserver.Config{AuthSecret: []byte("test secret")})
 	m, err := rollbox.NewMatch(t.Context(), &arena{}, nil, rollbox.Config{Server: srv.URL(), Room: "r", Bot: true, Loopback: true})
 	if err != nil {

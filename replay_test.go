@@ -50,32 +50,32 @@ func TestReplayPlaysTheMatchAgain(t *testing.T) {
 	}
 }
 
-// drift, when positive, is the frame from which drifter's Step moves
+// changedFrom, when positive, is the frame from which stepChanged's Step moves
 // player 0 one step further each frame: a Step changed after a match was
 // recorded. Only TestReplayReportsTheFirstFrameThatDiffers sets it.
-var drift int32
+var changedFrom int32
 
-// drifter is arena with a Step that drift can change.
-type drifter struct{ arena }
+// stepChanged is arena with a Step that changedFrom can change.
+type stepChanged struct{ arena }
 
-func (d *drifter) Step(in []rollbox.PlayerInput[buttons]) {
+func (d *stepChanged) Step(in []rollbox.PlayerInput[buttons]) {
 	d.arena.Step(in)
-	if drift > 0 && d.Ticks >= drift {
+	if changedFrom > 0 && d.Ticks >= changedFrom {
 		d.Pos[0]++
 	}
 }
 
 func TestReplayReportsTheFirstFrameThatDiffers(t *testing.T) {
 	var rec bytes.Buffer
-	if _, err := rollbox.Simulate(&drifter{}, rollbox.Simulation[buttons]{Players: 2, Frames: 2000, Seed: 3, Record: &rec}); err != nil {
+	if _, err := rollbox.Simulate(&stepChanged{}, rollbox.Simulation[buttons]{Players: 2, Frames: 2000, Seed: 3, Record: &rec}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := rollbox.Replay(bytes.NewReader(rec.Bytes()), &drifter{}); err != nil {
+	if _, _, err := rollbox.Replay(bytes.NewReader(rec.Bytes()), &stepChanged{}); err != nil {
 		t.Fatalf("unchanged Step: %v", err)
 	}
-	drift = 1234
-	defer func() { drift = 0 }()
-	_, _, err := rollbox.Replay(bytes.NewReader(rec.Bytes()), &drifter{})
+	changedFrom = 1234
+	defer func() { changedFrom = 0 }()
+	_, _, err := rollbox.Replay(bytes.NewReader(rec.Bytes()), &stepChanged{})
 	var mismatch *rollbox.ReplayMismatchError
 	if !errors.As(err, &mismatch) || !errors.Is(err, rollbox.ErrReplayMismatch) {
 		t.Fatalf("changed Step: %v, want a *ReplayMismatchError", err)
@@ -87,7 +87,7 @@ func TestReplayReportsTheFirstFrameThatDiffers(t *testing.T) {
 
 func TestReplayRefusesAnotherGame(t *testing.T) {
 	_, rec := recordMatch(t)
-	if _, err := rollbox.NewReplayer(bytes.NewReader(rec), &drifter{}); err == nil {
+	if _, err := rollbox.NewReplayer(bytes.NewReader(rec), &stepChanged{}); err == nil {
 		t.Fatal("a replay of arena played on stepChanged")
 	}
 	if _, err := rollbox.NewReplayer(bytes.NewReader(rec[:10]), &arena{}); err == nil {

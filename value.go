@@ -200,9 +200,15 @@ func hashBytes(h uint64, b []byte) uint64 {
 }
 
 // appendDump appends one line per field of the value at p, "name=value",
-// for desync reports that compare two peers' states line by line.
+// for desync reports that compare two peers' states line by line. It stops
+// at rollback.MaxStateDumpSize bytes, where the session would cut the dump
+// anyway: formatting more costs time, and a longer dump makes the session
+// copy it at every desync check.
 func (l *layout) appendDump(dst []byte, p unsafe.Pointer) []byte {
+	start := len(dst)
+	const cut = "...\n"
 	for _, f := range l.leaves {
+		line := len(dst)
 		if f.name == "" {
 			dst = append(dst, "value"...)
 		} else {
@@ -230,9 +236,12 @@ func (l *layout) appendDump(dst []byte, p unsafe.Pointer) []byte {
 			dst = strconv.AppendQuote(dst, *(*string)(q))
 		}
 		dst = append(dst, '\n')
+		if len(dst)-start > rollback.MaxStateDumpSize-len(cut) {
+			return append(dst[:line], cut...)
+		}
 	}
 	if l.truncated {
-		dst = append(dst, "...\n"...)
+		dst = append(dst, cut...)
 	}
 	return dst
 }

@@ -1,9 +1,17 @@
 package rollback
 
-// inputQueueLength is the number of frames of input kept per player, as in
-// GGPO and GGRS. It bounds prediction window plus input delay plus the frames
-// between the last discarded and the newest input.
-const inputQueueLength = 128
+// inputQueueLength is the number of frames of input kept per player. It
+// must hold the frames between the last discarded and the newest input: the
+// prediction window, the input delay, and the window of confirmed inputs
+// kept beyond it (syncLayer.setLastConfirmedFrame keeps MaxPrediction+2
+// more), at most 2*MaxPrediction+MaxInputDelay+3 = 163 frames. GGPO's and
+// GGRS's 128 is too short for that: a full queue drops the local input, and
+// the frame repeats the previous one on every peer.
+const inputQueueLength = 256
+
+// The queue holds the longest span the limits allow (a compile error
+// otherwise).
+var _ [inputQueueLength - (2*MaxPrediction + MaxInputDelay + 3)]struct{}
 
 type frameInput[I any] struct {
 	frame Frame
