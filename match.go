@@ -252,7 +252,7 @@ func newSessionRunner[S any, I comparable, A comparable](c Config, ops stateOps[
 		}
 		r.p2p = s
 	}
-	r.init()
+	r.init(c.clock)
 	if c.Record != nil {
 		r.record(c.Record, c.FPS)
 	}

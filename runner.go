@@ -1,12 +1,14 @@
 package rollbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"time"
 
+	"github.com/rollbox/rollbox/internal/ratelog"
 	"github.com/rollbox/rollbox/rollback"
 )
 
@@ -95,12 +97,16 @@ type runner[S any, I comparable, A comparable] struct {
 	codec    *valueCodec[I]
 
 	log *slog.Logger
+	// remoteLog limits the lines other peers can cause (desyncs,
+	// disconnects): a burst, then one a second.
+	remoteLog ratelog.Limiter
 	// scratch holds the state a dump hook is given, so that taking its
 	// address allocates nothing.
 	scratch S
 }
 
-func (r *runner[S, I, A]) init() {
+func (r *runner[S, I, A]) init(now func() time.Time) {
+	r.remoteLog = ratelog.Limiter{Interval: time.Second, Burst: 10, Now: now}
 	for i := range r.sums {
 		r.sums[i].frame = rollback.NullFrame
 	}
@@ -308,7 +314,7 @@ func (r *runner[S, I, A]) handleEvents() error {
 			d := Desync{Frame: e.Frame, Peer: fmt.Sprint(e.Addr), LocalChecksum: e.LocalChecksum,
 				RemoteChecksum: e.RemoteChecksum, LocalDump: e.LocalDump}
 			r.lastDesync = d
-			r.log.Error("rollbox: desync", "frame", e.Frame, "peer", e.Addr,
+			r.remoteLog.Log(context.Background(), r.log, slog.LevelError, "rollbox: desync", "frame", e.Frame, "peer", e.Addr,
 				"local", fmt.Sprintf("%016x", e.LocalChecksum), "remote", fmt.Sprintf("%016x", e.RemoteChecksum))
 			if r.onDesync != nil {
 				r.onDesync(d)
@@ -317,13 +323,13 @@ func (r *runner[S, I, A]) handleEvents() error {
 			d := Desync{Frame: e.Frame, Peer: fmt.Sprint(e.Addr), LocalChecksum: e.LocalChecksum,
 				RemoteChecksum: e.RemoteChecksum, LocalDump: e.LocalDump, RemoteDump: e.RemoteDump}
 			r.lastDesync = d
-			r.log.Error("rollbox: desync: state differs", "frame", e.Frame, "peer", e.Addr, "diff", d.Diff())
+			r.remoteLog.Log(context.Background(), r.log, slog.LevelError, "rollbox: desync: state differs", "frame", e.Frame, "peer", e.Addr, "diff", d.Diff())
 			if r.onDesync != nil {
 				r.onDesync(d)
 			}
 		case rollback.EventDisconnected:
 			r.markDisconnected(e.Addr)
-			r.log.Warn("rollbox: player disconnected", "peer", e.Addr, "reason", e.Reason)
+			r.remoteLog.Log(context.Background(), r.log, slog.LevelWarn, "rollbox: player disconnected", "peer", e.Addr, "reason", e.Reason)
 		case rollback.EventVersionMismatch:
 			return fmt.Errorf("rollbox: %s", e)
 		case rollback.EventPlayerMapMismatch:

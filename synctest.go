@@ -38,6 +38,6 @@ func newSyncTestRunner[S any, I comparable, A comparable](c Config, ops stateOps
 	if ops.dump != nil {
 		s.SetStateDump(r.dumpHook)
 	}
-	r.init()
+	r.init(nil)
 	return r, nil
 }
