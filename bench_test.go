@@ -358,3 +358,33 @@ func BenchmarkMatchView(b *testing.B) {
 		_ = m.View()
 	}
 }
+
+// View allocates nothing once the match plays (after the first call, which
+// may size its slices): the Ebiten adapter reads it every frame.
+func TestMatchViewDoesNotAllocate(t *testing.T) {
+	net, matches := newLayerMatch(t, 4, simnet.Link{})
+	for range 60 {
+		for _, m := range matches {
+			if err := m.Update(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		net.Advance(time.Second / 60)
+	}
+	m := matches[0]
+	if v := m.View(); v.Phase != PhasePlaying || len(v.Players) != 4 || v.Status == "" {
+		t.Fatalf("view %+v, want a playing 4-player match", v)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = m.View() }); allocs != 0 {
+		t.Errorf("View while playing: %v allocations per call", allocs)
+	}
+	// A finished match's view too.
+	m.r.target, m.r.reached = m.r.frame, true
+	m.r.reachedTick = m.r.ticks - m.r.lingerTicks - 1
+	if v := m.View(); v.Phase != PhaseFinished || v.Status == "" {
+		t.Fatalf("view %+v, want finished", v)
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = m.View() }); allocs != 0 {
+		t.Errorf("View once finished: %v allocations per call", allocs)
+	}
+}

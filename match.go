@@ -329,7 +329,7 @@ func (m *Match[S, I]) View() View {
 	switch {
 	case m.err != nil:
 	case m.Done():
-		v.Phase, v.Status = PhaseFinished, fmt.Sprintf("finished at frame %d", r.target)
+		v.Phase, v.Status = PhaseFinished, r.finishedStatus()
 	case r.sess.State() == rollback.Running:
 		v.Phase, v.Status = PhasePlaying, r.playingStatus()
 	}

@@ -87,6 +87,11 @@ type runner[S any, I comparable, A comparable] struct {
 	// next AdvanceFrame rolls back.
 	settled rollback.Frame
 
+	// playingLine and finishedLine are View's status lines for those
+	// phases, made on first use: they never change, and View runs every
+	// frame, where formatting them would allocate.
+	playingLine, finishedLine string
+
 	log *slog.Logger
 	// scratch holds the state a dump hook is given, so that taking its
 	// address allocates nothing.
@@ -366,6 +371,21 @@ func (r *runner[S, I, A]) result() Result {
 
 // playingStatus describes the playing phase in a line.
 func (r *runner[S, I, A]) playingStatus() string {
+	if r.playingLine == "" {
+		r.playingLine = r.describePlaying()
+	}
+	return r.playingLine
+}
+
+// finishedStatus describes the finished phase in a line.
+func (r *runner[S, I, A]) finishedStatus() string {
+	if r.finishedLine == "" {
+		r.finishedLine = fmt.Sprintf("finished at frame %d", r.target)
+	}
+	return r.finishedLine
+}
+
+func (r *runner[S, I, A]) describePlaying() string {
 	switch {
 	case r.sync != nil:
 		return fmt.Sprintf("sync test: every frame rolled back %d frames", r.sync.CheckDistance())
