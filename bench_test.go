@@ -388,3 +388,41 @@ func TestMatchViewDoesNotAllocate(t *testing.T) {
 		t.Errorf("View once finished: %v allocations per call", allocs)
 	}
 }
+
+// Once playing, a tick of the layer (Update) allocates nothing, with a
+// rollback every frame and desync detection (with dumps) on: the layer adds
+// no allocation per frame to the session's none.
+func TestMatchUpdateDoesNotAllocate(t *testing.T) {
+	for _, mode := range benchModes {
+		net, matches := newLayerMatch(t, 4, mode.link)
+		for _, m := range matches {
+			// An input that changes every frame: over a slow link every
+			// tick rolls back.
+			n := uint8(0)
+			m.r.input = func(PlayerHandle) benchInput { n++; return benchInput{Buttons: n} }
+		}
+		tick := func() {
+			for _, m := range matches {
+				if err := m.Update(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			net.Advance(time.Second / 60)
+		}
+		for range 600 {
+			tick()
+		}
+		r := matches[0].r
+		frame, rollbacks := r.frame, r.rollbacks
+		const runs = 300
+		if allocs := testing.AllocsPerRun(runs, tick); allocs != 0 {
+			t.Errorf("%s: %v allocations per tick of a 4-player match", mode.name, allocs)
+		}
+		if r.frame-frame < runs*9/10 {
+			t.Errorf("%s: only %d frames in %d ticks", mode.name, r.frame-frame, runs)
+		}
+		if mode.link.Latency > 0 && r.rollbacks-rollbacks < runs*9/10 {
+			t.Errorf("%s: %d rollbacks in %d ticks: the test does not exercise loading", mode.name, r.rollbacks-rollbacks, runs)
+		}
+	}
+}

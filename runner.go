@@ -93,8 +93,8 @@ type runner[S any, I comparable, A comparable] struct {
 	playingLine, finishedLine string
 
 	log *slog.Logger
-	// scratch holds the state a dump hook is given, so that taking its
-	// address allocates nothing.
+	// scratch holds the state a dump hook is given or a load returns, so
+	// that taking its address allocates nothing.
 	scratch S
 }
 
@@ -195,8 +195,10 @@ func (r *runner[S, I, A]) apply(reqs []rollback.Request[S, I]) {
 			}
 			q.Cell.Save(r.ops.clone(r.state), sum)
 		case rollback.LoadState:
-			saved, _ := q.Cell.Load()
-			*r.state = r.ops.clone(&saved)
+			// Loaded into scratch: a pointer to a local would move it
+			// to the heap, an allocation per rollback.
+			r.scratch, _ = q.Cell.Load()
+			*r.state = r.ops.clone(&r.scratch)
 			n := int(r.frame - q.Cell.Frame())
 			r.frame = q.Cell.Frame()
 			if sum, ok := q.Cell.Checksum(); ok {
