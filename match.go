@@ -405,9 +405,10 @@ func (m *Match[S, I]) Close() error {
 	if m.cancel != nil {
 		m.cancel()
 	}
-	if m.r == nil && !m.cfg.SyncTest {
+	if m.r == nil && m.err == nil && !m.cfg.SyncTest {
 		// Still connecting: wait for the connecting goroutine, which gives
-		// up now that its context ended, and close what it made.
+		// up now that its context ended, and close what it made. (With
+		// m.err set, Update already took its failure: nothing will come.)
 		res := <-m.connected
 		m.connected <- connectResult[S, I]{err: errors.New("rollbox: match closed")}
 		m.sock = res.sock
