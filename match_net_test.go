@@ -42,6 +42,9 @@ func (w *netWorld) Step(in []rollbox.PlayerInput[netPad]) {
 	}
 }
 
+// otherWorld is a different game, with the same input type.
+type otherWorld struct{ netWorld }
+
 // netTestTimeout bounds each match of these tests: generous for a loaded
 // machine under -race, and far below DefaultJoinTimeout (60 s), so a test
 // that fails by timing out says so instead of looking like a join timeout.
@@ -138,6 +141,54 @@ func TestFourPlayersOnThreeMachinesAndASpectator(t *testing.T) {
 			t.Errorf("machine %d (spectator: %v) confirmed %016x at frame %d, machine 0 %016x",
 				i, i == 3, e.res.Checksum, frames, ends[0].res.Checksum)
 		}
+	}
+}
+
+// Peers that disagree on the match stop before frame 0 with an error that
+// names the difference, instead of waiting out the join timeout.
+func TestMismatchedPeersFailBeforeFrameZero(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		play func(t *testing.T, ctx context.Context, srv *signaltest.Server) []played
+		want string
+	}{
+		{"players", func(t *testing.T, ctx context.Context, srv *signaltest.Server) []played {
+			a := netConfig(t, srv, 2, 60, 1)
+			b := netConfig(t, srv, 3, 60, 2)
+			b.Peers = 2 // the same room (next=2), three players between two machines of one
+			return playAll(ctx, t, []*rollbox.Match[netWorld, netPad]{newNetMatch(t, ctx, a), newNetMatch(t, ctx, b)})
+		}, "players"},
+		{"game", func(t *testing.T, ctx context.Context, srv *signaltest.Server) []played {
+			a := newNetMatch(t, ctx, netConfig(t, srv, 2, 60, 1))
+			b, err := rollbox.NewMatch(ctx, &otherWorld{}, nil, netConfig(t, srv, 2, 60, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ends := make([]played, 2)
+			var wg sync.WaitGroup
+			wg.Go(func() { ends[0] = playAll(ctx, t, []*rollbox.Match[netWorld, netPad]{a})[0] })
+			wg.Go(func() { ends[1] = playAll(ctx, t, []*rollbox.Match[otherWorld, netPad]{b})[0] })
+			wg.Wait()
+			return ends
+		}, "runs game"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := signaltest.Start(t, signalserver.Config{})
+			ctx, cancel := context.WithTimeout(context.Background(), netTestTimeout)
+			defer cancel()
+			for i, e := range tc.play(t, ctx, srv) {
+				if e.err == nil {
+					t.Fatalf("peer %d played (%+v)", i, e.res)
+				}
+				if ctx.Err() != nil || !strings.Contains(e.err.Error(), "disagrees") || !strings.Contains(e.err.Error(), tc.want) {
+					t.Errorf("peer %d: %v; want a disagreement about %q before the test's deadline", i, e.err, tc.want)
+				}
+				t.Logf("peer %d: %v", i, e.err)
+				if e.res.Frame != 0 || e.res.Checksum != 0 {
+					t.Errorf("peer %d got to a frame: %+v", i, e.res)
+				}
+			}
+		})
 	}
 }
 
