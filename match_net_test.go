@@ -197,8 +197,8 @@ func TestMismatchedPeersFailBeforeFrameZero(t *testing.T) {
 // its NewMatch until every peer has advanced a frame. Logged, never
 // asserted (speed is for benchmarks; BenchmarkTimeToFirstFrame repeats it).
 func TestTimeToFirstFrameOfFourPeers(t *testing.T) {
-	d := timeToFirstFrame(t, 4)
-	t.Logf("last of 4 peers started to frame 1 on every peer: %v", d)
+	d, phases := timeToFirstFrame(t, 4)
+	t.Logf("last of 4 peers started to frame 1 on every peer: %v (the last peer: %s)", d, phases)
 }
 
 // BenchmarkTimeToFirstFrame repeats TestTimeToFirstFrameOfFourPeers: ms is
@@ -206,12 +206,16 @@ func TestTimeToFirstFrameOfFourPeers(t *testing.T) {
 func BenchmarkTimeToFirstFrame(b *testing.B) {
 	var total time.Duration
 	for range b.N {
-		total += timeToFirstFrame(b, 4)
+		d, _ := timeToFirstFrame(b, 4)
+		total += d
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms")
 }
 
-func timeToFirstFrame(tb testing.TB, n int) time.Duration {
+// timeToFirstFrame returns the time from the last of n peers starting to
+// every peer at frame 1, and when the last peer's View first showed each
+// phase (to a tick, 1/60 s).
+func timeToFirstFrame(tb testing.TB, n int) (time.Duration, string) {
 	tb.Helper()
 	srv := signaltest.Start(tb, signalserver.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), netTestTimeout)
@@ -227,9 +231,12 @@ func timeToFirstFrame(tb testing.TB, n int) time.Duration {
 	type peer struct {
 		waiting, playing chan time.Time
 		done             chan error
+		// seen is when View first showed each phase; read once done
+		// has been received.
+		seen *[rollbox.PhaseFailed + 1]time.Time
 	}
 	start := func(m *rollbox.Match[netWorld, netPad]) peer {
-		p := peer{make(chan time.Time, 1), make(chan time.Time, 1), make(chan error, 1)}
+		p := peer{make(chan time.Time, 1), make(chan time.Time, 1), make(chan error, 1), new([rollbox.PhaseFailed + 1]time.Time)}
 		go func() {
 			defer m.Close()
 			tick := time.NewTicker(time.Second / 60)
@@ -242,6 +249,9 @@ func timeToFirstFrame(tb testing.TB, n int) time.Duration {
 					return
 				}
 				v := m.View()
+				if p.seen[v.Phase].IsZero() {
+					p.seen[v.Phase] = time.Now()
+				}
 				if !waiting && v.Phase == rollbox.PhaseWaiting && strings.Contains(v.Status, wantHere) {
 					waiting = true
 					p.waiting <- time.Now()
@@ -296,7 +306,13 @@ func timeToFirstFrame(tb testing.TB, n int) time.Duration {
 			tb.Errorf("peer %d: %v", i, err)
 		}
 	}
-	return last.Sub(t0)
+	var phases []string
+	for ph, at := range peers[n-1].seen {
+		if !at.IsZero() {
+			phases = append(phases, fmt.Sprintf("%v %v", rollbox.Phase(ph), at.Sub(t0).Round(time.Millisecond)))
+		}
+	}
+	return last.Sub(t0), strings.Join(phases, ", ")
 }
 
 func newNetMatchTB(tb testing.TB, ctx context.Context, cfg rollbox.Config) *rollbox.Match[netWorld, netPad] {
