@@ -126,6 +126,9 @@ func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.Peer
 		return nil, nil, fmt.Errorf("rollbox: join %s: %w", roomURL, err)
 	}
 	r, err := m.start(ctx, sock, sock.Channel(1))
+	if err == nil {
+		err = synchronize(ctx, r)
+	}
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -168,6 +171,33 @@ func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet
 	}
 	m.progress(PhaseSynchronizing, "synchronizing with the other players")
 	return r, nil
+}
+
+// syncPollInterval is how often synchronize polls the session.
+const syncPollInterval = time.Millisecond
+
+// synchronize runs the session's handshake (rollback's sync round trips)
+// before Update gets the runner, polling every syncPollInterval: Update,
+// at 60 Hz, takes a tick or two per round trip, and there are five of them
+// to every peer, about a tenth of a second on loopback. It fails when ctx
+// ends or the handshake reports a mismatch.
+func synchronize[S any, I comparable, A comparable](ctx context.Context, r *runner[S, I, A]) error {
+	tick := time.NewTicker(syncPollInterval)
+	defer tick.Stop()
+	for {
+		r.sess.PollRemoteClients()
+		if err := r.handleEvents(); err != nil {
+			return err
+		}
+		if r.sess.State() == rollback.Running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rollbox: synchronizing with the other players: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
 }
 
 // gameName names the game's types, so that peers running different games
