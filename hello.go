@@ -85,8 +85,12 @@ func (h hello) agree(peer hello) string {
 }
 
 // exchangeHellos sends mine to every peer on ctl and waits for each peer's
-// hello, checking it against mine. It gives up when ctx ends.
-func exchangeHellos(ctx context.Context, ctl packet.Socket[transport.PeerID], peers []transport.PeerID, mine hello) (map[transport.PeerID]hello, error) {
+// hello, checking it against mine. It gives up when ctx ends, or when a
+// peer that has not introduced itself is no longer among connected's:
+// a peer that finds it disagrees closes its connections at once, and its
+// hello may be lost with them.
+func exchangeHellos(ctx context.Context, ctl packet.Socket[transport.PeerID], peers []transport.PeerID, mine hello,
+	connected func() []transport.PeerID) (map[transport.PeerID]hello, error) {
 	msg := mine.encode()
 	for _, p := range peers {
 		if err := ctl.Send(p, msg); err != nil {
@@ -107,12 +111,19 @@ func exchangeHellos(ctx context.Context, ctl packet.Socket[transport.PeerID], pe
 				return nil, err
 			}
 			if diff := mine.agree(h); diff != "" {
+				lingerUntilGone(ctx, pk.From, connected, tick.C)
 				return nil, fmt.Errorf("rollbox: peer %s disagrees: %s", pk.From, diff)
 			}
 			got[pk.From] = h
 		}
 		if len(got) == len(peers) {
 			break
+		}
+		now := connected()
+		for _, p := range peers {
+			if _, ok := got[p]; !ok && !slices.Contains(now, p) {
+				return nil, fmt.Errorf("rollbox: peer %s left before it introduced itself (it may disagree on the match: its own error says how)", p)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -121,6 +132,30 @@ func exchangeHellos(ctx context.Context, ctl packet.Socket[transport.PeerID], pe
 		}
 	}
 	return got, nil
+}
+
+// helloLinger bounds how long a peer that disagrees with another stays
+// connected to it: a second is long enough for its hello, sent moments
+// before, to cross a link that loses a packet, and short enough that a
+// user sees the error at once.
+const helloLinger = time.Second
+
+// lingerUntilGone waits until peer is no longer among connected's, or
+// helloLinger passes, or ctx ends, polling at each tick. Closing at once
+// would drop this peer's own hello, still in flight: the peer would then
+// report only that this one left, not the disagreement.
+func lingerUntilGone(ctx context.Context, peer transport.PeerID, connected func() []transport.PeerID, tick <-chan time.Time) {
+	deadline := time.NewTimer(helloLinger)
+	defer deadline.Stop()
+	for slices.Contains(connected(), peer) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			return
+		case <-tick:
+		}
+	}
 }
 
 // playerMap is every peer's place in the match, the same on every peer.

@@ -128,6 +128,9 @@ func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.Peer
 		return nil, nil, fmt.Errorf("rollbox: join %s: %w", roomURL, err)
 	}
 	r, err := m.start(ctx, sock, sock.Channel(1))
+	if err == nil {
+		err = synchronize(ctx, r)
+	}
 	if err != nil {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -151,7 +154,7 @@ func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet
 	m.progress(PhaseConnecting, "agreeing on the players")
 	mine := hello{Version: helloVersion, Game: gameName[S, I](), Players: c.Players, Local: c.LocalPlayers,
 		Spectator: c.Spectate, FPS: c.FPS, Lockstep: c.MaxPrediction == 0, Desync: c.desyncInterval()}
-	hellos, err := exchangeHellos(ctx, ctl, peers, mine)
+	hellos, err := exchangeHellos(ctx, ctl, peers, mine, mesh.Peers)
 	if err != nil {
 		return nil, err
 	}
@@ -172,18 +175,51 @@ func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet
 	return r, nil
 }
 
+// syncPollInterval is how often synchronize polls the session.
+const syncPollInterval = time.Millisecond
+
+// synchronize runs the session's handshake (rollback's sync round trips)
+// before Update gets the runner, polling every syncPollInterval: Update,
+// at 60 Hz, takes a tick or two per round trip, and there are five of them
+// to every peer, about a tenth of a second on loopback. It fails when ctx
+// ends or the handshake reports a mismatch.
+func synchronize[S any, I comparable, A comparable](ctx context.Context, r *runner[S, I, A]) error {
+	tick := time.NewTicker(syncPollInterval)
+	defer tick.Stop()
+	for {
+		r.sess.PollRemoteClients()
+		if err := r.handleEvents(); err != nil {
+			return err
+		}
+		if r.sess.State() == rollback.Running {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rollbox: synchronizing with the other players: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
 // gameName names the game's types, so that peers running different games
 // (or builds with different state types) refuse each other.
 func gameName[S, I any]() string {
 	return reflect.TypeFor[S]().String() + "/" + reflect.TypeFor[I]().String()
 }
 
+// peerPollInterval is how often waitForPeers looks at the mesh.
+const peerPollInterval = 10 * time.Millisecond
+
 // waitForPeers waits until n peers are connected, telling progress how many
 // are in the room and how many connected meanwhile.
 func waitForPeers(ctx context.Context, mesh transport.Mesh, n int, progress func(Phase, string)) ([]transport.PeerID, error) {
-	// Polled: the counts change a few times per match, and a tenth of a
-	// second is quick enough for a progress line.
-	tick := time.NewTicker(100 * time.Millisecond)
+	// Polled, as Mesh has no notice of change but WaitForPeers, which
+	// cannot report progress. Every 10 ms: the poll also decides when the
+	// match moves on, and a tenth of a second (as it was) was a third of
+	// the time from the last peer's arrival to frame 1 on loopback; two
+	// counts read 100 times a second cost nothing next to WebRTC.
+	tick := time.NewTicker(peerPollInterval)
 	defer tick.Stop()
 	for {
 		connected := len(mesh.Peers())
@@ -334,7 +370,7 @@ func (m *Match[S, I]) View() View {
 	switch {
 	case m.err != nil:
 	case m.Done():
-		v.Phase, v.Status = PhaseFinished, fmt.Sprintf("finished at frame %d", r.target)
+		v.Phase, v.Status = PhaseFinished, r.finishedStatus()
 	case r.sess.State() == rollback.Running:
 		v.Phase, v.Status = PhasePlaying, r.playingStatus()
 	}

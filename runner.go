@@ -96,12 +96,17 @@ type runner[S any, I comparable, A comparable] struct {
 	inputRec *inputRecord
 	codec    *valueCodec[I]
 
+	// playingLine and finishedLine are View's status lines for those
+	// phases, made on first use: they never change, and View runs every
+	// frame, where formatting them would allocate.
+	playingLine, finishedLine string
+
 	log *slog.Logger
 	// remoteLog limits the lines other peers can cause (desyncs,
 	// disconnects): a burst, then one a second.
 	remoteLog ratelog.Limiter
-	// scratch holds the state a dump hook is given, so that taking its
-	// address allocates nothing.
+	// scratch holds the state a dump hook is given or a load returns, so
+	// that taking its address allocates nothing.
 	scratch S
 }
 
@@ -213,8 +218,10 @@ func (r *runner[S, I, A]) apply(reqs []rollback.Request[S, I]) {
 			}
 			q.Cell.Save(r.ops.clone(r.state), sum)
 		case rollback.LoadState:
-			saved, _ := q.Cell.Load()
-			*r.state = r.ops.clone(&saved)
+			// Loaded into scratch: a pointer to a local would move it
+			// to the heap, an allocation per rollback.
+			r.scratch, _ = q.Cell.Load()
+			*r.state = r.ops.clone(&r.scratch)
 			n := int(r.frame - q.Cell.Frame())
 			r.frame = q.Cell.Frame()
 			if sum, ok := q.Cell.Checksum(); ok {
@@ -400,6 +407,21 @@ func (r *runner[S, I, A]) result() Result {
 
 // playingStatus describes the playing phase in a line.
 func (r *runner[S, I, A]) playingStatus() string {
+	if r.playingLine == "" {
+		r.playingLine = r.describePlaying()
+	}
+	return r.playingLine
+}
+
+// finishedStatus describes the finished phase in a line.
+func (r *runner[S, I, A]) finishedStatus() string {
+	if r.finishedLine == "" {
+		r.finishedLine = fmt.Sprintf("finished at frame %d", r.target)
+	}
+	return r.finishedLine
+}
+
+func (r *runner[S, I, A]) describePlaying() string {
 	switch {
 	case r.sync != nil:
 		return fmt.Sprintf("sync test: every frame rolled back %d frames", r.sync.CheckDistance())
