@@ -1,3 +1,5 @@
+//go:build !template
+
 package main
 
 import (
@@ -17,8 +19,9 @@ import (
 // link is all two players need.
 
 // optionsFromURL reads the options from a page URL: each query parameter is
-// the flag of the same name ("bot" is short for "headless"), validated by
-// parseFlags exactly as on the command line.
+// the flag of the same name ("bot" is short for "headless": a bot plays,
+// and the page still shows the game), validated by parseFlags exactly as on
+// the command line.
 func optionsFromURL(pageURL string, stderr io.Writer) (options, error) {
 	u, err := url.Parse(pageURL)
 	if err != nil {
