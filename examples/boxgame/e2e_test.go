@@ -154,6 +154,16 @@ func TestEndToEndDesyncDetected(t *testing.T) {
 		if !strings.Contains(r.stderr, "state differs") || !strings.Contains(r.stderr, "box 0 ") {
 			t.Errorf("peer %d: no state diff logged: %q", i, r.stderr)
 		}
+		// Detected at the frame it happened, not before: the peers agreed
+		// until then.
+		for line := range strings.Lines(r.stderr) {
+			if strings.Contains(line, `msg="rollbox: desync"`) {
+				if !strings.Contains(line, " frame=300 ") {
+					t.Errorf("peer %d: first desync reported: %s", i, line)
+				}
+				break
+			}
+		}
 	}
 }
 
