@@ -42,7 +42,7 @@ func runPage(page js.Value) (rollbox.Result, error) {
 		return rollbox.Result{}, err
 	}
 	if o.cfg.Headless && !o.cfg.SyncTest {
-		// A bot plays, and the page still shows the game.
+		// A page always shows the game: -headless there is -bot.
 		o.cfg.Headless, o.cfg.Bot = false, true
 		if o.cfg.Frames == 0 {
 			o.cfg.Frames = 600

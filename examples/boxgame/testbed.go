@@ -142,29 +142,14 @@ func (b *testBoard) Step(in []rollbox.PlayerInput[sim.Input]) {
 	}
 }
 
-// result is the match's summary as the test bed prints it, the last line
-// of stdout: the end-to-end tests compare it across peers.
-type result struct {
-	Frame          int    `json:"frame"`
-	Checksum       string `json:"checksum"` // of the confirmed state at Frame
-	Players        int    `json:"players"`
-	Rollbacks      int    `json:"rollbacks"`
-	RollbackFrames int    `json:"rollback_frames"`
-	Desyncs        int    `json:"desyncs"`
-	MaxPingMS      int64  `json:"max_ping_ms"`
-}
-
-// report returns the JSON line of the match's result (empty when there is
-// nothing to report: no frame reached and no desync) and the one-line
+// report returns the JSON line of the match's result, the last line of
+// stdout that the end-to-end tests compare across peers (empty when there
+// is nothing to report: no frame reached and no desync), and the one-line
 // reason it failed (empty when healthy).
 func report(res rollbox.Result, err error) (resultJSON, reason string) {
 	if res.Frame > 0 || res.Desyncs > 0 {
-		b, jerr := json.Marshal(result{
-			Frame: int(res.Frame), Checksum: fmt.Sprintf("%016x", res.Checksum), Players: res.Players,
-			Rollbacks: res.Rollbacks, RollbackFrames: res.RollbackFrames, Desyncs: res.Desyncs,
-			MaxPingMS: res.MaxPing.Milliseconds(),
-		})
-		if jerr != nil { // a struct of strings and integers always marshals
+		b, jerr := json.Marshal(res)
+		if jerr != nil { // strings and integers always marshal
 			panic(jerr)
 		}
 		resultJSON = string(b)

@@ -13,7 +13,7 @@ func TestOptionsFromURL(t *testing.T) {
 	type settings struct {
 		server, room                       string
 		players, inputDelay, maxPrediction int
-		headless, loopback                 bool
+		bot, loopback                      bool
 		seed                               uint64
 		frames, checkDistance, desyncAt    int
 	}
@@ -28,7 +28,7 @@ func TestOptionsFromURL(t *testing.T) {
 			s.server, s.room, s.players, s.inputDelay, s.maxPrediction = "wss://example.org", "my room", 3, 1, 4
 		})},
 		{"http://127.0.0.1:1/r?bot=1&seed=7&loopback&frames=600", with(func(s *settings) {
-			s.server, s.room, s.headless, s.seed, s.loopback, s.frames = "ws://127.0.0.1:1", "r", true, 7, true, 600
+			s.server, s.room, s.bot, s.seed, s.loopback, s.frames = "ws://127.0.0.1:1", "r", true, 7, true, 600
 		})},
 		// A static host's own page, told where the server is.
 		{"https://games.example/box/index.html?server=wss://sig.example&room=lobby", with(func(s *settings) {
@@ -41,7 +41,7 @@ func TestOptionsFromURL(t *testing.T) {
 			continue
 		}
 		c := o.cfg
-		got := settings{c.Server, c.Room, c.Players, c.InputDelay, c.MaxPrediction, c.Headless, c.Loopback,
+		got := settings{c.Server, c.Room, c.Players, c.InputDelay, c.MaxPrediction, c.Bot, c.Loopback,
 			c.Seed, c.Frames, c.CheckDistance, o.desyncAt}
 		if got != tc.want {
 			t.Errorf("%s:\n got %+v\nwant %+v", tc.url, got, tc.want)
