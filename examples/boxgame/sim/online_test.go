@@ -7,7 +7,10 @@ import (
 
 	"github.com/rollbox/rollbox"
 	"github.com/rollbox/rollbox/transport/simnet"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestFourPlayersOverABadNetwork plays a whole four-player match in this
 // process over 100 ms ± 50 ms and 10 % loss, bots at the controls: every
