@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !template
 
 package main
 
@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rollbox/rollbox"
 	"github.com/rollbox/rollbox/examples/boxgame/sim"
 	"github.com/rollbox/rollbox/internal/chromium"
 	"github.com/rollbox/rollbox/signalserver"
@@ -138,8 +139,8 @@ func runBrowserTests(t *testing.T, dir string) {
 
 // pageReport is what the page's rollbox.done promise resolves to.
 type pageReport struct {
-	Result  *result `json:"result"`
-	Error   *string `json:"error"`
+	Result  *rollbox.Result `json:"result"`
+	Error   *string         `json:"error"`
 	Timings struct {
 		WasmReady       float64 `json:"wasmReady"`
 		FirstFrame      float64 `json:"firstFrame"`
@@ -250,7 +251,7 @@ func (h *browserHarness) againstNative(t *testing.T, pageFirst bool) {
 	native := finish(t, cmd, stdout, stderr)
 	rep := finishPage(t, ctx, p)
 	agree(t, []peerRun{{code: exitOK, result: *rep.Result}, native}, 600)
-	t.Logf("page and native peer agree at frame 600: checksum %s; page: wasm ready %.0f ms, first frame %.0f ms, first match frame %.0f ms after navigation; playing %v after opening the page",
+	t.Logf("page and native peer agree at frame 600: checksum %016x; page: wasm ready %.0f ms, first frame %.0f ms, first match frame %.0f ms after navigation; playing %v after opening the page",
 		rep.Result.Checksum, rep.Timings.WasmReady, rep.Timings.FirstFrame, rep.Timings.FirstMatchFrame, playing.Round(time.Millisecond))
 }
 
@@ -281,7 +282,7 @@ func (h *browserHarness) twoPages(t *testing.T) {
 	}
 	a, b := finishPage(t, ctx, bot), finishPage(t, ctx, human)
 	agree(t, []peerRun{{code: exitOK, result: *a.Result}, {code: exitOK, result: *b.Result}}, 600)
-	t.Logf("two pages agree at frame 600: checksum %s", a.Result.Checksum)
+	t.Logf("two pages agree at frame 600: checksum %016x", a.Result.Checksum)
 }
 
 // checkScreenshot takes a screenshot of the page and checks that it shows

@@ -1,3 +1,5 @@
+//go:build !js && !template
+
 package main
 
 import (
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rollbox/rollbox"
 	"github.com/rollbox/rollbox/signalserver"
 	"github.com/rollbox/rollbox/signalserver/signaltest"
 	"go.uber.org/goleak"
@@ -32,7 +35,7 @@ func TestMain(m *testing.M) {
 // peerRun is one finished boxgame process.
 type peerRun struct {
 	code   int
-	result result
+	result rollbox.Result
 	stdout string
 	stderr string
 }
@@ -95,11 +98,11 @@ func playMatch(t *testing.T, url string, n int, common []string, extra map[int][
 func agree(t *testing.T, runs []peerRun, frame int) {
 	t.Helper()
 	for i, r := range runs {
-		if r.code != exitOK || r.result.Frame != frame || r.result.Desyncs != 0 {
+		if r.code != exitOK || int(r.result.Frame) != frame || r.result.Desyncs != 0 {
 			t.Fatalf("peer %d: exit %d, result %+v\nstderr:\n%s", i, r.code, r.result, r.stderr)
 		}
 		if r.result.Checksum != runs[0].result.Checksum {
-			t.Fatalf("peer %d checksum %s, peer 0 %s", i, r.result.Checksum, runs[0].result.Checksum)
+			t.Fatalf("peer %d checksum %016x, peer 0 %016x", i, r.result.Checksum, runs[0].result.Checksum)
 		}
 	}
 }
@@ -126,8 +129,8 @@ func TestEndToEndBadNetwork(t *testing.T) {
 	rollbacks := 0
 	for _, r := range runs {
 		rollbacks += r.result.Rollbacks
-		if r.result.MaxPingMS < 100 {
-			t.Errorf("max ping %d ms under 80 ms one-way latency", r.result.MaxPingMS)
+		if r.result.MaxPing < 100*time.Millisecond {
+			t.Errorf("max ping %v under 80 ms one-way latency", r.result.MaxPing)
 		}
 	}
 	if rollbacks == 0 {
@@ -151,6 +154,16 @@ func TestEndToEndDesyncDetected(t *testing.T) {
 		// The state dumps show which box differs: box 0, nudged on peer 1.
 		if !strings.Contains(r.stderr, "state differs") || !strings.Contains(r.stderr, "box 0 ") {
 			t.Errorf("peer %d: no state diff logged: %q", i, r.stderr)
+		}
+		// Detected at the frame it happened, not before: the peers agreed
+		// until then.
+		for line := range strings.Lines(r.stderr) {
+			if strings.Contains(line, `msg="rollbox: desync"`) {
+				if !strings.Contains(line, " frame=300 ") {
+					t.Errorf("peer %d: first desync reported: %s", i, line)
+				}
+				break
+			}
 		}
 	}
 }

@@ -1,14 +1,15 @@
-//go:build js
+//go:build js && !template
 
 package main
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"syscall/js"
 
+	"github.com/rollbox/rollbox"
+	"github.com/rollbox/rollbox/ebitenrb"
 	"github.com/rollbox/rollbox/examples/boxgame/sim"
 )
 
@@ -16,55 +17,54 @@ import (
 // window.rollbox object is the bridge: status(phase, text) hears the
 // progress, drawn(playing) each frame until the match is on screen, and
 // finish(resultJSON, error) the end, with the same JSON that -headless
-// prints. The page keeps them for people and test harnesses to read.
+// prints. The page keeps them for people and test harnesses to read, with
+// input (what the local player holds), frame and confirmed.
 func main() {
 	page := js.Global().Get("rollbox")
 	res, err := runPage(page)
 	var resJSON, errText any // null unless set
-	if res.Frame > 0 || res.Desyncs > 0 {
-		resJSON = res.JSON()
+	rep, reason := report(res, err)
+	if rep != "" {
+		resJSON = rep
 	}
-	switch {
-	case err != nil:
-		errText = oneLine(err)
-	case res.Desyncs > 0:
-		errText = fmt.Sprintf("desync detected (%d)", res.Desyncs)
+	if reason != "" {
+		errText = reason
 	}
 	page.Call("finish", resJSON, errText)
 }
 
-func runPage(page js.Value) (result, error) {
+func runPage(page js.Value) (rollbox.Result, error) {
 	if page.Type() != js.TypeObject {
-		return result{}, errors.New("window.rollbox is missing: load the game through its index.html")
+		return rollbox.Result{}, errors.New("window.rollbox is missing: load the game through its index.html")
 	}
 	o, err := optionsFromURL(js.Global().Get("location").Get("href").String(), os.Stderr)
 	if err != nil {
-		return result{}, err
+		return rollbox.Result{}, err
 	}
-	if o.synctest {
-		return runSyncTest(o)
-	}
-	g := &game{o: o, input: keyboardInput}
-	if o.headless { // a bot plays, and the page still shows the game
-		g.input = newBot(o.seed).input
-	}
-	input := g.input
-	g.input = func() sim.Input {
-		in := input()
-		// What the local player holds and where the match is, for people
-		// and tests to read.
-		page.Set("input", int(in))
-		page.Set("frame", int(g.nm.session.CurrentFrame()))
-		page.Set("confirmed", int(g.nm.session.ConfirmedFrame()))
-		return in
-	}
-	g.progress = func(p phase, text string) { page.Call("status", string(p), text) }
-	playing := false
-	g.drawn = func(now bool) {
-		if !playing {
-			playing = now
-			page.Call("drawn", now)
+	if o.cfg.Headless && !o.cfg.SyncTest {
+		// A page always shows the game: -headless there is -bot.
+		o.cfg.Headless, o.cfg.Bot = false, true
+		if o.cfg.Frames == 0 {
+			o.cfg.Frames = 600
 		}
 	}
-	return playGame(context.Background(), g, os.Stderr)
+	var phase rollbox.Phase
+	playing := false
+	onUpdate := func(v rollbox.View) {
+		if v.Phase != phase && v.Phase < rollbox.PhaseFinished { // finish reports the end
+			phase = v.Phase
+			page.Call("status", v.Phase.String(), v.Status)
+		}
+		page.Set("frame", int(v.Frame))
+		page.Set("confirmed", int(v.Confirmed))
+		if !playing {
+			playing = v.Phase >= rollbox.PhasePlaying
+			page.Call("drawn", playing)
+		}
+	}
+	return play(context.Background(), o, ebitenrb.Options{OnUpdate: onUpdate}, func(h rollbox.PlayerHandle) sim.Input {
+		in := readKeys(h)
+		page.Set("input", int(in)) // what the local player holds
+		return in
+	})
 }

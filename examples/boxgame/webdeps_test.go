@@ -1,3 +1,5 @@
+//go:build !js && !template
+
 package main
 
 import (

@@ -6,10 +6,16 @@
 // are strict: integer fixed-point math only (no floats), state as plain
 // values (a World is saved by copying it), no maps, no time, no goroutines,
 // no randomness. Two machines given the same inputs compute bit-identical
-// worlds, which Checksum lets them compare. Rendering lives elsewhere.
+// worlds. A World is a rollbox game state (rollbox.Game): rollbox saves it by
+// copying and checksums it by its bytes, so that peers compare their worlds.
+// Rendering lives elsewhere.
 package sim
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/rollbox/rollbox"
+)
 
 // Fixed-point positions and velocities: One is one pixel.
 const One = 256
@@ -70,13 +76,14 @@ func New(players int) World {
 }
 
 // Step advances the world one frame. inputs holds one input per player; a
-// missing one counts as no buttons pressed.
-func (w *World) Step(inputs []Input) {
+// missing one counts as no buttons pressed, and so does a disconnected
+// player's (rollbox gives it the zero input).
+func (w *World) Step(inputs []rollbox.PlayerInput[Input]) {
 	n := int(w.Players)
 	for i := range n {
 		var in Input
 		if i < len(inputs) {
-			in = inputs[i]
+			in = inputs[i].Input
 		}
 		w.Boxes[i].move(in)
 	}
@@ -178,48 +185,19 @@ func push(a, b *Box) {
 	}
 }
 
-// Checksum returns a 64-bit FNV-1a hash of the whole world, for desync
-// detection: equal worlds hash equal on every platform.
-func (w *World) Checksum() uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	mix := func(v int32) {
-		u := uint32(v)
-		for range 4 {
-			h ^= uint64(u & 0xff)
-			h *= prime
-			u >>= 8
-		}
-	}
-	mix(w.Frame)
-	mix(w.Players)
-	for i := range w.Boxes {
-		b := &w.Boxes[i]
-		mix(b.X)
-		mix(b.Y)
-		mix(b.VX)
-		mix(b.VY)
-	}
-	return h
-}
-
-// AppendText appends a readable dump of the world to dst, one line per box,
-// for comparing two peers' views of a desynced frame line by line.
-func (w *World) AppendText(dst []byte) []byte {
-	dst = append(dst, "frame "...)
-	dst = strconv.AppendInt(dst, int64(w.Frame), 10)
-	dst = append(dst, " players "...)
-	dst = strconv.AppendInt(dst, int64(w.Players), 10)
-	for i := range int(w.Players) {
-		b := &w.Boxes[i]
-		dst = append(dst, "\nbox "...)
-		dst = strconv.AppendInt(dst, int64(i), 10)
+// AppendText appends a readable dump of the world to dst, one line per box:
+// rollbox logs the lines that differ between two peers' worlds when they
+// desync. It implements encoding.TextAppender and never fails.
+func (w *World) AppendText(dst []byte) ([]byte, error) {
+	dst = strconv.AppendInt(append(dst, "frame "...), int64(w.Frame), 10)
+	dst = strconv.AppendInt(append(dst, " players "...), int64(w.Players), 10)
+	for i, b := range w.Boxes[:w.Players] {
+		dst = strconv.AppendInt(append(dst, "\nbox "...), int64(i), 10)
 		for _, v := range [4]int32{b.X, b.Y, b.VX, b.VY} {
-			dst = append(dst, ' ')
-			dst = strconv.AppendInt(dst, int64(v), 10)
+			dst = strconv.AppendInt(append(dst, ' '), int64(v), 10)
 		}
 	}
-	return append(dst, '\n')
+	return append(dst, '\n'), nil
 }
 
 func clamp(v, lo, hi int32) int32 { return max(lo, min(v, hi)) }
