@@ -167,14 +167,12 @@ type Replayer[S any, I comparable] struct {
 }
 
 // NewReplayer reads the replay's header from r and returns a Replayer that
-// steps state, which must be the game's state at frame 0 (as the recorded
-// match started). It fails if the replay is not one, is of another version,
-// or was recorded by another game (state or input type), and with a
-// *ReplayMismatchError if state's checksum is not the recorded one.
-func NewReplayer[S any, I comparable, G Game[S, I]](r io.Reader, state G) (*Replayer[S, I], error) {
-	if state == nil {
-		return nil, errors.New("rollbox: state is nil")
-	}
+// steps the state initial returns for the recorded match's player count:
+// the game's state at frame 0, as the match started. It fails if the
+// replay is not one, is of another version, or was recorded by another
+// game (state or input type), and with a *ReplayMismatchError if the
+// state's checksum is not the recorded one.
+func NewReplayer[S any, I comparable, G Game[S, I]](r io.Reader, initial func(players int) G) (*Replayer[S, I], error) {
 	ops, err := newStateOps[S, I, G]()
 	if err != nil {
 		return nil, err
@@ -183,7 +181,7 @@ func NewReplayer[S any, I comparable, G Game[S, I]](r io.Reader, state G) (*Repl
 	if err != nil {
 		return nil, err
 	}
-	p := &Replayer[S, I]{r: bufio.NewReader(r), ops: ops, codec: codec, state: (*S)(state)}
+	p := &Replayer[S, I]{r: bufio.NewReader(r), ops: ops, codec: codec}
 	magic := make([]byte, len(replayMagic))
 	if _, err := io.ReadFull(p.r, magic); err != nil || string(magic) != replayMagic {
 		return nil, errors.New("rollbox: not a replay")
@@ -228,6 +226,11 @@ func NewReplayer[S any, I comparable, G Game[S, I]](r io.Reader, state G) (*Repl
 		return nil, fmt.Errorf("rollbox: replay inputs of %d bytes, this game's are %d", size, codec.Size())
 	}
 	p.players, p.fps = int(players), int(min(fps, 1<<20))
+	state := initial(p.players)
+	if state == nil {
+		return nil, errors.New("rollbox: initial returned a nil state")
+	}
+	p.state = (*S)(state)
 	p.rec = make([]byte, p.players*(1+codec.Size()))
 	p.inputs = make([]PlayerInput[I], p.players)
 	var sum [8]byte
@@ -320,12 +323,12 @@ func (p *Replayer[S, I]) Step() error {
 	return nil
 }
 
-// Replay plays a whole replay on state (the game's state at frame 0) as
-// fast as the machine goes, checking every recorded checksum, and returns
-// the last frame and its checksum. Errors are NewReplayer's and Step's,
-// but io.EOF: a replay that ends is a success.
-func Replay[S any, I comparable, G Game[S, I]](r io.Reader, state G) (Frame, uint64, error) {
-	p, err := NewReplayer[S, I](r, state)
+// Replay plays a whole replay (see NewReplayer for initial) as fast as the
+// machine goes, checking every recorded checksum, and returns the last
+// frame and its checksum. Errors are NewReplayer's and Step's, but io.EOF:
+// a replay that ends is a success.
+func Replay[S any, I comparable, G Game[S, I]](r io.Reader, initial func(players int) G) (Frame, uint64, error) {
+	p, err := NewReplayer[S, I](r, initial)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -27,7 +27,7 @@ func recordMatch(t *testing.T) (rollbox.SimulationResult[arena], []byte) {
 
 func TestReplayPlaysTheMatchAgain(t *testing.T) {
 	res, rec := recordMatch(t)
-	p, err := rollbox.NewReplayer(bytes.NewReader(rec), &arena{})
+	p, err := rollbox.NewReplayer(bytes.NewReader(rec), func(int) *arena { return &arena{} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestReplayPlaysTheMatchAgain(t *testing.T) {
 		}
 	}
 	t.Logf("3000 frames, 4 players: %d bytes, %.2f bytes per frame", len(rec), float64(len(rec))/3000)
-	frame, _, err := rollbox.Replay(bytes.NewReader(rec), &arena{})
+	frame, _, err := rollbox.Replay(bytes.NewReader(rec), func(int) *arena { return &arena{} })
 	if err != nil || frame < 3000 {
 		t.Fatalf("Replay: frame %d, %v; want >= 3000, nil", frame, err)
 	}
@@ -70,12 +70,12 @@ func TestReplayReportsTheFirstFrameThatDiffers(t *testing.T) {
 	if _, err := rollbox.Simulate(&stepChanged{}, rollbox.Simulation[buttons]{Players: 2, Frames: 2000, Seed: 3, Record: &rec}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := rollbox.Replay(bytes.NewReader(rec.Bytes()), &stepChanged{}); err != nil {
+	if _, _, err := rollbox.Replay(bytes.NewReader(rec.Bytes()), func(int) *stepChanged { return &stepChanged{} }); err != nil {
 		t.Fatalf("unchanged Step: %v", err)
 	}
 	changedFrom = 1234
 	defer func() { changedFrom = 0 }()
-	_, _, err := rollbox.Replay(bytes.NewReader(rec.Bytes()), &stepChanged{})
+	_, _, err := rollbox.Replay(bytes.NewReader(rec.Bytes()), func(int) *stepChanged { return &stepChanged{} })
 	var mismatch *rollbox.ReplayMismatchError
 	if !errors.As(err, &mismatch) || !errors.Is(err, rollbox.ErrReplayMismatch) {
 		t.Fatalf("changed Step: %v, want a *ReplayMismatchError", err)
@@ -87,13 +87,13 @@ func TestReplayReportsTheFirstFrameThatDiffers(t *testing.T) {
 
 func TestReplayRefusesAnotherGame(t *testing.T) {
 	_, rec := recordMatch(t)
-	if _, err := rollbox.NewReplayer(bytes.NewReader(rec), &stepChanged{}); err == nil {
+	if _, err := rollbox.NewReplayer(bytes.NewReader(rec), func(int) *stepChanged { return &stepChanged{} }); err == nil {
 		t.Fatal("a replay of arena played on stepChanged")
 	}
-	if _, err := rollbox.NewReplayer(bytes.NewReader(rec[:10]), &arena{}); err == nil {
+	if _, err := rollbox.NewReplayer(bytes.NewReader(rec[:10]), func(int) *arena { return &arena{} }); err == nil {
 		t.Fatal("a truncated header was accepted")
 	}
-	p, err := rollbox.NewReplayer(bytes.NewReader(rec[:200]), &arena{})
+	p, err := rollbox.NewReplayer(bytes.NewReader(rec[:200]), func(int) *arena { return &arena{} })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func FuzzReplayer(f *testing.F) {
 	f.Add(rec.Bytes())
 	f.Add(rec.Bytes()[:40])
 	f.Fuzz(func(t *testing.T, b []byte) {
-		p, err := rollbox.NewReplayer(bytes.NewReader(b), &arena{})
+		p, err := rollbox.NewReplayer(bytes.NewReader(b), func(int) *arena { return &arena{} })
 		if err != nil {
 			return
 		}
@@ -142,7 +142,7 @@ func BenchmarkReplay(b *testing.B) {
 		if i%3000 == 0 {
 			b.StopTimer()
 			var err error
-			if p, err = rollbox.NewReplayer(bytes.NewReader(rec.Bytes()), &arena{}); err != nil {
+			if p, err = rollbox.NewReplayer(bytes.NewReader(rec.Bytes()), func(int) *arena { return &arena{} }); err != nil {
 				b.Fatal(err)
 			}
 			b.StartTimer()

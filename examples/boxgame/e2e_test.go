@@ -224,3 +224,31 @@ func TestEndToEndRoomToken(t *testing.T) {
 		t.Fatalf("without a token: exit %d, stderr %q; want exit 1 with the 401 refusal", r.code, r.stderr)
 	}
 }
+
+// TestEndToEndRecordAndReplay: a peer of a real match over a bad network
+// records it; played back, the replay reaches the same checksum as the
+// match; played back with the world corrupted at a frame (as if Step had
+// changed since), it fails naming that frame.
+func TestEndToEndRecordAndReplay(t *testing.T) {
+	t.Parallel()
+	_, url := signalServer(t)
+	file := t.TempDir() + "/match.replay"
+	runs := playMatch(t, url, 3, []string{"-frames", "600", "-netsim", "latency=40ms,jitter=20ms,loss=0.05"},
+		map[int][]string{1: {"-record", file}})
+	agree(t, runs, 600)
+	info, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("replay of 600 frames, 3 players: %d bytes", info.Size())
+	cmd, out, errOut := startPeer(t, "-replay", file, "-frames", "600")
+	r := finish(t, cmd, out, errOut)
+	if r.code != exitOK || r.result.Frame != 600 || r.result.Checksum != runs[0].result.Checksum {
+		t.Fatalf("replay: exit %d, result %+v; want 0 and the match's checksum %016x\nstderr:\n%s", r.code, r.result, runs[0].result.Checksum, r.stderr)
+	}
+	cmd, out, errOut = startPeer(t, "-replay", file, "-desync-at", "321")
+	r = finish(t, cmd, out, errOut)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "differs from the recording at frame 321") {
+		t.Fatalf("replay of a changed game: exit %d, stderr %q; want exit 1 naming frame 321", r.code, r.stderr)
+	}
+}

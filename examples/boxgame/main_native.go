@@ -56,7 +56,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if o.windowPos.set {
 		ebiten.SetWindowPosition(o.windowPos.x, o.windowPos.y)
 	}
-	res, err := play(ctx, o, ebitenrb.Options{OnUpdate: titleWindow(o.cfg.Room)}, readKeys)
+	var res rollbox.Result
+	switch {
+	case o.replay != "":
+		res, err = replayFile(o)
+	case o.record != "":
+		res, err = recordFile(ctx, o)
+	default:
+		res, err = play(ctx, o, ebitenrb.Options{OnUpdate: titleWindow(o.cfg.Room)}, readKeys)
+	}
 	rep, reason := report(res, err)
 	if rep != "" {
 		fmt.Fprintln(stdout, rep)
@@ -71,6 +79,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitDesync
 	}
 	return exitOK
+}
+
+// replayFile plays back the replay file of -replay.
+func replayFile(o options) (rollbox.Result, error) {
+	f, err := os.Open(o.replay)
+	if err != nil {
+		return rollbox.Result{}, err
+	}
+	defer f.Close()
+	return replay(f, o)
+}
+
+// recordFile plays the match, recording it to the file of -record.
+func recordFile(ctx context.Context, o options) (rollbox.Result, error) {
+	f, err := os.Create(o.record)
+	if err != nil {
+		return rollbox.Result{}, err
+	}
+	o.cfg.Record = f
+	res, err := play(ctx, o, ebitenrb.Options{OnUpdate: titleWindow(o.cfg.Room)}, readKeys)
+	return res, errors.Join(err, f.Close())
 }
 
 // titleWindow returns the OnUpdate hook that names the window after the

@@ -17,7 +17,10 @@
 // -seed, -frames, -loopback, -netsim, -synctest, -check-distance, -token,
 // -ice, -turn-user, -turn-pass and the rest) the test bed adds -desync-at,
 // which corrupts this peer's world at a frame to prove that the peers
-// detect it, and -window-pos.
+// detect it, -window-pos, -record FILE (write a replay of the match) and
+// -replay FILE (play one back without a window, checking its checksums,
+// and print the result line at -frames or its end; with -desync-at, the
+// first frame that differs from the recording is the failure).
 //
 // With -headless a seeded bot plays without a window and, with -frames N
 // (default 600), the game prints one JSON line with the checksum of
@@ -54,6 +57,9 @@ type options struct {
 		x, y int
 		set  bool
 	}
+	// record and replay are -record and -replay: files to write the
+	// match's replay to, or to play one back from.
+	record, replay string
 }
 
 // parseFlags reads the command line: rollbox's flags, with the box game's
@@ -71,6 +77,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		o.windowPos.set = true
 		return nil
 	})
+	fs.StringVar(&o.record, "record", "", "write a replay of the match to this file")
+	fs.StringVar(&o.replay, "replay", "", "play back a replay (see -record) without a window, check its checksums, and print the result line (at -frames, if set)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -90,13 +98,20 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// play plays the test bed's board as o says, in a window or not, with
-// input reading the local player's buttons.
-func play(ctx context.Context, o options, opts ebitenrb.Options, input func(rollbox.PlayerHandle) sim.Input) (rollbox.Result, error) {
-	b := &testBoard{Board: Board{World: sim.New(o.cfg.Players)}, corruptAt: -1}
+// newBoard returns the test bed's board at frame 0 for players, corrupted
+// at -desync-at.
+func newBoard(o options, players int) *testBoard {
+	b := &testBoard{Board: Board{World: sim.New(players)}, corruptAt: -1}
 	if o.desyncAt >= 0 {
 		b.corruptAt = int32(o.desyncAt)
 	}
+	return b
+}
+
+// play plays the test bed's board as o says, in a window or not, with
+// input reading the local player's buttons.
+func play(ctx context.Context, o options, opts ebitenrb.Options, input func(rollbox.PlayerHandle) sim.Input) (rollbox.Result, error) {
+	b := newBoard(o, o.cfg.Players)
 	if opts.Title == "" {
 		opts.Title = fmt.Sprintf("rollbox boxes: %s (%d players)", o.cfg.Room, o.cfg.Players)
 	}
@@ -140,6 +155,29 @@ func (b *testBoard) Step(in []rollbox.PlayerInput[sim.Input]) {
 	if b.Frame == b.corruptAt {
 		b.Boxes[0].X += sim.One
 	}
+}
+
+// replay plays back the replay in r as fast as it goes, up to frame
+// -frames when set, and reports the frame it reached with the checksum of
+// its state, as a live match's result does.
+func replay(r io.Reader, o options) (rollbox.Result, error) {
+	p, err := rollbox.NewReplayer(r, func(players int) *testBoard { return newBoard(o, players) })
+	if err != nil {
+		return rollbox.Result{}, err
+	}
+	for o.cfg.Frames == 0 || int(p.Frame()) < o.cfg.Frames {
+		if err = p.Step(); err != nil {
+			break
+		}
+	}
+	res := rollbox.Result{Frame: p.Frame(), Checksum: p.Checksum(), Players: p.Players()}
+	if err == io.EOF {
+		if o.cfg.Frames > 0 {
+			return res, fmt.Errorf("the replay ends at frame %d, before -frames %d", p.Frame(), o.cfg.Frames)
+		}
+		err = nil
+	}
+	return res, err
 }
 
 // report returns the JSON line of the match's result, the last line of
