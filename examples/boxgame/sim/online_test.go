@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -49,4 +50,32 @@ func TestSyncTest(t *testing.T) {
 			t.Fatalf("%d players: %d rollbacks, longest %d: the sync test did not roll back", players, v.Rollbacks, v.LongestRollback)
 		}
 	}
+}
+
+// BenchmarkReplay plays back a recorded 3000-frame, 4-player match: ns/op
+// is the time per frame (frames per second = 1e9 / ns/op), and bytes/op
+// what the replay takes per frame.
+func BenchmarkReplay(b *testing.B) {
+	var rec bytes.Buffer
+	w := New(4)
+	if _, err := rollbox.Simulate(&w, rollbox.Simulation[Input]{Players: 4, Frames: 3000, Seed: 1, Record: &rec,
+		Link: simnet.Link{Latency: 100 * time.Millisecond, Jitter: 50 * time.Millisecond, Loss: 0.1}}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var p *rollbox.Replayer[World, Input]
+	for i := 0; b.Loop(); i++ {
+		if i%3000 == 0 {
+			b.StopTimer()
+			var err error
+			if p, err = rollbox.NewReplayer(bytes.NewReader(rec.Bytes()), func(n int) *World { w := New(n); return &w }); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+		if err := p.Step(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rec.Len())/3000, "replay-bytes/frame")
 }
