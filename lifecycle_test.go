@@ -60,9 +60,42 @@ func TestRunReturnsWhenJoiningFails(t *testing.T) {
 	})
 }
 
+// silentServer returns the address of a server that accepts connections
+// and never answers: joining it stays in progress until its context ends.
+// (A closed port refuses at once, which can fail the join before the test
+// looks.)
+func silentServer(t *testing.T) (addr string, stop func()) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	return l.Addr().String(), func() {
+		l.Close()
+		<-done
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+}
+
 func TestCloseWhileConnecting(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	cfg := rollbox.Config{Server: "ws://" + closedPort(t), Loopback: true, Logger: quiet}
+	addr, stop := silentServer(t)
+	defer stop()
+	cfg := rollbox.Config{Server: "ws://" + addr, Loopback: true, Logger: quiet}
 	m, err := rollbox.NewMatch(t.Context(), &arena{}, func(rollbox.PlayerHandle) buttons { return 0 }, cfg)
 	if err != nil {
 		t.Fatal(err)
