@@ -58,12 +58,8 @@ func TestBrowser(t *testing.T) {
 		runBrowserTests(t, dir)
 		return
 	}
-	// A missing tool is a failure, not a skip: make test installs them.
-	for _, tool := range []string{"chromium", "unshare", "ip", "gzip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing (make test installs it from APT_PACKAGES): %v", tool, err)
-		}
-	}
+	// ip for AddPrivateLink, gzip for scripts/web.sh.
+	chromium.RequireTools(t, "ip", "gzip")
 	dir := t.TempDir()
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), webBuildTimeout)
@@ -75,28 +71,9 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("scripts/web.sh: %v\n%s", err, out)
 	}
 	t.Logf("web build in %v", time.Since(start).Round(time.Millisecond))
-
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel = context.WithTimeout(t.Context(), browserTimeout)
-	defer cancel()
-	cmd := chromium.LoopbackOnlyCommand(ctx, self, "-test.run=^TestBrowser$", "-test.v", "-test.count=1",
-		"-test.timeout="+(browserTimeout-5*time.Second).String())
-	cmd.Env = append(os.Environ(), browserChildEnv+"="+dir)
-	if path := os.Getenv(webScreenshotEnv); path != "" {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Env = append(cmd.Env, webScreenshotEnv+"="+abs)
-	}
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a network namespace: %s\n%s", cmd, out)
-	if err != nil {
-		t.Fatalf("browser tests failed (output above): %v", err)
-	}
+	// The copy inherits the environment, webScreenshotEnv with it, and the
+	// working directory, against which a relative path is taken.
+	chromium.RunInNamespace(t, browserTimeout, "", browserChildEnv+"="+dir)
 }
 
 // browserHarness is what the browser scenarios share.
@@ -115,18 +92,7 @@ func runBrowserTests(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	h := &browserHarness{srv: signaltest.Start(t, signalserver.Config{Web: page})}
-	h.browser, err = chromium.Start(chromium.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("chromium output:\n%s", h.browser.Log(20000))
-		}
-		if err := h.browser.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	h.browser = chromium.StartTest(t, chromium.Options{})
 	t.Run("page-first", func(t *testing.T) { h.againstNative(t, true) })
 	t.Run("native-first", func(t *testing.T) { h.againstNative(t, false) })
 	// Two pages need an address that is not loopback (see AddPrivateLink);
@@ -160,24 +126,11 @@ func (h *browserHarness) open(t *testing.T, ctx context.Context, room string, qu
 	return p
 }
 
-// waitFor waits until the JavaScript condition holds in the page.
+// waitFor waits until the JavaScript condition holds in the page, and
+// otherwise fails t with the game's phase and status.
 func waitFor(t *testing.T, ctx context.Context, p *chromium.Page, cond string) {
 	t.Helper()
-	// Polled in the page, so that one call waits; an exception (rollbox not
-	// defined yet, while the page loads) counts as false.
-	expr := `new Promise((resolve) => {
-		const check = () => {
-			let ok = false;
-			try { ok = (` + cond + `); } catch (e) {}
-			ok ? resolve(true) : setTimeout(check, 20);
-		};
-		check();
-	})`
-	if err := p.Evaluate(ctx, expr, nil); err != nil {
-		var state any
-		_ = p.Evaluate(context.Background(), `({phase: rollbox.phase, text: rollbox.text, error: rollbox.error})`, &state)
-		t.Fatalf("waiting for %s: %v (page: %v)", cond, err, state)
-	}
+	chromium.WaitFor(t, ctx, p, cond, `({phase: rollbox.phase, text: rollbox.text, error: rollbox.error})`)
 }
 
 // finishPage waits for the page's result.
@@ -188,17 +141,13 @@ func finishPage(t *testing.T, ctx context.Context, p *chromium.Page) pageReport 
 	if err := p.Evaluate(ctx, `rollbox.done`, &rep); err != nil {
 		t.Fatalf("waiting for the page's result: %v", err)
 	}
-	if rep.Error != nil || rep.Result == nil {
-		t.Fatalf("the page failed: error %v, result %+v", deref(rep.Error), rep.Result)
+	if rep.Error != nil {
+		t.Fatalf("the page failed: %s", *rep.Error)
+	}
+	if rep.Result == nil {
+		t.Fatal("the page finished without a result")
 	}
 	return rep
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return "<nil>"
-	}
-	return *s
 }
 
 func (h *browserHarness) waitJoins(t *testing.T, ctx context.Context, n int64) {

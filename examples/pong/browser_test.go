@@ -54,40 +54,16 @@ func TestBrowser(t *testing.T) {
 		playInBrowser(t, dir)
 		return
 	}
-	// A missing tool is a failure, not a skip: make test installs them.
-	for _, tool := range []string{"chromium", "unshare", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing (make deps installs it): %v", tool, err)
-		}
-	}
+	chromium.RequireTools(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), webBuildTimeout)
 	defer cancel()
 	start := time.Now()
 	buildPage(t, ctx, dir)
 	t.Logf("web build in %v", time.Since(start).Round(time.Millisecond))
-
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel = context.WithTimeout(t.Context(), browserTimeout)
-	defer cancel()
-	cmd := chromium.LoopbackOnlyCommand(ctx, self, "-test.run=^TestBrowser$", "-test.v", "-test.count=1",
-		"-test.timeout="+(browserTimeout-5*time.Second).String())
-	cmd.Env = append(os.Environ(), browserChildEnv+"="+dir)
-	if path := os.Getenv(webScreenshotEnv); path != "" {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Env = append(cmd.Env, webScreenshotEnv+"="+abs)
-	}
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a network namespace: %s\n%s", cmd, out)
-	if err != nil {
-		t.Fatalf("browser test failed (output above): %v", err)
-	}
+	// The copy inherits the environment, webScreenshotEnv with it, and the
+	// working directory, against which a relative path is taken.
+	chromium.RunInNamespace(t, browserTimeout, "", browserChildEnv+"="+dir)
 }
 
 // buildPage puts the web page into dir. go test puts its own toolchain
@@ -139,18 +115,7 @@ func playInBrowser(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	srv := signaltest.Start(t, signalserver.Config{Web: page})
-	browser, err := chromium.Start(chromium.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("chromium output:\n%s", browser.Log(20000))
-		}
-		if err := browser.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	browser := chromium.StartTest(t, chromium.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), browserMatch)
 	defer cancel()
 
@@ -171,7 +136,7 @@ func playInBrowser(t *testing.T, dir string) {
 	}
 	native := startPeer(t, "-server", srv.URL(), "-room", room, "-players", "2", "-headless", "-loopback",
 		"-seed", "2", "-frames", "600")
-	waitFor(t, ctx, p, `pong.phase === "playing"`)
+	chromium.WaitFor(t, ctx, p, `pong.phase === "playing"`, pageState)
 	time.Sleep(2 * time.Second) // mid-game: about frame 120 of 600
 	checkScreenshot(t, ctx, p)
 
@@ -183,8 +148,11 @@ func playInBrowser(t *testing.T, dir string) {
 	if err := p.Evaluate(ctx, `pong.done`, &rep); err != nil {
 		t.Fatalf("waiting for the page's result: %v", err)
 	}
-	if rep.Error != nil || rep.Result == nil {
-		t.Fatalf("the page failed: error %v, result %v", deref(rep.Error), deref(rep.Result))
+	if rep.Error != nil {
+		t.Fatalf("the page failed: %s", *rep.Error)
+	}
+	if rep.Result == nil {
+		t.Fatal("the page finished without a result")
 	}
 	page1 := &peerRun{code: exitOK}
 	if err := json.Unmarshal([]byte(*rep.Result), &page1.result); err != nil {
@@ -194,32 +162,8 @@ func playInBrowser(t *testing.T, dir string) {
 	t.Logf("page and native peer agree at frame 600: checksum %x", page1.result.Checksum)
 }
 
-// waitFor waits until the JavaScript condition holds in the page.
-func waitFor(t *testing.T, ctx context.Context, p *chromium.Page, cond string) {
-	t.Helper()
-	// Polled in the page, so that one call waits; an exception (pong not
-	// defined yet, while the page loads) counts as false.
-	expr := `new Promise((resolve) => {
-		const check = () => {
-			let ok = false;
-			try { ok = (` + cond + `); } catch (e) {}
-			ok ? resolve(true) : setTimeout(check, 20);
-		};
-		check();
-	})`
-	if err := p.Evaluate(ctx, expr, nil); err != nil {
-		var state any
-		_ = p.Evaluate(context.Background(), `({phase: pong.phase, text: pong.text, error: pong.error})`, &state)
-		t.Fatalf("waiting for %s: %v (page: %v)", cond, err, state)
-	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return "<nil>"
-	}
-	return *s
-}
+// pageState is what a failed wait shows of the page.
+const pageState = `({phase: pong.phase, text: pong.text, error: pong.error})`
 
 // checkScreenshot checks that the page draws the court with both players'
 // paddles (and their scores) in their colours, at the court's size.
