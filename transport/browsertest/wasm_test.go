@@ -54,11 +54,7 @@ func TestWasmTransport(t *testing.T) {
 		runWasmInNamespace(t, dir)
 		return
 	}
-	for _, tool := range []string{"chromium", "unshare"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing (make test installs it from APT_PACKAGES): %v", tool, err)
-		}
-	}
+	chromium.RequireTools(t)
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(t.Context(), buildTimeout)
 	defer cancel()
@@ -81,20 +77,7 @@ func TestWasmTransport(t *testing.T) {
 		}
 	}
 
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel = context.WithTimeout(t.Context(), childTimeout)
-	defer cancel()
-	cmd := chromium.LoopbackOnlyCommand(ctx, self, "-test.run=^TestWasmTransport$",
-		"-test.v", "-test.count=1", "-test.timeout="+(childTimeout-5*time.Second).String())
-	cmd.Env = append(os.Environ(), wasmChildEnv+"="+dir)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a network namespace: %s\n%s", cmd, out)
-	if err != nil {
-		t.Fatalf("wasm transport test failed (output above): %v", err)
-	}
+	chromium.RunInNamespace(t, childTimeout, "", wasmChildEnv+"="+dir)
 }
 
 func runWasmInNamespace(t *testing.T, dir string) {
@@ -107,7 +90,7 @@ func runWasmInNamespace(t *testing.T, dir string) {
 		// Nothing answers there; the page only has to fetch and use it.
 		ICE: signalserver.ICEConfig{STUN: []string{"stun:127.0.0.1:9"}},
 	})
-	browser := startChromium(t, "")
+	browser := chromium.StartTest(t, chromium.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 
