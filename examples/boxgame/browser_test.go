@@ -21,9 +21,7 @@ import (
 	"github.com/rollbox/rollbox"
 	"github.com/rollbox/rollbox/examples/boxgame/sim"
 	"github.com/rollbox/rollbox/internal/chromium"
-	"github.com/rollbox/rollbox/signalserver"
-	"github.com/rollbox/rollbox/signalserver/signaltest"
-	"github.com/rollbox/rollbox/signalserver/web"
+	"github.com/rollbox/rollbox/internal/webgametest"
 )
 
 // The browser tests play the box game in headless Chromium, loaded from the
@@ -76,23 +74,13 @@ func TestBrowser(t *testing.T) {
 	chromium.RunInNamespace(t, browserTimeout, "", browserChildEnv+"="+dir)
 }
 
-// browserHarness is what the browser scenarios share.
-type browserHarness struct {
-	srv     *signaltest.Server
-	browser *chromium.Browser
-}
+// browserHarness is what the browser scenarios share: the page served by
+// a signalling server, and Chromium.
+type browserHarness struct{ *webgametest.Harness }
 
 // runBrowserTests is the test proper, in the namespace.
 func runBrowserTests(t *testing.T, dir string) {
-	if err := chromium.BringLoopbackUp(); err != nil {
-		t.Fatalf("bringing lo up: %v", err)
-	}
-	page, err := web.Handler(os.DirFS(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &browserHarness{srv: signaltest.Start(t, signalserver.Config{Web: page})}
-	h.browser = chromium.StartTest(t, chromium.Options{})
+	h := browserHarness{webgametest.Start(t, dir, pageWidth, pageHeight)}
 	t.Run("page-first", func(t *testing.T) { h.againstNative(t, true) })
 	t.Run("native-first", func(t *testing.T) { h.againstNative(t, false) })
 	// Two pages need an address that is not loopback (see AddPrivateLink);
@@ -112,18 +100,6 @@ type pageReport struct {
 		FirstFrame      float64 `json:"firstFrame"`
 		FirstMatchFrame float64 `json:"firstMatchFrame"`
 	} `json:"timings"`
-}
-
-// open loads the game's page for room with the query's options.
-func (h *browserHarness) open(t *testing.T, ctx context.Context, room string, query url.Values) *chromium.Page {
-	t.Helper()
-	u := h.srv.HTTP.URL + "/" + url.PathEscape(room) + "?" + query.Encode()
-	p, err := h.browser.NewPage(ctx, u, pageWidth, pageHeight)
-	if err != nil {
-		t.Fatalf("opening %s: %v", u, err)
-	}
-	t.Cleanup(func() { _ = p.Close(context.Background()) })
-	return p
 }
 
 // waitFor waits until the JavaScript condition holds in the page, and
@@ -150,16 +126,6 @@ func finishPage(t *testing.T, ctx context.Context, p *chromium.Page) pageReport 
 	return rep
 }
 
-func (h *browserHarness) waitJoins(t *testing.T, ctx context.Context, n int64) {
-	t.Helper()
-	for h.srv.Metrics().Joins.Load() < n {
-		if ctx.Err() != nil {
-			t.Fatalf("%d joins, want %d: %v", h.srv.Metrics().Joins.Load(), n, ctx.Err())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func botQuery(seed int) url.Values {
 	return url.Values{"players": {"2"}, "bot": {"1"}, "loopback": {""}, "frames": {"600"}, "seed": {fmt.Sprint(seed)}}
 }
@@ -173,21 +139,21 @@ func (h *browserHarness) againstNative(t *testing.T, pageFirst bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), browserMatchTime)
 	defer cancel()
 	room := "web-" + strings.ReplaceAll(t.Name(), "/", "-")
-	joins := h.srv.Metrics().Joins.Load()
+	joins := h.Server.Metrics().Joins.Load()
 	startNative := func() (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-		return startPeer(t, "-server", h.srv.URL(), "-room", room, "-players", "2",
+		return startPeer(t, "-server", h.Server.URL(), "-room", room, "-players", "2",
 			"-headless", "-loopback", "-seed", "2", "-frames", "600")
 	}
 	var cmd *exec.Cmd
 	var stdout, stderr *bytes.Buffer
 	if !pageFirst {
 		cmd, stdout, stderr = startNative()
-		h.waitJoins(t, ctx, joins+1)
+		h.WaitJoins(t, ctx, joins+1)
 	}
 	loaded := time.Now()
-	p := h.open(t, ctx, room, botQuery(1))
+	p := h.Open(t, ctx, room, botQuery(1))
 	if pageFirst {
-		h.waitJoins(t, ctx, joins+1)
+		h.WaitJoins(t, ctx, joins+1)
 		cmd, stdout, stderr = startNative()
 	}
 	waitFor(t, ctx, p, `rollbox.phase === "playing"`)
@@ -212,11 +178,11 @@ func (h *browserHarness) twoPages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), browserMatchTime)
 	defer cancel()
 	room := "web-two-pages"
-	bot := h.open(t, ctx, room, botQuery(1))
+	bot := h.Open(t, ctx, room, botQuery(1))
 	q := botQuery(0)
 	q.Del("bot")
 	q.Del("seed")
-	human := h.open(t, ctx, room, q)
+	human := h.Open(t, ctx, room, q)
 	waitFor(t, ctx, human, `rollbox.phase === "playing"`)
 	waitFor(t, ctx, human, `(document.activeElement.blur(), document.activeElement.tagName !== "CANVAS")`)
 	if err := human.Click(ctx, pageWidth/2, pageHeight-8); err != nil {
@@ -264,10 +230,5 @@ func checkScreenshot(t *testing.T, ctx context.Context, p *chromium.Page) {
 	if b := img.Bounds(); b.Dx() != pageWidth || b.Dy() != pageHeight {
 		t.Errorf("screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), pageWidth, pageHeight)
 	}
-	if path := os.Getenv(webScreenshotEnv); path != "" {
-		if err := os.WriteFile(path, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot saved to %s", path)
-	}
+	webgametest.SaveScreenshot(t, webScreenshotEnv, shot)
 }

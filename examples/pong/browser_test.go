@@ -19,9 +19,7 @@ import (
 	"time"
 
 	"github.com/rollbox/rollbox/internal/chromium"
-	"github.com/rollbox/rollbox/signalserver"
-	"github.com/rollbox/rollbox/signalserver/signaltest"
-	"github.com/rollbox/rollbox/signalserver/web"
+	"github.com/rollbox/rollbox/internal/webgametest"
 )
 
 // The browser test plays Pong in headless Chromium, the page loaded from
@@ -107,34 +105,15 @@ func copyFile(src, dst string) error {
 
 // playInBrowser is the test proper, in the namespace.
 func playInBrowser(t *testing.T, dir string) {
-	if err := chromium.BringLoopbackUp(); err != nil {
-		t.Fatalf("bringing lo up: %v", err)
-	}
-	page, err := web.Handler(os.DirFS(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := signaltest.Start(t, signalserver.Config{Web: page})
-	browser := chromium.StartTest(t, chromium.Options{})
+	h := webgametest.Start(t, dir, Width, Height)
 	ctx, cancel := context.WithTimeout(t.Context(), browserMatch)
 	defer cancel()
 
 	// The page joins first, so it makes the WebRTC offer.
 	room := "pong-browser"
-	q := url.Values{"players": {"2"}, "bot": {""}, "loopback": {""}, "frames": {"600"}, "seed": {"1"}}
-	u := srv.HTTP.URL + "/" + room + "?" + q.Encode()
-	p, err := browser.NewPage(ctx, u, Width, Height)
-	if err != nil {
-		t.Fatalf("opening %s: %v", u, err)
-	}
-	t.Cleanup(func() { _ = p.Close(context.Background()) })
-	for srv.Metrics().Joins.Load() < 1 {
-		if ctx.Err() != nil {
-			t.Fatalf("the page did not join: %v", ctx.Err())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	native := startPeer(t, "-server", srv.URL(), "-room", room, "-players", "2", "-headless", "-loopback",
+	p := h.Open(t, ctx, room, url.Values{"players": {"2"}, "bot": {""}, "loopback": {""}, "frames": {"600"}, "seed": {"1"}})
+	h.WaitJoins(t, ctx, 1)
+	native := startPeer(t, "-server", h.Server.URL(), "-room", room, "-players", "2", "-headless", "-loopback",
 		"-seed", "2", "-frames", "600")
 	chromium.WaitFor(t, ctx, p, `pong.phase === "playing"`, pageState)
 	time.Sleep(2 * time.Second) // mid-game: about frame 120 of 600
@@ -192,12 +171,7 @@ func checkScreenshot(t *testing.T, ctx context.Context, p *chromium.Page) {
 	if n := countColour(img, courtColour); n < Width*Height/2 {
 		t.Errorf("the court's colour covers %d pixels, want most of the page", n)
 	}
-	if path := os.Getenv(webScreenshotEnv); path != "" {
-		if err := os.WriteFile(path, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot saved to %s", path)
-	}
+	webgametest.SaveScreenshot(t, webScreenshotEnv, shot)
 }
 
 // countColour counts the pixels of img within a few levels of c.
