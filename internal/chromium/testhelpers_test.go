@@ -7,52 +7,13 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rollbox/rollbox/internal/chromium"
+	"github.com/rollbox/rollbox/internal/recordtb"
 )
-
-// recorder is the testing.TB the helpers get in these tests: it keeps what
-// they report instead of failing the test, and ends the helper's
-// goroutine on Fatal as a real test would.
-type recorder struct {
-	testing.TB
-	mu    sync.Mutex
-	logs  []string
-	fatal []string
-}
-
-func (r *recorder) Helper() {}
-
-func (r *recorder) Logf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.logs = append(r.logs, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.mu.Lock()
-	r.fatal = append(r.fatal, fmt.Sprintf(format, args...))
-	r.mu.Unlock()
-	runtime.Goexit()
-}
-
-// record runs f with a recorder for t, in a goroutine of its own that
-// Fatalf may end.
-func record(t *testing.T, f func(testing.TB)) *recorder {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f(r)
-	}()
-	<-done
-	return r
-}
 
 // namespaceChildEnv marks the copy of this test binary that
 // RunInNamespace starts, and says which way it ends.
@@ -81,13 +42,13 @@ func TestRunInNamespace(t *testing.T) {
 		return
 	}
 	chromium.RequireTools(t)
-	r := record(t, func(t testing.TB) {
+	r := recordtb.Run(t, func(t testing.TB) {
 		chromium.RunInNamespace(t, 2*time.Minute, "", namespaceChildEnv+"=pass")
 	})
-	if len(r.fatal) > 0 {
-		t.Fatalf("RunInNamespace failed: %s\n%s", r.fatal, r.logs)
+	if r.Failed() {
+		t.Fatalf("RunInNamespace failed: %s\n%s", r.Fatals, r.Logs)
 	}
-	if logs := strings.Join(r.logs, "\n"); !strings.Contains(logs, "the copy passed in its namespace") {
+	if logs := strings.Join(r.Logs, "\n"); !strings.Contains(logs, "the copy passed in its namespace") {
 		t.Fatalf("the copy's output is not logged, or it ran no test:\n%s", logs)
 	}
 }
@@ -98,13 +59,13 @@ func TestRunInNamespaceFails(t *testing.T) {
 		t.Fatal("the copy fails on purpose")
 	}
 	chromium.RequireTools(t)
-	r := record(t, func(t testing.TB) {
+	r := recordtb.Run(t, func(t testing.TB) {
 		chromium.RunInNamespace(t, 2*time.Minute, "", namespaceChildEnv+"=fail")
 	})
-	if len(r.fatal) != 1 || !strings.Contains(r.fatal[0], "TestRunInNamespaceFails failed in its network namespace") {
-		t.Fatalf("fatal %q, want one naming the test", r.fatal)
+	if len(r.Fatals) != 1 || !strings.Contains(r.Fatals[0], "TestRunInNamespaceFails failed in its network namespace") {
+		t.Fatalf("fatal %q, want one naming the test", r.Fatals)
 	}
-	if logs := strings.Join(r.logs, "\n"); !strings.Contains(logs, "the copy fails on purpose") {
+	if logs := strings.Join(r.Logs, "\n"); !strings.Contains(logs, "the copy fails on purpose") {
 		t.Fatalf("the copy's output is not logged:\n%s", logs)
 	}
 }
@@ -128,11 +89,11 @@ func TestWait(t *testing.T) {
 
 	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancelShort()
-	r := record(t, func(t testing.TB) {
+	r := recordtb.Run(t, func(t testing.TB) {
 		chromium.WaitFor(t, short, page, `game.over === true`, `({title: document.title, ready: game.ready})`)
 	})
-	if len(r.fatal) != 1 || !strings.Contains(r.fatal[0], "waiting for game.over === true") ||
-		!strings.Contains(r.fatal[0], "map[ready:true title:boxes]") {
-		t.Fatalf("fatal %q, want one with the condition and the page's state", r.fatal)
+	if len(r.Fatals) != 1 || !strings.Contains(r.Fatals[0], "waiting for game.over === true") ||
+		!strings.Contains(r.Fatals[0], "map[ready:true title:boxes]") {
+		t.Fatalf("fatal %q, want one with the condition and the page's state", r.Fatals)
 	}
 }

@@ -1,51 +1,12 @@
 package wasmdeps_test
 
 import (
-	"fmt"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/rollbox/rollbox/internal/recordtb"
 	"github.com/rollbox/rollbox/internal/wasmdeps"
 )
-
-// recorder is the testing.TB Check gets in these tests: it keeps what
-// Check reports instead of failing the test, and ends Check's goroutine on
-// Fatal as a real test would.
-type recorder struct {
-	testing.TB
-	mu     sync.Mutex
-	errors []string
-	fatal  bool
-}
-
-func (r *recorder) Errorf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.errors = append(r.errors, fmt.Sprintf(format, args...))
-}
-
-func (r *recorder) Fatal(args ...any) {
-	r.mu.Lock()
-	r.errors = append(r.errors, fmt.Sprint(args...))
-	r.fatal = true
-	r.mu.Unlock()
-	runtime.Goexit()
-}
-
-// check runs Check on pkgDir and returns what it reported.
-func check(t *testing.T, pkgDir string) (reports []string, fatal bool) {
-	t.Helper()
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		wasmdeps.Check(r, pkgDir)
-	}()
-	<-done
-	return r.errors, r.fatal
-}
 
 func TestCheck(t *testing.T) {
 	t.Parallel()
@@ -65,7 +26,8 @@ func TestCheck(t *testing.T) {
 	} {
 		t.Run(strings.TrimPrefix(tc.dir, "testdata/"), func(t *testing.T) {
 			t.Parallel()
-			reports, fatal := check(t, tc.dir)
+			r := recordtb.Run(t, func(t testing.TB) { wasmdeps.Check(t, tc.dir) })
+			reports, fatal := append(r.Errors, r.Fatals...), len(r.Fatals) > 0
 			if fatal != tc.fatal {
 				t.Errorf("fatal %v, want %v", fatal, tc.fatal)
 			}
@@ -88,8 +50,8 @@ func TestCheck(t *testing.T) {
 func TestCheckExamples(t *testing.T) {
 	t.Parallel()
 	for _, dir := range []string{"../../examples/boxgame", "../../examples/pong"} {
-		if reports, _ := check(t, dir); len(reports) > 0 {
-			t.Errorf("%s: %q", dir, reports)
+		if r := recordtb.Run(t, func(t testing.TB) { wasmdeps.Check(t, dir) }); r.Failed() {
+			t.Errorf("%s: %+v", dir, r)
 		}
 	}
 }

@@ -4,17 +4,15 @@ package webgametest_test
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rollbox/rollbox/internal/chromium"
+	"github.com/rollbox/rollbox/internal/recordtb"
 	"github.com/rollbox/rollbox/internal/webgametest"
 	"go.uber.org/goleak"
 )
@@ -24,32 +22,6 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // childEnv marks the copy of this test binary that runs in the network
 // namespace.
 const childEnv = "ROLLBOX_WEBGAMETEST_CHILD"
-
-// recorder keeps what a helper reports instead of failing the test, and
-// ends the helper's goroutine on Fatal as a real test would.
-type recorder struct {
-	testing.TB
-	mu    sync.Mutex
-	fatal []string
-}
-
-func (r *recorder) Fatalf(format string, args ...any) {
-	r.mu.Lock()
-	r.fatal = append(r.fatal, fmt.Sprintf(format, args...))
-	r.mu.Unlock()
-	runtime.Goexit()
-}
-
-func record(t *testing.T, f func(testing.TB)) []string {
-	r := &recorder{TB: t}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		f(r)
-	}()
-	<-done
-	return r.fatal
-}
 
 // The page in dir is served at /<room>, opens at the harness's size with
 // the query, and its join is counted; WaitJoins fails when the joins do not
@@ -79,7 +51,7 @@ func TestHarness(t *testing.T) {
 
 	short, cancelShort := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancelShort()
-	fatal := record(t, func(t testing.TB) { h.WaitJoins(t, short, 2) })
+	fatal := recordtb.Run(t, func(t testing.TB) { h.WaitJoins(t, short, 2) }).Fatals
 	if len(fatal) != 1 || !strings.Contains(fatal[0], "1 joins, want 2") {
 		t.Errorf("WaitJoins for a join that does not come: %q, want it to fail", fatal)
 	}
