@@ -23,20 +23,34 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // namespace.
 const childEnv = "ROLLBOX_WEBGAMETEST_CHILD"
 
-// The page in dir is served at /<room>, opens at the harness's size with
-// the query, and its join is counted; WaitJoins fails when the joins do not
-// come.
+// The page, built by BuildWasm with an index.html, is served at /<room>,
+// opens at the harness's size with the query, its wasm runs and its join
+// is counted; WaitJoins fails when the joins do not come.
 func TestHarness(t *testing.T) {
-	if os.Getenv(childEnv) == "" {
-		chromium.RequireTools(t)
-		chromium.RunInNamespace(t, 2*time.Minute, "", childEnv+"=1")
-		return
-	}
-	h := webgametest.Start(t, "testdata/page", 320, 240)
+	webgametest.Test{
+		ChildEnv: childEnv,
+		Build: func(ctx context.Context, dir string) error {
+			if err := webgametest.BuildWasm(ctx, dir, "page.wasm", "./testdata/wasm", "-trimpath"); err != nil {
+				return err
+			}
+			index, err := os.ReadFile("testdata/page/index.html")
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, "index.html"), index, 0o644)
+		},
+		Timeout: 2 * time.Minute,
+		Play:    playHarness,
+	}.Run(t)
+}
+
+// playHarness is TestHarness proper, in the namespace.
+func playHarness(t *testing.T, dir string) {
+	h := webgametest.Start(t, dir, 320, 240)
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	p := h.Open(t, ctx, "a room", url.Values{"seed": {"1"}})
-	chromium.WaitFor(t, ctx, p, `page.open`, `({page: window.page, title: document.title})`)
+	chromium.WaitFor(t, ctx, p, `page.open && window.wasmRan`, `({page: window.page, title: document.title})`)
 	h.WaitJoins(t, ctx, 1)
 	var got struct {
 		Title, Path, Search string
@@ -54,6 +68,14 @@ func TestHarness(t *testing.T) {
 	fatal := recordtb.Run(t, func(t testing.TB) { h.WaitJoins(t, short, 2) }).Fatals
 	if len(fatal) != 1 || !strings.Contains(fatal[0], "1 joins, want 2") {
 		t.Errorf("WaitJoins for a join that does not come: %q, want it to fail", fatal)
+	}
+}
+
+// BuildWasm names what it could not build.
+func TestBuildWasmFails(t *testing.T) {
+	err := webgametest.BuildWasm(t.Context(), t.TempDir(), "x.wasm", "./testdata/missing")
+	if err == nil || !strings.Contains(err.Error(), "testdata/missing") {
+		t.Fatalf("error %v, want one naming the package", err)
 	}
 }
 
