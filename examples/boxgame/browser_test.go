@@ -11,7 +11,6 @@ import (
 	"image/draw"
 	"image/png"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -40,7 +39,6 @@ const browserChildEnv = "BOXGAME_BROWSER_WEB"
 const webScreenshotEnv = "BOXGAME_WEB_SCREENSHOT"
 
 const (
-	webBuildTimeout  = 5 * time.Minute
 	browserTimeout   = 3 * time.Minute // the whole namespace run, about 45 s
 	browserMatchTime = 60 * time.Second
 	// The page is 640x480, the arena at one pixel per unit, as the native
@@ -52,26 +50,22 @@ const (
 // Chromium: page against native peer with either joining first, and page
 // against page, where one is played through the keyboard after a click.
 func TestBrowser(t *testing.T) {
-	if dir := os.Getenv(browserChildEnv); dir != "" {
-		runBrowserTests(t, dir)
-		return
-	}
-	// ip for AddPrivateLink, gzip for scripts/web.sh.
-	chromium.RequireTools(t, "ip", "gzip")
-	dir := t.TempDir()
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(t.Context(), webBuildTimeout)
-	defer cancel()
-	// The script make web runs, so that the page under test is built from
-	// the sources under test. go test puts its own toolchain first in PATH.
-	build := exec.CommandContext(ctx, filepath.Join("..", "..", "scripts", "web.sh"), dir)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/web.sh: %v\n%s", err, out)
-	}
-	t.Logf("web build in %v", time.Since(start).Round(time.Millisecond))
-	// The copy inherits the environment, webScreenshotEnv with it, and the
-	// working directory, against which a relative path is taken.
-	chromium.RunInNamespace(t, browserTimeout, "", browserChildEnv+"="+dir)
+	webgametest.Test{
+		ChildEnv: browserChildEnv,
+		Tools:    []string{"ip", "gzip"}, // for AddPrivateLink, for scripts/web.sh
+		// The script make web runs, so that the page under test is built
+		// from the sources under test. go test puts its own toolchain
+		// first in PATH.
+		Build: func(ctx context.Context, dir string) error {
+			out, err := exec.CommandContext(ctx, filepath.Join("..", "..", "scripts", "web.sh"), dir).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("scripts/web.sh: %v\n%s", err, out)
+			}
+			return nil
+		},
+		Timeout: browserTimeout,
+		Play:    runBrowserTests,
+	}.Run(t)
 }
 
 // browserHarness is what the browser scenarios share: the page served by

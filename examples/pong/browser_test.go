@@ -9,12 +9,9 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,9 +34,8 @@ const browserChildEnv = "PONG_BROWSER_WEB"
 const webScreenshotEnv = "PONG_WEB_SCREENSHOT"
 
 const (
-	webBuildTimeout = 5 * time.Minute
-	browserTimeout  = 3 * time.Minute // the whole namespace run, about 20 s
-	browserMatch    = 90 * time.Second
+	browserTimeout = 3 * time.Minute // the whole namespace run, about 20 s
+	browserMatch   = 90 * time.Second
 )
 
 // TestBrowser builds the page as make pong-web does (pong.wasm, Go's
@@ -48,59 +44,19 @@ const (
 // finish with the same checksum, and a screenshot mid-game must show both
 // paddles.
 func TestBrowser(t *testing.T) {
-	if dir := os.Getenv(browserChildEnv); dir != "" {
-		playInBrowser(t, dir)
-		return
-	}
-	chromium.RequireTools(t)
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), webBuildTimeout)
-	defer cancel()
-	start := time.Now()
-	buildPage(t, ctx, dir)
-	t.Logf("web build in %v", time.Since(start).Round(time.Millisecond))
-	// The copy inherits the environment, webScreenshotEnv with it, and the
-	// working directory, against which a relative path is taken.
-	chromium.RunInNamespace(t, browserTimeout, "", browserChildEnv+"="+dir)
+	webgametest.Test{ChildEnv: browserChildEnv, Build: buildPage, Timeout: browserTimeout, Play: playInBrowser}.Run(t)
 }
 
-// buildPage puts the web page into dir. go test puts its own toolchain
-// first in PATH, so the wasm and wasm_exec.js match.
-func buildPage(t *testing.T, ctx context.Context, dir string) {
-	t.Helper()
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "pong.wasm"), ".")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building pong.wasm: %v\n%s", err, out)
+// buildPage puts the web page into dir as make pong-web does.
+func buildPage(ctx context.Context, dir string) error {
+	if err := webgametest.BuildWasm(ctx, dir, "pong.wasm", ".", "-trimpath", "-ldflags=-s -w"); err != nil {
+		return err
 	}
-	goroot, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
-	if err != nil {
-		t.Fatalf("go env GOROOT: %v", err)
-	}
-	if err := copyFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"), filepath.Join(dir, "wasm_exec.js")); err != nil {
-		t.Fatal(err)
-	}
-	if err := copyFile(filepath.Join("web", "index.html"), filepath.Join(dir, "index.html")); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// copyFile copies the file src to dst.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	index, err := os.ReadFile(filepath.Join("web", "index.html"))
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return os.WriteFile(filepath.Join(dir, "index.html"), index, 0o644)
 }
 
 // playInBrowser is the test proper, in the namespace.
