@@ -11,7 +11,6 @@ import (
 	"image/draw"
 	"image/png"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -21,9 +20,7 @@ import (
 	"github.com/rollbox/rollbox"
 	"github.com/rollbox/rollbox/examples/boxgame/sim"
 	"github.com/rollbox/rollbox/internal/chromium"
-	"github.com/rollbox/rollbox/signalserver"
-	"github.com/rollbox/rollbox/signalserver/signaltest"
-	"github.com/rollbox/rollbox/signalserver/web"
+	"github.com/rollbox/rollbox/internal/webgametest"
 )
 
 // The browser tests play the box game in headless Chromium, loaded from the
@@ -42,7 +39,6 @@ const browserChildEnv = "BOXGAME_BROWSER_WEB"
 const webScreenshotEnv = "BOXGAME_WEB_SCREENSHOT"
 
 const (
-	webBuildTimeout  = 5 * time.Minute
 	browserTimeout   = 3 * time.Minute // the whole namespace run, about 45 s
 	browserMatchTime = 60 * time.Second
 	// The page is 640x480, the arena at one pixel per unit, as the native
@@ -54,79 +50,31 @@ const (
 // Chromium: page against native peer with either joining first, and page
 // against page, where one is played through the keyboard after a click.
 func TestBrowser(t *testing.T) {
-	if dir := os.Getenv(browserChildEnv); dir != "" {
-		runBrowserTests(t, dir)
-		return
-	}
-	// A missing tool is a failure, not a skip: make test installs them.
-	for _, tool := range []string{"chromium", "unshare", "ip", "gzip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing (make test installs it from APT_PACKAGES): %v", tool, err)
-		}
-	}
-	dir := t.TempDir()
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(t.Context(), webBuildTimeout)
-	defer cancel()
-	// The script make web runs, so that the page under test is built from
-	// the sources under test. go test puts its own toolchain first in PATH.
-	build := exec.CommandContext(ctx, filepath.Join("..", "..", "scripts", "web.sh"), dir)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/web.sh: %v\n%s", err, out)
-	}
-	t.Logf("web build in %v", time.Since(start).Round(time.Millisecond))
-
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel = context.WithTimeout(t.Context(), browserTimeout)
-	defer cancel()
-	cmd := chromium.LoopbackOnlyCommand(ctx, self, "-test.run=^TestBrowser$", "-test.v", "-test.count=1",
-		"-test.timeout="+(browserTimeout-5*time.Second).String())
-	cmd.Env = append(os.Environ(), browserChildEnv+"="+dir)
-	if path := os.Getenv(webScreenshotEnv); path != "" {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Env = append(cmd.Env, webScreenshotEnv+"="+abs)
-	}
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a network namespace: %s\n%s", cmd, out)
-	if err != nil {
-		t.Fatalf("browser tests failed (output above): %v", err)
-	}
+	webgametest.Test{
+		ChildEnv: browserChildEnv,
+		Tools:    []string{"ip", "gzip"}, // for AddPrivateLink, for scripts/web.sh
+		// The script make web runs, so that the page under test is built
+		// from the sources under test. go test puts its own toolchain
+		// first in PATH.
+		Build: func(ctx context.Context, dir string) error {
+			out, err := exec.CommandContext(ctx, filepath.Join("..", "..", "scripts", "web.sh"), dir).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("scripts/web.sh: %v\n%s", err, out)
+			}
+			return nil
+		},
+		Timeout: browserTimeout,
+		Play:    runBrowserTests,
+	}.Run(t)
 }
 
-// browserHarness is what the browser scenarios share.
-type browserHarness struct {
-	srv     *signaltest.Server
-	browser *chromium.Browser
-}
+// browserHarness is what the browser scenarios share: the page served by
+// a signalling server, and Chromium.
+type browserHarness struct{ *webgametest.Harness }
 
 // runBrowserTests is the test proper, in the namespace.
 func runBrowserTests(t *testing.T, dir string) {
-	if err := chromium.BringLoopbackUp(); err != nil {
-		t.Fatalf("bringing lo up: %v", err)
-	}
-	page, err := web.Handler(os.DirFS(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &browserHarness{srv: signaltest.Start(t, signalserver.Config{Web: page})}
-	h.browser, err = chromium.Start(chromium.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("chromium output:\n%s", h.browser.Log(20000))
-		}
-		if err := h.browser.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	h := browserHarness{webgametest.Start(t, dir, pageWidth, pageHeight)}
 	t.Run("page-first", func(t *testing.T) { h.againstNative(t, true) })
 	t.Run("native-first", func(t *testing.T) { h.againstNative(t, false) })
 	// Two pages need an address that is not loopback (see AddPrivateLink);
@@ -148,36 +96,11 @@ type pageReport struct {
 	} `json:"timings"`
 }
 
-// open loads the game's page for room with the query's options.
-func (h *browserHarness) open(t *testing.T, ctx context.Context, room string, query url.Values) *chromium.Page {
-	t.Helper()
-	u := h.srv.HTTP.URL + "/" + url.PathEscape(room) + "?" + query.Encode()
-	p, err := h.browser.NewPage(ctx, u, pageWidth, pageHeight)
-	if err != nil {
-		t.Fatalf("opening %s: %v", u, err)
-	}
-	t.Cleanup(func() { _ = p.Close(context.Background()) })
-	return p
-}
-
-// waitFor waits until the JavaScript condition holds in the page.
+// waitFor waits until the JavaScript condition holds in the page, and
+// otherwise fails t with the game's phase and status.
 func waitFor(t *testing.T, ctx context.Context, p *chromium.Page, cond string) {
 	t.Helper()
-	// Polled in the page, so that one call waits; an exception (rollbox not
-	// defined yet, while the page loads) counts as false.
-	expr := `new Promise((resolve) => {
-		const check = () => {
-			let ok = false;
-			try { ok = (` + cond + `); } catch (e) {}
-			ok ? resolve(true) : setTimeout(check, 20);
-		};
-		check();
-	})`
-	if err := p.Evaluate(ctx, expr, nil); err != nil {
-		var state any
-		_ = p.Evaluate(context.Background(), `({phase: rollbox.phase, text: rollbox.text, error: rollbox.error})`, &state)
-		t.Fatalf("waiting for %s: %v (page: %v)", cond, err, state)
-	}
+	chromium.WaitFor(t, ctx, p, cond, `({phase: rollbox.phase, text: rollbox.text, error: rollbox.error})`)
 }
 
 // finishPage waits for the page's result.
@@ -188,27 +111,13 @@ func finishPage(t *testing.T, ctx context.Context, p *chromium.Page) pageReport 
 	if err := p.Evaluate(ctx, `rollbox.done`, &rep); err != nil {
 		t.Fatalf("waiting for the page's result: %v", err)
 	}
-	if rep.Error != nil || rep.Result == nil {
-		t.Fatalf("the page failed: error %v, result %+v", deref(rep.Error), rep.Result)
+	if rep.Error != nil {
+		t.Fatalf("the page failed: %s", *rep.Error)
+	}
+	if rep.Result == nil {
+		t.Fatal("the page finished without a result")
 	}
 	return rep
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return "<nil>"
-	}
-	return *s
-}
-
-func (h *browserHarness) waitJoins(t *testing.T, ctx context.Context, n int64) {
-	t.Helper()
-	for h.srv.Metrics().Joins.Load() < n {
-		if ctx.Err() != nil {
-			t.Fatalf("%d joins, want %d: %v", h.srv.Metrics().Joins.Load(), n, ctx.Err())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func botQuery(seed int) url.Values {
@@ -224,21 +133,21 @@ func (h *browserHarness) againstNative(t *testing.T, pageFirst bool) {
 	ctx, cancel := context.WithTimeout(t.Context(), browserMatchTime)
 	defer cancel()
 	room := "web-" + strings.ReplaceAll(t.Name(), "/", "-")
-	joins := h.srv.Metrics().Joins.Load()
+	joins := h.Server.Metrics().Joins.Load()
 	startNative := func() (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
-		return startPeer(t, "-server", h.srv.URL(), "-room", room, "-players", "2",
+		return startPeer(t, "-server", h.Server.URL(), "-room", room, "-players", "2",
 			"-headless", "-loopback", "-seed", "2", "-frames", "600")
 	}
 	var cmd *exec.Cmd
 	var stdout, stderr *bytes.Buffer
 	if !pageFirst {
 		cmd, stdout, stderr = startNative()
-		h.waitJoins(t, ctx, joins+1)
+		h.WaitJoins(t, ctx, joins+1)
 	}
 	loaded := time.Now()
-	p := h.open(t, ctx, room, botQuery(1))
+	p := h.Open(t, ctx, room, botQuery(1))
 	if pageFirst {
-		h.waitJoins(t, ctx, joins+1)
+		h.WaitJoins(t, ctx, joins+1)
 		cmd, stdout, stderr = startNative()
 	}
 	waitFor(t, ctx, p, `rollbox.phase === "playing"`)
@@ -263,11 +172,11 @@ func (h *browserHarness) twoPages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), browserMatchTime)
 	defer cancel()
 	room := "web-two-pages"
-	bot := h.open(t, ctx, room, botQuery(1))
+	bot := h.Open(t, ctx, room, botQuery(1))
 	q := botQuery(0)
 	q.Del("bot")
 	q.Del("seed")
-	human := h.open(t, ctx, room, q)
+	human := h.Open(t, ctx, room, q)
 	waitFor(t, ctx, human, `rollbox.phase === "playing"`)
 	waitFor(t, ctx, human, `(document.activeElement.blur(), document.activeElement.tagName !== "CANVAS")`)
 	if err := human.Click(ctx, pageWidth/2, pageHeight-8); err != nil {
@@ -315,10 +224,5 @@ func checkScreenshot(t *testing.T, ctx context.Context, p *chromium.Page) {
 	if b := img.Bounds(); b.Dx() != pageWidth || b.Dy() != pageHeight {
 		t.Errorf("screenshot is %dx%d, want %dx%d", b.Dx(), b.Dy(), pageWidth, pageHeight)
 	}
-	if path := os.Getenv(webScreenshotEnv); path != "" {
-		if err := os.WriteFile(path, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot saved to %s", path)
-	}
+	webgametest.SaveScreenshot(t, webScreenshotEnv, shot)
 }

@@ -9,19 +9,14 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rollbox/rollbox/internal/chromium"
-	"github.com/rollbox/rollbox/signalserver"
-	"github.com/rollbox/rollbox/signalserver/signaltest"
-	"github.com/rollbox/rollbox/signalserver/web"
+	"github.com/rollbox/rollbox/internal/webgametest"
 )
 
 // The browser test plays Pong in headless Chromium, the page loaded from
@@ -39,9 +34,8 @@ const browserChildEnv = "PONG_BROWSER_WEB"
 const webScreenshotEnv = "PONG_WEB_SCREENSHOT"
 
 const (
-	webBuildTimeout = 5 * time.Minute
-	browserTimeout  = 3 * time.Minute // the whole namespace run, about 20 s
-	browserMatch    = 90 * time.Second
+	browserTimeout = 3 * time.Minute // the whole namespace run, about 20 s
+	browserMatch   = 90 * time.Second
 )
 
 // TestBrowser builds the page as make pong-web does (pong.wasm, Go's
@@ -50,128 +44,34 @@ const (
 // finish with the same checksum, and a screenshot mid-game must show both
 // paddles.
 func TestBrowser(t *testing.T) {
-	if dir := os.Getenv(browserChildEnv); dir != "" {
-		playInBrowser(t, dir)
-		return
-	}
-	// A missing tool is a failure, not a skip: make test installs them.
-	for _, tool := range []string{"chromium", "unshare", "ip"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing (make deps installs it): %v", tool, err)
-		}
-	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), webBuildTimeout)
-	defer cancel()
-	start := time.Now()
-	buildPage(t, ctx, dir)
-	t.Logf("web build in %v", time.Since(start).Round(time.Millisecond))
-
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel = context.WithTimeout(t.Context(), browserTimeout)
-	defer cancel()
-	cmd := chromium.LoopbackOnlyCommand(ctx, self, "-test.run=^TestBrowser$", "-test.v", "-test.count=1",
-		"-test.timeout="+(browserTimeout-5*time.Second).String())
-	cmd.Env = append(os.Environ(), browserChildEnv+"="+dir)
-	if path := os.Getenv(webScreenshotEnv); path != "" {
-		abs, err := filepath.Abs(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Env = append(cmd.Env, webScreenshotEnv+"="+abs)
-	}
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a network namespace: %s\n%s", cmd, out)
-	if err != nil {
-		t.Fatalf("browser test failed (output above): %v", err)
-	}
+	webgametest.Test{ChildEnv: browserChildEnv, Build: buildPage, Timeout: browserTimeout, Play: playInBrowser}.Run(t)
 }
 
-// buildPage puts the web page into dir. go test puts its own toolchain
-// first in PATH, so the wasm and wasm_exec.js match.
-func buildPage(t *testing.T, ctx context.Context, dir string) {
-	t.Helper()
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "pong.wasm"), ".")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building pong.wasm: %v\n%s", err, out)
+// buildPage puts the web page into dir as make pong-web does.
+func buildPage(ctx context.Context, dir string) error {
+	if err := webgametest.BuildWasm(ctx, dir, "pong.wasm", ".", "-trimpath", "-ldflags=-s -w"); err != nil {
+		return err
 	}
-	goroot, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
-	if err != nil {
-		t.Fatalf("go env GOROOT: %v", err)
-	}
-	if err := copyFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"), filepath.Join(dir, "wasm_exec.js")); err != nil {
-		t.Fatal(err)
-	}
-	if err := copyFile(filepath.Join("web", "index.html"), filepath.Join(dir, "index.html")); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// copyFile copies the file src to dst.
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	index, err := os.ReadFile(filepath.Join("web", "index.html"))
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return os.WriteFile(filepath.Join(dir, "index.html"), index, 0o644)
 }
 
 // playInBrowser is the test proper, in the namespace.
 func playInBrowser(t *testing.T, dir string) {
-	if err := chromium.BringLoopbackUp(); err != nil {
-		t.Fatalf("bringing lo up: %v", err)
-	}
-	page, err := web.Handler(os.DirFS(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := signaltest.Start(t, signalserver.Config{Web: page})
-	browser, err := chromium.Start(chromium.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("chromium output:\n%s", browser.Log(20000))
-		}
-		if err := browser.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	h := webgametest.Start(t, dir, Width, Height)
 	ctx, cancel := context.WithTimeout(t.Context(), browserMatch)
 	defer cancel()
 
 	// The page joins first, so it makes the WebRTC offer.
 	room := "pong-browser"
-	q := url.Values{"players": {"2"}, "bot": {""}, "loopback": {""}, "frames": {"600"}, "seed": {"1"}}
-	u := srv.HTTP.URL + "/" + room + "?" + q.Encode()
-	p, err := browser.NewPage(ctx, u, Width, Height)
-	if err != nil {
-		t.Fatalf("opening %s: %v", u, err)
-	}
-	t.Cleanup(func() { _ = p.Close(context.Background()) })
-	for srv.Metrics().Joins.Load() < 1 {
-		if ctx.Err() != nil {
-			t.Fatalf("the page did not join: %v", ctx.Err())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	native := startPeer(t, "-server", srv.URL(), "-room", room, "-players", "2", "-headless", "-loopback",
+	p := h.Open(t, ctx, room, url.Values{"players": {"2"}, "bot": {""}, "loopback": {""}, "frames": {"600"}, "seed": {"1"}})
+	h.WaitJoins(t, ctx, 1)
+	native := startPeer(t, "-server", h.Server.URL(), "-room", room, "-players", "2", "-headless", "-loopback",
 		"-seed", "2", "-frames", "600")
-	waitFor(t, ctx, p, `pong.phase === "playing"`)
+	chromium.WaitFor(t, ctx, p, `pong.phase === "playing"`, pageState)
 	time.Sleep(2 * time.Second) // mid-game: about frame 120 of 600
 	checkScreenshot(t, ctx, p)
 
@@ -183,8 +83,11 @@ func playInBrowser(t *testing.T, dir string) {
 	if err := p.Evaluate(ctx, `pong.done`, &rep); err != nil {
 		t.Fatalf("waiting for the page's result: %v", err)
 	}
-	if rep.Error != nil || rep.Result == nil {
-		t.Fatalf("the page failed: error %v, result %v", deref(rep.Error), deref(rep.Result))
+	if rep.Error != nil {
+		t.Fatalf("the page failed: %s", *rep.Error)
+	}
+	if rep.Result == nil {
+		t.Fatal("the page finished without a result")
 	}
 	page1 := &peerRun{code: exitOK}
 	if err := json.Unmarshal([]byte(*rep.Result), &page1.result); err != nil {
@@ -194,32 +97,8 @@ func playInBrowser(t *testing.T, dir string) {
 	t.Logf("page and native peer agree at frame 600: checksum %x", page1.result.Checksum)
 }
 
-// waitFor waits until the JavaScript condition holds in the page.
-func waitFor(t *testing.T, ctx context.Context, p *chromium.Page, cond string) {
-	t.Helper()
-	// Polled in the page, so that one call waits; an exception (pong not
-	// defined yet, while the page loads) counts as false.
-	expr := `new Promise((resolve) => {
-		const check = () => {
-			let ok = false;
-			try { ok = (` + cond + `); } catch (e) {}
-			ok ? resolve(true) : setTimeout(check, 20);
-		};
-		check();
-	})`
-	if err := p.Evaluate(ctx, expr, nil); err != nil {
-		var state any
-		_ = p.Evaluate(context.Background(), `({phase: pong.phase, text: pong.text, error: pong.error})`, &state)
-		t.Fatalf("waiting for %s: %v (page: %v)", cond, err, state)
-	}
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return "<nil>"
-	}
-	return *s
-}
+// pageState is what a failed wait shows of the page.
+const pageState = `({phase: pong.phase, text: pong.text, error: pong.error})`
 
 // checkScreenshot checks that the page draws the court with both players'
 // paddles (and their scores) in their colours, at the court's size.
@@ -248,12 +127,7 @@ func checkScreenshot(t *testing.T, ctx context.Context, p *chromium.Page) {
 	if n := countColour(img, courtColour); n < Width*Height/2 {
 		t.Errorf("the court's colour covers %d pixels, want most of the page", n)
 	}
-	if path := os.Getenv(webScreenshotEnv); path != "" {
-		if err := os.WriteFile(path, shot, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot saved to %s", path)
-	}
+	webgametest.SaveScreenshot(t, webScreenshotEnv, shot)
 }
 
 // countColour counts the pixels of img within a few levels of c.

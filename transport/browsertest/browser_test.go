@@ -53,29 +53,11 @@ func TestBrowserInterop(t *testing.T) {
 		runInNamespace(t, meshcat)
 		return
 	}
-	// A missing tool is a failure, not a skip: make test installs them.
-	for _, tool := range []string{"chromium", "unshare"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing (make test installs it from APT_PACKAGES): %v", tool, err)
-		}
-	}
+	chromium.RequireTools(t)
 	meshcat := buildMeshcat(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithTimeout(t.Context(), childTimeout)
-	defer cancel()
-	cmd := chromium.LoopbackOnlyCommand(ctx, self,
-		"-test.run="+flagValue("test.run", "^TestBrowserInterop$"),
-		"-test.v", "-test.count=1", "-test.timeout="+(childTimeout-5*time.Second).String())
-	cmd.Env = append(os.Environ(), childEnv+"="+meshcat)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a network namespace: %s\n%s", cmd, out)
-	if err != nil {
-		t.Fatalf("browser interop failed (output above): %v", err)
-	}
+	// The copy runs what -run selects of this test, so that
+	// `go test -run 'TestBrowserInterop/meshcat-first'` narrows it too.
+	chromium.RunInNamespace(t, childTimeout, flagValue("test.run", "^TestBrowserInterop$"), childEnv+"="+meshcat)
 }
 
 // buildMeshcat builds cmd/meshcat into a temporary directory, with the race

@@ -170,7 +170,7 @@ func (h *harness) scenario(t *testing.T, browserFirst bool, gather string) {
 		mc.waitJoined(ctx)
 	}
 	start := time.Now()
-	startChromium(t, pageURL)
+	chromium.StartTest(t, chromium.Options{URL: pageURL})
 	browserID := r.next(ctx, "joined").ID
 	joined := time.Since(start)
 	if browserID == "" {
@@ -340,26 +340,6 @@ func (r *reader) next(ctx context.Context, typ string) event {
 			}
 		}
 	}
-}
-
-// startChromium opens url (empty for about:blank) in a headless Chromium
-// that is killed, with all of its processes, when the test ends; a failed
-// test logs the end of its output.
-func startChromium(t *testing.T, url string) *chromium.Browser {
-	t.Helper()
-	b, err := chromium.Start(chromium.Options{Dir: t.TempDir(), URL: url})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("chromium output (without D-Bus complaints):\n%s", b.Log(20000))
-		}
-		if err := b.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return b
 }
 
 // meshcatProc is a running `meshcat -echo`.

@@ -10,14 +10,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/rollbox/rollbox/internal/chromium"
+	"github.com/rollbox/rollbox/internal/webgametest"
 	"github.com/rollbox/rollbox/signalserver"
 	"github.com/rollbox/rollbox/signalserver/signaltest"
 	"github.com/rollbox/rollbox/transport"
@@ -50,51 +49,17 @@ WebAssembly.instantiateStreaming(fetch("wasmecho.wasm"), go.importObject)
 // their DTLS certificates instead of connecting twice; and when it leaves
 // every native sees it go.
 func TestWasmTransport(t *testing.T) {
-	if dir := os.Getenv(wasmChildEnv); dir != "" {
-		runWasmInNamespace(t, dir)
-		return
-	}
-	for _, tool := range []string{"chromium", "unshare"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing (make test installs it from APT_PACKAGES): %v", tool, err)
-		}
-	}
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(t.Context(), buildTimeout)
-	defer cancel()
-	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "wasmecho.wasm"), "./wasmecho")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building wasmecho: %v\n%s", err, out)
-	}
-	goroot, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	wasmExec, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range map[string][]byte{"wasm_exec.js": wasmExec, "index.html": []byte(wasmPage)} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel = context.WithTimeout(t.Context(), childTimeout)
-	defer cancel()
-	cmd := chromium.LoopbackOnlyCommand(ctx, self, "-test.run=^TestWasmTransport$",
-		"-test.v", "-test.count=1", "-test.timeout="+(childTimeout-5*time.Second).String())
-	cmd.Env = append(os.Environ(), wasmChildEnv+"="+dir)
-	out, err := cmd.CombinedOutput()
-	t.Logf("in a network namespace: %s\n%s", cmd, out)
-	if err != nil {
-		t.Fatalf("wasm transport test failed (output above): %v", err)
-	}
+	webgametest.Test{
+		ChildEnv: wasmChildEnv,
+		Build: func(ctx context.Context, dir string) error {
+			if err := webgametest.BuildWasm(ctx, dir, "wasmecho.wasm", "./wasmecho"); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, "index.html"), []byte(wasmPage), 0o644)
+		},
+		Timeout: childTimeout,
+		Play:    runWasmInNamespace,
+	}.Run(t)
 }
 
 func runWasmInNamespace(t *testing.T, dir string) {
@@ -107,7 +72,7 @@ func runWasmInNamespace(t *testing.T, dir string) {
 		// Nothing answers there; the page only has to fetch and use it.
 		ICE: signalserver.ICEConfig{STUN: []string{"stun:127.0.0.1:9"}},
 	})
-	browser := startChromium(t, "")
+	browser := chromium.StartTest(t, chromium.Options{})
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 
