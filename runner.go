@@ -307,7 +307,11 @@ func (r *runner[S, I, A]) recordConfirmed() {
 		if r.onConfirmed != nil {
 			r.onConfirmed(f, sum)
 		}
-		if r.rec != nil && f > 0 {
+		// A match with a target ends there, and so does its replay: a
+		// peer may confirm later frames (a spectators' host, a simulation
+		// waiting for its other peers), which would make playback end past
+		// the frame and checksum Result reports.
+		if r.rec != nil && f > 0 && (r.target == 0 || f <= r.target) {
 			if r.inputRec.frames[int(f-1)%sumRing] != f-1 {
 				r.log.Error("rollbox: inputs of a confirmed frame were forgotten; recording stops", "frame", f-1)
 				r.rec.err = errors.New("rollbox: recording lost a frame")
