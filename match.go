@@ -399,9 +399,17 @@ func (m *Match[S, I]) View() View {
 
 // Run plays the match without a window: Update at Config.FPS until the
 // match is Done, fails, or ctx ends; then Close. It returns the Result and
-// the error that ended the match (nil when Done).
-func (m *Match[S, I]) Run(ctx context.Context) (Result, error) {
-	defer m.Close()
+// the error that ended the match (nil when Done), joined with the
+// recording's error (Config.Record) if it failed.
+func (m *Match[S, I]) Run(ctx context.Context) (_ Result, err error) {
+	defer func() {
+		_ = m.Close() // the connections' errors concern no one once the match is over
+		// Close writes out the buffered replay: a recording cut short
+		// must not end as a success.
+		if m.r != nil && m.r.rec != nil && m.r.rec.err != nil {
+			err = errors.Join(err, fmt.Errorf("rollbox: recording: %w", m.r.rec.err))
+		}
+	}()
 	if m.cfg.SyncTest {
 		// No network to wait for: as fast as the machine goes.
 		for !m.Done() {
