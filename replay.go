@@ -207,7 +207,7 @@ func NewReplayer[S any, I comparable, G Game[S, I]](r io.Reader, initial func(pl
 		return nil, errors.New("rollbox: replay truncated in its header")
 	}
 	if want := gameName[S, I](); string(name) != want {
-		return nil, fmt.Errorf("rollbox: replay of game %s, not %s", name, want)
+		return nil, fmt.Errorf("rollbox: replay of game %q, not %q", name, want) // quoted: the file's bytes
 	}
 	players, err := p.uvarint("players")
 	if err != nil {
