@@ -190,14 +190,15 @@ func (r *runner[S, I, A]) advance() error {
 			return errWaiting
 		}
 		for _, h := range r.local {
-			if err := r.p2p.AddLocalInput(h, r.input(h)); err != nil {
+			// Canonical: this peer must step what the others decode.
+			if err := r.p2p.AddLocalInput(h, r.codec.canonical(r.input(h))); err != nil {
 				return err
 			}
 		}
 	}
 	if r.sync != nil {
 		for _, h := range r.local {
-			if err := r.sync.AddLocalInput(h, r.input(h)); err != nil {
+			if err := r.sync.AddLocalInput(h, r.codec.canonical(r.input(h))); err != nil {
 				return err
 			}
 		}
