@@ -347,7 +347,7 @@ func (r *runner[S, I, A]) handleEvents() error {
 			d := Desync{Frame: e.Frame, Peer: fmt.Sprint(e.Addr), LocalChecksum: e.LocalChecksum,
 				RemoteChecksum: e.RemoteChecksum, LocalDump: e.LocalDump, RemoteDump: e.RemoteDump}
 			r.lastDesync = d
-			r.remoteLog.Log(context.Background(), r.log, slog.LevelError, "rollbox: desync: state differs", "frame", e.Frame, "peer", e.Addr, "diff", d.Diff())
+			r.remoteLog.Log(context.Background(), r.log, slog.LevelError, "rollbox: desync: state differs", "frame", e.Frame, "peer", e.Addr, "diff", diffValue{&r.lastDesync})
 			if r.onDesync != nil {
 				r.onDesync(d)
 			}
@@ -449,3 +449,11 @@ func (r *runner[S, I, A]) describePlaying() string {
 	}
 	return fmt.Sprintf("playing as players %v", r.local)
 }
+
+// diffValue logs a desync's Diff, made only if the line is written: a
+// diff of two dumps costs about a megabyte, and a peer can cause a desync
+// every check, most of whose lines the rate limit holds back.
+type diffValue struct{ d *Desync }
+
+// LogValue implements slog.LogValuer.
+func (v diffValue) LogValue() slog.Value { return slog.StringValue(v.d.Diff()) }
