@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/rollbox/rollbox"
 	"github.com/rollbox/rollbox/signalserver"
@@ -58,5 +60,97 @@ func TestRecordingOverWebRTC(t *testing.T) {
 			t.Errorf("peer %d (spectator: %v): replay ends at frame %d, %016x; its result: frame %d, %016x",
 				i, i == 2, frame, sum, res.Frame, res.Checksum)
 		}
+	}
+}
+
+// dropWorld is netWorld that counts, per player, the frames stepped with
+// the player disconnected: a replay must carry that status.
+type dropWorld struct {
+	netWorld
+	Gone [8]int32
+}
+
+func (w *dropWorld) Step(in []rollbox.PlayerInput[netPad]) {
+	w.netWorld.Step(in)
+	for i, p := range in {
+		if p.Status == rollbox.Disconnected {
+			w.Gone[i]++
+		}
+	}
+}
+
+// A player leaves mid-match: the two who stay play on to Frames, and the
+// replay one of them recorded plays back to its Result, with the frames
+// after the drop stepped as Disconnected (the status is part of the
+// confirmed input the replay must carry).
+func TestRecordingOfAMatchAPlayerLeaves(t *testing.T) {
+	srv := signaltest.Start(t, signalserver.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), netTestTimeout)
+	defer cancel()
+	const frames, leaveAt = 300, 60
+	var rec bytes.Buffer
+	var matches []*rollbox.Match[dropWorld, netPad]
+	for i := range 3 {
+		c := netConfig(t, srv, 3, frames, uint64(i+1))
+		c.DisconnectTimeout, c.DisconnectNotifyStart = time.Second, 500*time.Millisecond
+		if i == 0 {
+			c.Record = &rec
+		}
+		m, err := rollbox.NewMatch(ctx, &dropWorld{}, nil, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		matches = append(matches, m)
+	}
+	ends := make([]played, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Go(func() {
+			res, err := matches[i].Run(ctx)
+			ends[i] = played{res, err}
+		})
+	}
+	leaver := matches[2]
+	tick := time.NewTicker(time.Second / 60)
+	for leaver.View().Frame < leaveAt && ctx.Err() == nil {
+		if err := leaver.Update(); err != nil {
+			t.Errorf("the leaver failed before leaving: %v", err)
+			break
+		}
+		<-tick.C
+	}
+	tick.Stop()
+	leaver.Close()
+	wg.Wait()
+	for i, e := range ends {
+		if e.err != nil || e.res.Frame != frames {
+			t.Fatalf("peer %d: %+v, %v", i, e.res, e.err)
+		}
+	}
+	if ends[0].res.Checksum != ends[1].res.Checksum {
+		t.Errorf("the peers who stayed confirmed %016x and %016x", ends[0].res.Checksum, ends[1].res.Checksum)
+	}
+	var replayed *dropWorld
+	frame, sum, err := rollbox.Replay(bytes.NewReader(rec.Bytes()), func(int) *dropWorld { replayed = &dropWorld{}; return replayed })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if frame != frames || sum != ends[0].res.Checksum {
+		t.Errorf("replay ends at frame %d, %016x; the match at %d, %016x", frame, sum, frames, ends[0].res.Checksum)
+	}
+	// The leaver's handle is its place among the sorted peer ids: one
+	// player, gone from a little after leaveAt (its last inputs, within the
+	// disconnect timeout) to the end.
+	gone := 0
+	for _, n := range replayed.Gone[:3] {
+		if n != 0 {
+			gone++
+			if n < frames-leaveAt-3*60 || n > frames-leaveAt {
+				gone = 99
+			}
+		}
+	}
+	if gone != 1 {
+		t.Errorf("frames stepped with each player disconnected: %v; want one player's, from about frame %d", replayed.Gone[:3], leaveAt)
 	}
 }
