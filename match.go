@@ -303,7 +303,8 @@ const lingerSeconds = 3
 // Update runs one tick: while connecting it only checks for news; once
 // playing it exchanges inputs, steps the state (reading the local input)
 // and rolls back as needed. It returns the error that ended the match, once
-// and again on every later call; a finished match (Done) returns nil.
+// and again on every later call (after Close, "match closed"); a finished
+// match (Done) returns nil.
 func (m *Match[S, I]) Update() error {
 	if m.err != nil {
 		return m.err
@@ -321,6 +322,13 @@ func (m *Match[S, I]) Update() error {
 	}
 	if m.Done() {
 		return nil
+	}
+	select {
+	case <-m.closing:
+		// Closed while playing: the connections are gone, and stepping
+		// on would predict every remote input for ever.
+		return m.fail(errClosed)
+	default:
 	}
 	if err := m.r.tick(); err != nil {
 		return m.fail(err)
@@ -443,6 +451,9 @@ func (m *Match[S, I]) Run(ctx context.Context) (_ Result, err error) {
 	}
 }
 
+// errClosed ends a match that Close left before it finished.
+var errClosed = errors.New("rollbox: match closed")
+
 // Close leaves the match: it stops connecting and closes the connections to
 // the other peers, waiting up to five seconds for them to close.
 func (m *Match[S, I]) Close() error {
@@ -461,7 +472,7 @@ func (m *Match[S, I]) Close() error {
 		// m.err set, Update already took its result: connecting failed,
 		// and closed what it made.)
 		res := <-m.connected
-		m.connected <- connectResult[S, I]{err: errors.New("rollbox: match closed")}
+		m.connected <- connectResult[S, I]{err: errClosed}
 		m.sock = res.sock
 	}
 	var errs []error

@@ -154,3 +154,37 @@ func TestRecordingOfAMatchAPlayerLeaves(t *testing.T) {
 		t.Errorf("frames stepped with each player disconnected: %v; want one player's, from about frame %d", replayed.Gone[:3], leaveAt)
 	}
 }
+
+// A match closed while playing says so, as one closed while connecting
+// does (TestCloseWhileConnecting), and plays no more: Update went on
+// stepping it over the closed connections, returning nil, and a loop
+// waiting for Done never ended.
+func TestUpdateAfterCloseWhilePlaying(t *testing.T) {
+	srv := signaltest.Start(t, signalserver.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), netTestTimeout)
+	defer cancel()
+	a := newNetMatch(t, ctx, netConfig(t, srv, 2, 0, 1))
+	b := newNetMatch(t, ctx, netConfig(t, srv, 2, 0, 2))
+	defer b.Close()
+	tick := time.NewTicker(time.Second / 60)
+	defer tick.Stop()
+	for a.View().Frame < 30 {
+		if err := errors.Join(a.Update(), b.Update(), ctx.Err()); err != nil {
+			t.Fatal(err)
+		}
+		<-tick.C
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	frame := a.View().Frame
+	for range 10 {
+		if err := a.Update(); err == nil {
+			t.Fatal("Update after Close: no error")
+		}
+		<-tick.C
+	}
+	if v := a.View(); v.Frame != frame || v.Phase == rollbox.PhasePlaying || a.Done() {
+		t.Errorf("after Close: frame %d (closed at %d), phase %v, done %v", v.Frame, frame, v.Phase, a.Done())
+	}
+}
