@@ -148,9 +148,10 @@ type Config struct {
 	CheckDistance int
 
 	// Record, when not nil, receives a replay of the match: every confirmed
-	// frame's inputs and checksums, written as frames are confirmed (through
-	// a buffer flushed by Close). Replay and Replayer play it back. A write
-	// error stops the recording, never the match; Close returns it.
+	// frame's inputs and checksums up to Frames (when set), written as
+	// frames are confirmed (through a buffer flushed by Close). Replay and
+	// Replayer play it back. A write error stops the recording, never the
+	// match; Close returns it.
 	Record io.Writer
 
 	// Logger receives what happens to the match (desyncs with their diffs,

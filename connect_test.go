@@ -235,7 +235,10 @@ func TestStartRefusesDisagreeingPeers(t *testing.T) {
 		hello []byte
 		want  string
 	}{
-		{"another game", changed(func(h *hello) { h.Game = "other.state/other.input" }), "runs game other.state/other.input"},
+		{"another game", changed(func(h *hello) { h.Game = "other.state/other.input" }), `runs game "other.state/other.input"`},
+		// Quoted: a peer's bytes reach a terminal (log.Fatal) and the
+		// connection screen, where a newline or an escape would forge lines.
+		{"a game name that writes on terminals", changed(func(h *hello) { h.Game = "g\n\x1b[2J" }), `runs game "g\n\x1b[2J"`},
 		{"players", changed(func(h *hello) { h.Players = 3 }), "expects 3 players, this peer 4"},
 		{"lockstep", changed(func(h *hello) { h.Lockstep = true }), "lockstep on one peer"},
 		{"fps", changed(func(h *hello) { h.FPS = 30 }), "ticks at 30 fps"},
@@ -254,7 +257,7 @@ func TestStartRefusesDisagreeingPeers(t *testing.T) {
 			if err == nil || r != nil {
 				t.Fatalf("started with a disagreeing peer (runner %v)", r != nil)
 			}
-			if !strings.Contains(err.Error(), "peer c") || !strings.Contains(err.Error(), tc.want) {
+			if !strings.Contains(err.Error(), "peer c") || !strings.Contains(err.Error(), tc.want) || strings.ContainsAny(err.Error(), "\n\x1b") {
 				t.Errorf("error %q, want one naming peer c and containing %q", err, tc.want)
 			}
 			if v := m.View(); v.Phase >= PhaseSynchronizing {

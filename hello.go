@@ -69,7 +69,7 @@ func parseHello(from transport.PeerID, b []byte) (hello, error) {
 func (h hello) agree(peer hello) string {
 	switch {
 	case peer.Game != h.Game:
-		return fmt.Sprintf("it runs game %s, this peer %s", peer.Game, h.Game)
+		return fmt.Sprintf("it runs game %q, this peer %q", peer.Game, h.Game) // quoted: a peer's bytes, bound for terminals
 	case peer.Players != h.Players:
 		return fmt.Sprintf("it expects %d players, this peer %d", peer.Players, h.Players)
 	case peer.FPS != h.FPS:

@@ -303,7 +303,8 @@ const lingerSeconds = 3
 // Update runs one tick: while connecting it only checks for news; once
 // playing it exchanges inputs, steps the state (reading the local input)
 // and rolls back as needed. It returns the error that ended the match, once
-// and again on every later call; a finished match (Done) returns nil.
+// and again on every later call (after Close, "match closed"); a finished
+// match (Done) returns nil.
 func (m *Match[S, I]) Update() error {
 	if m.err != nil {
 		return m.err
@@ -321,6 +322,13 @@ func (m *Match[S, I]) Update() error {
 	}
 	if m.Done() {
 		return nil
+	}
+	select {
+	case <-m.closing:
+		// Closed while playing: the connections are gone, and stepping
+		// on would predict every remote input for ever.
+		return m.fail(errClosed)
+	default:
 	}
 	if err := m.r.tick(); err != nil {
 		return m.fail(err)
@@ -399,9 +407,17 @@ func (m *Match[S, I]) View() View {
 
 // Run plays the match without a window: Update at Config.FPS until the
 // match is Done, fails, or ctx ends; then Close. It returns the Result and
-// the error that ended the match (nil when Done).
-func (m *Match[S, I]) Run(ctx context.Context) (Result, error) {
-	defer m.Close()
+// the error that ended the match (nil when Done), joined with the
+// recording's error (Config.Record) if it failed.
+func (m *Match[S, I]) Run(ctx context.Context) (_ Result, err error) {
+	defer func() {
+		_ = m.Close() // the connections' errors concern no one once the match is over
+		// Close writes out the buffered replay: a recording cut short
+		// must not end as a success.
+		if m.r != nil && m.r.rec != nil && m.r.rec.err != nil {
+			err = errors.Join(err, fmt.Errorf("rollbox: recording: %w", m.r.rec.err))
+		}
+	}()
 	if m.cfg.SyncTest {
 		// No network to wait for: as fast as the machine goes.
 		for !m.Done() {
@@ -435,6 +451,9 @@ func (m *Match[S, I]) Run(ctx context.Context) (Result, error) {
 	}
 }
 
+// errClosed ends a match that Close left before it finished.
+var errClosed = errors.New("rollbox: match closed")
+
 // Close leaves the match: it stops connecting and closes the connections to
 // the other peers, waiting up to five seconds for them to close.
 func (m *Match[S, I]) Close() error {
@@ -453,7 +472,7 @@ func (m *Match[S, I]) Close() error {
 		// m.err set, Update already took its result: connecting failed,
 		// and closed what it made.)
 		res := <-m.connected
-		m.connected <- connectResult[S, I]{err: errors.New("rollbox: match closed")}
+		m.connected <- connectResult[S, I]{err: errClosed}
 		m.sock = res.sock
 	}
 	var errs []error

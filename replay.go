@@ -39,6 +39,8 @@ const (
 	replayFullSumEvery = 60
 	// maxReplayGameName bounds the game name a replay may carry.
 	maxReplayGameName = 1024
+	// maxReplayFPS is Config.FPS's bound.
+	maxReplayFPS = 1000
 )
 
 // Frame flags.
@@ -169,8 +171,8 @@ type Replayer[S any, I comparable] struct {
 // NewReplayer reads the replay's header from r and returns a Replayer that
 // steps the state initial returns for the recorded match's player count:
 // the game's state at frame 0, as the match started. It fails if the
-// replay is not one, is of another version, or was recorded by another
-// game (state or input type), and with a *ReplayMismatchError if the
+// replay is not one, is of another version, was recorded by another game
+// (state or input type) or claims a frame rate no match plays at, and with a *ReplayMismatchError if the
 // state's checksum is not the recorded one.
 func NewReplayer[S any, I comparable, G Game[S, I]](r io.Reader, initial func(players int) G) (*Replayer[S, I], error) {
 	ops, err := newStateOps[S, I, G]()
@@ -205,7 +207,7 @@ func NewReplayer[S any, I comparable, G Game[S, I]](r io.Reader, initial func(pl
 		return nil, errors.New("rollbox: replay truncated in its header")
 	}
 	if want := gameName[S, I](); string(name) != want {
-		return nil, fmt.Errorf("rollbox: replay of game %s, not %s", name, want)
+		return nil, fmt.Errorf("rollbox: replay of game %q, not %q", name, want) // quoted: the file's bytes
 	}
 	players, err := p.uvarint("players")
 	if err != nil {
@@ -225,7 +227,12 @@ func NewReplayer[S any, I comparable, G Game[S, I]](r io.Reader, initial func(pl
 	if size != uint64(codec.Size()) {
 		return nil, fmt.Errorf("rollbox: replay inputs of %d bytes, this game's are %d", size, codec.Size())
 	}
-	p.players, p.fps = int(players), int(min(fps, 1<<20))
+	// No match plays at another rate, and a player paces playback by it
+	// (time.Second / FPS): a rate of 0 would divide by zero there.
+	if fps < 1 || fps > maxReplayFPS {
+		return nil, fmt.Errorf("rollbox: replay at %d fps, not 1 to %d", fps, maxReplayFPS)
+	}
+	p.players, p.fps = int(players), int(fps)
 	state := initial(p.players)
 	if state == nil {
 		return nil, errors.New("rollbox: initial returned a nil state")
@@ -254,8 +261,8 @@ func (p *Replayer[S, I]) uvarint(what string) (uint64, error) {
 // Players returns the number of players of the recorded match.
 func (p *Replayer[S, I]) Players() int { return p.players }
 
-// FPS returns the frame rate the match was played at: step that many
-// frames a second to watch it at its real speed.
+// FPS returns the frame rate the match was played at, 1 to 1000: step
+// that many frames a second to watch it at its real speed.
 func (p *Replayer[S, I]) FPS() int { return p.fps }
 
 // Frame returns the frame the state is at.

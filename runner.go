@@ -190,14 +190,15 @@ func (r *runner[S, I, A]) advance() error {
 			return errWaiting
 		}
 		for _, h := range r.local {
-			if err := r.p2p.AddLocalInput(h, r.input(h)); err != nil {
+			// Canonical: this peer must step what the others decode.
+			if err := r.p2p.AddLocalInput(h, r.codec.canonical(r.input(h))); err != nil {
 				return err
 			}
 		}
 	}
 	if r.sync != nil {
 		for _, h := range r.local {
-			if err := r.sync.AddLocalInput(h, r.input(h)); err != nil {
+			if err := r.sync.AddLocalInput(h, r.codec.canonical(r.input(h))); err != nil {
 				return err
 			}
 		}
@@ -307,7 +308,11 @@ func (r *runner[S, I, A]) recordConfirmed() {
 		if r.onConfirmed != nil {
 			r.onConfirmed(f, sum)
 		}
-		if r.rec != nil && f > 0 {
+		// A match with a target ends there, and so does its replay: a
+		// peer may confirm later frames (a spectators' host, a simulation
+		// waiting for its other peers), which would make playback end past
+		// the frame and checksum Result reports.
+		if r.rec != nil && f > 0 && (r.target == 0 || f <= r.target) {
 			if r.inputRec.frames[int(f-1)%sumRing] != f-1 {
 				r.log.Error("rollbox: inputs of a confirmed frame were forgotten; recording stops", "frame", f-1)
 				r.rec.err = errors.New("rollbox: recording lost a frame")
@@ -342,7 +347,7 @@ func (r *runner[S, I, A]) handleEvents() error {
 			d := Desync{Frame: e.Frame, Peer: fmt.Sprint(e.Addr), LocalChecksum: e.LocalChecksum,
 				RemoteChecksum: e.RemoteChecksum, LocalDump: e.LocalDump, RemoteDump: e.RemoteDump}
 			r.lastDesync = d
-			r.remoteLog.Log(context.Background(), r.log, slog.LevelError, "rollbox: desync: state differs", "frame", e.Frame, "peer", e.Addr, "diff", d.Diff())
+			r.remoteLog.Log(context.Background(), r.log, slog.LevelError, "rollbox: desync: state differs", "frame", e.Frame, "peer", e.Addr, "diff", diffValue{&r.lastDesync})
 			if r.onDesync != nil {
 				r.onDesync(d)
 			}
@@ -444,3 +449,11 @@ func (r *runner[S, I, A]) describePlaying() string {
 	}
 	return fmt.Sprintf("playing as players %v", r.local)
 }
+
+// diffValue logs a desync's Diff, made only if the line is written: a
+// diff of two dumps costs about a megabyte, and a peer can cause a desync
+// every check, most of whose lines the rate limit holds back.
+type diffValue struct{ d *Desync }
+
+// LogValue implements slog.LogValuer.
+func (v diffValue) LogValue() slog.Value { return slog.StringValue(v.d.Diff()) }

@@ -277,6 +277,7 @@ func readUint(p unsafe.Pointer, size uintptr) uint64 {
 // bytes on every platform.
 type valueCodec[I any] struct {
 	fields []leaf
+	floats []leaf // the float and complex fields (value_float.go)
 	size   int
 }
 
@@ -296,7 +297,7 @@ func newValueCodec[I any]() (*valueCodec[I], error) {
 	if len(l.strings) > 0 {
 		return nil, fmt.Errorf("rollbox: input type %v holds a string; inputs have a fixed size", t)
 	}
-	c := &valueCodec[I]{fields: l.leaves}
+	c := &valueCodec[I]{fields: l.leaves, floats: floatLeaves(l.leaves)}
 	for _, f := range l.leaves {
 		c.size += wireSize(f)
 	}
@@ -320,8 +321,10 @@ func wireSize(f leaf) int {
 // Size implements rollback.InputCodec.
 func (c *valueCodec[I]) Size() int { return c.size }
 
-// Encode implements rollback.InputCodec.
+// Encode implements rollback.InputCodec. It sends -0 as +0 (see
+// value_float.go).
 func (c *valueCodec[I]) Encode(dst []byte, in I) {
+	in = c.canonical(in)
 	p := unsafe.Pointer(&in)
 	for _, f := range c.fields {
 		q := unsafe.Add(p, f.off)
@@ -353,8 +356,8 @@ func (c *valueCodec[I]) Encode(dst []byte, in I) {
 }
 
 // Decode implements rollback.InputCodec. It accepts any src of Size bytes
-// and refuses only bool bytes other than 0 and 1, and int or uint values a
-// 32-bit platform cannot hold.
+// and refuses only bool bytes other than 0 and 1, floats of -0 (see
+// value_float.go), and int or uint values a 32-bit platform cannot hold.
 func (c *valueCodec[I]) Decode(src []byte) (I, error) {
 	var in I
 	if len(src) != c.size {
@@ -397,6 +400,10 @@ func (c *valueCodec[I]) Decode(src []byte) (I, error) {
 			writeUint(q, f.size, getUint(src[:n]))
 		}
 		src = src[n:]
+	}
+	if len(c.floats) > 0 && c.walkFloats(p, false) {
+		var zero I
+		return zero, errNegativeZero
 	}
 	return in, nil
 }

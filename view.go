@@ -18,8 +18,8 @@ const (
 	PhaseConnecting                     // everyone is there; connecting peer to peer
 	PhaseSynchronizing                  // the rollback handshake
 	PhasePlaying                        // frames advance
-	PhaseFinished                       // Config.Frames confirmed, or closed
-	PhaseFailed                         // View.Err says why
+	PhaseFinished                       // Config.Frames confirmed
+	PhaseFailed                         // View.Err says why (closed before the end: "match closed")
 )
 
 var phaseNames = [...]string{"", "joining", "waiting", "connecting", "synchronizing", "playing", "finished", "failed"}
