@@ -16,6 +16,11 @@ import (
 	"github.com/rollbox/rollbox/transport/simnet"
 )
 
+// MaxPlayers is the most players a match may have (rollback.MaxPlayers):
+// size a state's per-player arrays with it, and Players can never index
+// past them.
+const MaxPlayers = rollback.MaxPlayers
+
 // Defaults that a zero Config field stands for.
 const (
 	// DefaultServer is the signalling server cmd/signalserver listens as by

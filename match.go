@@ -415,7 +415,7 @@ func (m *Match[S, I]) Run(ctx context.Context) (_ Result, err error) {
 		// Close writes out the buffered replay: a recording cut short
 		// must not end as a success.
 		if m.r != nil && m.r.rec != nil && m.r.rec.err != nil {
-			err = errors.Join(err, fmt.Errorf("rollbox: recording: %w", m.r.rec.err))
+			err = errors.Join(err, fmt.Errorf("%w: %w", ErrRecording, m.r.rec.err))
 		}
 	}()
 	if m.cfg.SyncTest {
@@ -428,7 +428,7 @@ func (m *Match[S, I]) Run(ctx context.Context) (_ Result, err error) {
 				return m.Result(), ctx.Err()
 			}
 		}
-		return m.Result(), nil
+		return m.finish(), nil
 	}
 	tick := time.NewTicker(time.Second / time.Duration(m.cfg.FPS))
 	defer tick.Stop()
@@ -437,7 +437,7 @@ func (m *Match[S, I]) Run(ctx context.Context) (_ Result, err error) {
 			return m.Result(), err
 		}
 		if m.Done() {
-			return m.Result(), nil
+			return m.finish(), nil
 		}
 		select {
 		case <-ctx.Done():
@@ -449,6 +449,19 @@ func (m *Match[S, I]) Run(ctx context.Context) (_ Result, err error) {
 		case <-tick.C:
 		}
 	}
+}
+
+// ErrRecording: writing the replay (Config.Record) failed, so the
+// recording is cut short. Close and Run return it wrapped with the cause.
+var ErrRecording = errors.New("rollbox: recording failed")
+
+// finish logs the result of a match that is Done and returns it: a
+// headless run says what it reached even when the game prints nothing.
+func (m *Match[S, I]) finish() Result {
+	res := m.Result()
+	m.cfg.Logger.Info("rollbox: finished", "frame", res.Frame, "checksum", fmt.Sprintf("%016x", res.Checksum),
+		"rollbacks", res.Rollbacks, "desyncs", res.Desyncs, "max_ping", res.MaxPing)
+	return res
 }
 
 // errClosed ends a match that Close left before it finished.
@@ -478,7 +491,7 @@ func (m *Match[S, I]) Close() error {
 	var errs []error
 	if m.r != nil && m.r.rec != nil {
 		if err := m.r.rec.flush(); err != nil {
-			errs = append(errs, fmt.Errorf("rollbox: recording: %w", err))
+			errs = append(errs, fmt.Errorf("%w: %w", ErrRecording, err))
 		}
 	}
 	if m.sock != nil {

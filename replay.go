@@ -268,6 +268,10 @@ func (p *Replayer[S, I]) FPS() int { return p.fps }
 // Frame returns the frame the state is at.
 func (p *Replayer[S, I]) Frame() Frame { return p.frame }
 
+// State returns the state being played back (the one initial returned), to
+// draw it between steps.
+func (p *Replayer[S, I]) State() *S { return p.state }
+
 // Checksum returns the checksum of the state at Frame.
 func (p *Replayer[S, I]) Checksum() uint64 { return p.ops.checksum(p.state) }
 

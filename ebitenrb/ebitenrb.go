@@ -65,7 +65,7 @@ func Run[S any, I comparable, G Game[S, I]](ctx context.Context, state G, input 
 }
 
 // RunWithOptions is Run with the adapter's options.
-func RunWithOptions[S any, I comparable, G Game[S, I]](ctx context.Context, state G, input func(rollbox.PlayerHandle) I, cfg rollbox.Config, o Options) (rollbox.Result, error) {
+func RunWithOptions[S any, I comparable, G Game[S, I]](ctx context.Context, state G, input func(rollbox.PlayerHandle) I, cfg rollbox.Config, o Options) (_ rollbox.Result, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if !cfg.Headless && !cfg.SyncTest {
@@ -80,7 +80,14 @@ func RunWithOptions[S any, I comparable, G Game[S, I]](ctx context.Context, stat
 	if cfg.Headless || cfg.SyncTest {
 		return m.Run(ctx)
 	}
-	defer m.Close()
+	defer func() {
+		// Close writes out the buffered replay: a recording cut short must
+		// not end as a success. (The connections' errors concern no one
+		// once the match is over.)
+		if cerr := m.Close(); errors.Is(cerr, rollbox.ErrRecording) {
+			err = errors.Join(err, cerr)
+		}
+	}()
 	g := &game[S, I, G]{ctx: ctx, m: m, state: state, opts: o, overlay: !o.HideOverlay}
 	title := o.Title
 	if title == "" {

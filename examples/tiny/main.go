@@ -19,7 +19,7 @@ import (
 
 // Game is what every peer simulates: plain values, so rollbox saves,
 // restores and checksums it by itself.
-type Game struct{ X, Y [8]int32 }
+type Game struct{ X, Y [rollbox.MaxPlayers]int32 }
 
 // Input is one player's arrow keys, a bit each.
 type Input uint8
