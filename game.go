@@ -79,6 +79,17 @@ type stateOps[S any, I comparable] struct {
 	dump     func(dst []byte, s *S) []byte
 }
 
+// newGame checks a game's state and input types and returns how to handle
+// each: the state's operations and the input's wire codec.
+func newGame[S any, I comparable, G Game[S, I]]() (stateOps[S, I], *valueCodec[I], error) {
+	ops, err := newStateOps[S, I, G]()
+	if err != nil {
+		return ops, nil, err
+	}
+	codec, err := newValueCodec[I]()
+	return ops, codec, err
+}
+
 func newStateOps[S any, I comparable, G Game[S, I]]() (stateOps[S, I], error) {
 	ops := stateOps[S, I]{step: func(s *S, in []PlayerInput[I]) { G(s).Step(in) }}
 	t := reflect.TypeFor[S]()

@@ -82,11 +82,7 @@ func newMatch[S any, I comparable, G Game[S, I]](state G, input func(PlayerHandl
 	if state == nil {
 		return nil, errors.New("rollbox: state is nil")
 	}
-	ops, err := newStateOps[S, I, G]()
-	if err != nil {
-		return nil, err
-	}
-	codec, err := newValueCodec[I]()
+	ops, codec, err := newGame[S, I, G]()
 	if err != nil {
 		return nil, err
 	}

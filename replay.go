@@ -175,11 +175,7 @@ type Replayer[S any, I comparable] struct {
 // (state or input type) or claims a frame rate no match plays at, and with a *ReplayMismatchError if the
 // state's checksum is not the recorded one.
 func NewReplayer[S any, I comparable, G Game[S, I]](r io.Reader, initial func(players int) G) (*Replayer[S, I], error) {
-	ops, err := newStateOps[S, I, G]()
-	if err != nil {
-		return nil, err
-	}
-	codec, err := newValueCodec[I]()
+	ops, codec, err := newGame[S, I, G]()
 	if err != nil {
 		return nil, err
 	}

@@ -106,11 +106,7 @@ func Simulate[S any, I comparable, G Game[S, I]](initial G, sim Simulation[I]) (
 	if initial == nil {
 		return res, errors.New("rollbox: initial state is nil")
 	}
-	ops, err := newStateOps[S, I, G]()
-	if err != nil {
-		return res, err
-	}
-	codec, err := newValueCodec[I]()
+	ops, codec, err := newGame[S, I, G]()
 	if err != nil {
 		return res, err
 	}
