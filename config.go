@@ -314,6 +314,20 @@ func sessionConfig[I comparable, A comparable](c Config, codec rollback.InputCod
 	return rc
 }
 
+// zeroSwitch defines an integer flag for a setting whose zero is
+// meaningful and so has a switch beside it: the flag sets n, and zero sets
+// the switch (-input-delay 0 is NoInputDelay, -max-prediction 0 Lockstep).
+func zeroSwitch(fs *flag.FlagSet, name, usage string, n *int, zero *bool) {
+	fs.Func(name, usage, func(s string) error {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			return err
+		}
+		*n, *zero = v, v == 0
+		return nil
+	})
+}
+
 // RegisterFlags defines a command-line flag for each setting a player or
 // tester changes, writing into c: -server, -room, -token, -players,
 // -local-players, -spectate, -spectators, -input-delay, -max-prediction
@@ -330,22 +344,10 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.LocalPlayers, "local-players", c.LocalPlayers, "players on this machine (default 1)")
 	fs.BoolVar(&c.Spectate, "spectate", c.Spectate, "watch instead of playing (one of -spectators)")
 	fs.IntVar(&c.Spectators, "spectators", c.Spectators, "spectators the room waits for besides the players")
-	fs.Func("input-delay", fmt.Sprintf("frames of input delay: fewer rollbacks, slower response (default %d)", d.InputDelay), func(s string) error {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return err
-		}
-		c.InputDelay, c.NoInputDelay = n, n == 0
-		return nil
-	})
-	fs.Func("max-prediction", fmt.Sprintf("frames the game may run ahead of confirmed input; 0: lockstep (default %d)", d.MaxPrediction), func(s string) error {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			return err
-		}
-		c.MaxPrediction, c.Lockstep = n, n == 0
-		return nil
-	})
+	zeroSwitch(fs, "input-delay", fmt.Sprintf("frames of input delay: fewer rollbacks, slower response (default %d)", d.InputDelay),
+		&c.InputDelay, &c.NoInputDelay)
+	zeroSwitch(fs, "max-prediction", fmt.Sprintf("frames the game may run ahead of confirmed input; 0: lockstep (default %d)", d.MaxPrediction),
+		&c.MaxPrediction, &c.Lockstep)
 	fs.IntVar(&c.Frames, "frames", c.Frames, "stop once this frame is confirmed and report it (-headless and -synctest default 600)")
 	fs.BoolVar(&c.Headless, "headless", c.Headless, "no window: a bot seeded by -seed plays")
 	fs.BoolVar(&c.Bot, "bot", c.Bot, "a bot seeded by -seed plays (in the window; -headless: without one)")
