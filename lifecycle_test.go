@@ -1,6 +1,7 @@
 package rollbox_test
 
 import (
+	"errors"
 	"net"
 	"strings"
 	"testing"
@@ -109,8 +110,8 @@ func TestCloseWhileConnecting(t *testing.T) {
 	within(t, "Close while connecting", func() { m.Close() })
 	// A closed match says so, and never plays.
 	within(t, "Update after Close", func() {
-		if err := m.Update(); err == nil {
-			t.Error("Update after Close: no error")
+		if err := m.Update(); !errors.Is(err, rollbox.ErrClosed) || !errors.Is(err, net.ErrClosed) {
+			t.Errorf("Update after Close: %v, want rollbox.ErrClosed (a net.ErrClosed)", err)
 		}
 	})
 	if m.Done() {

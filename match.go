@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
 	"sync"
 	"time"
@@ -323,7 +324,7 @@ func (m *Match[S, I]) Update() error {
 	case <-m.closing:
 		// Closed while playing: the connections are gone, and stepping
 		// on would predict every remote input for ever.
-		return m.fail(errClosed)
+		return m.fail(ErrClosed)
 	default:
 	}
 	if err := m.r.tick(); err != nil {
@@ -460,8 +461,10 @@ func (m *Match[S, I]) finish() Result {
 	return res
 }
 
-// errClosed ends a match that Close left before it finished.
-var errClosed = errors.New("rollbox: match closed")
+// ErrClosed ends a match that Close left before it finished: Update
+// returns it after Close. It wraps net.ErrClosed, as every closed error of
+// rollbox does.
+var ErrClosed = fmt.Errorf("rollbox: match closed: %w", net.ErrClosed)
 
 // Close leaves the match: it stops connecting and closes the connections to
 // the other peers, waiting up to five seconds for them to close.
@@ -481,7 +484,7 @@ func (m *Match[S, I]) Close() error {
 		// m.err set, Update already took its result: connecting failed,
 		// and closed what it made.)
 		res := <-m.connected
-		m.connected <- connectResult[S, I]{err: errClosed}
+		m.connected <- connectResult[S, I]{err: ErrClosed}
 		m.sock = res.sock
 	}
 	var errs []error
