@@ -189,18 +189,18 @@ func (r *runner[S, I, A]) advance() error {
 		if r.p2p.FramesAhead() > 0 && r.ticks%10 == 0 {
 			return errWaiting
 		}
-		for _, h := range r.local {
-			// Canonical: this peer must step what the others decode.
-			if err := r.p2p.AddLocalInput(h, r.codec.canonical(r.input(h))); err != nil {
-				return err
-			}
-		}
 	}
-	if r.sync != nil {
-		for _, h := range r.local {
-			if err := r.sync.AddLocalInput(h, r.codec.canonical(r.input(h))); err != nil {
-				return err
-			}
+	for _, h := range r.local { // none on a spectator
+		// Canonical: this peer must step what the others decode.
+		in := r.codec.canonical(r.input(h))
+		var err error
+		if r.p2p != nil {
+			err = r.p2p.AddLocalInput(h, in)
+		} else {
+			err = r.sync.AddLocalInput(h, in)
+		}
+		if err != nil {
+			return err
 		}
 	}
 	reqs, err := r.sess.AdvanceFrame()
