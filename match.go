@@ -478,7 +478,8 @@ func (m *Match[S, I]) Close() error {
 	if m.cancel != nil {
 		m.cancel()
 	}
-	if m.r == nil && m.err == nil && !m.cfg.SyncTest {
+	r := m.r
+	if r == nil && m.err == nil && !m.cfg.SyncTest {
 		// Still connecting: wait for the connecting goroutine, which gives
 		// up now that its context ended, and close what it made. (With
 		// m.err set, Update already took its result: connecting failed,
@@ -486,10 +487,11 @@ func (m *Match[S, I]) Close() error {
 		res := <-m.connected
 		m.connected <- connectResult[S, I]{err: ErrClosed}
 		m.sock = res.sock
+		r = res.r // connected, but never played: its recording is a header
 	}
 	var errs []error
-	if m.r != nil && m.r.rec != nil {
-		if err := m.r.rec.flush(); err != nil {
+	if r != nil && r.rec != nil {
+		if err := r.rec.flush(); err != nil {
 			errs = append(errs, fmt.Errorf("%w: %w", ErrRecording, err))
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -186,5 +187,42 @@ func TestUpdateAfterCloseWhilePlaying(t *testing.T) {
 	}
 	if v := a.View(); v.Frame != frame || v.Phase == rollbox.PhasePlaying || a.Done() {
 		t.Errorf("after Close: frame %d (closed at %d), phase %v, done %v", v.Frame, frame, v.Phase, a.Done())
+	}
+}
+
+// A match that connected but was closed before its first Update still
+// writes its replay's header: an empty replay, not a broken file.
+func TestRecordingClosedBeforeTheFirstUpdate(t *testing.T) {
+	srv := signaltest.Start(t, signalserver.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), netTestTimeout)
+	defer cancel()
+	var rec bytes.Buffer
+	c := netConfig(t, srv, 2, 600, 1)
+	c.Record = &rec
+	idle := newNetMatch(t, ctx, c) // never updated: it connects in the background
+	other := newNetMatch(t, ctx, netConfig(t, srv, 2, 600, 2))
+	// The other peer plays only once the idle one's handshake, which runs
+	// in its connecting goroutine, is done: by then that goroutine has
+	// handed over the runner, recording and all.
+	for other.View().Frame < 1 {
+		if err := other.Update(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the other peer never played")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	p, err := rollbox.NewReplayer(bytes.NewReader(rec.Bytes()), func(int) *netWorld { return &netWorld{} })
+	if err != nil {
+		t.Fatalf("replay of a match closed before its first update: %v (%d bytes)", err, rec.Len())
+	}
+	if err := p.Step(); err != io.EOF {
+		t.Errorf("first step: %v, want io.EOF (no frame played)", err)
 	}
 }
