@@ -156,7 +156,8 @@ type Config struct {
 	// frame's inputs and checksums up to Frames (when set), written as
 	// frames are confirmed (through a buffer flushed by Close). Replay and
 	// Replayer play it back. A write error stops the recording, never the
-	// match; Close returns it.
+	// match; Close and Run return it (ErrRecording). A sync test records
+	// nothing (its inputs are bots').
 	Record io.Writer
 
 	// Logger receives what happens to the match (desyncs with their diffs,
