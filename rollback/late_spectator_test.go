@@ -23,6 +23,14 @@ type lateSpectator struct {
 	// maxBehind is the most frames it was behind the host's sent frames.
 	maxBehind int
 	events    []Event[string]
+	// host, when set, is the host: lag is how many frames the host has
+	// confirmed that the spectator has not advanced (maxLag the most), and
+	// caughtUpAt is the host's frame when the lag, once the spectator
+	// advanced, first fell to MaxFramesBehind (NullFrame before).
+	host            *testPeer
+	lag, maxLag     int
+	caughtUpAt      Frame
+	maxFramesBehind int
 }
 
 // hostStateAt returns the host's state at frame f, which AddSpectator
@@ -65,7 +73,7 @@ func startLateSpectator(t *testing.T, net *testNet, host, addr string, start Fra
 	}
 	g := newStubGame()
 	g.gs = state
-	return &lateSpectator{addr: addr, start: start, sess: sess, game: g}
+	return &lateSpectator{addr: addr, start: start, sess: sess, game: g, caughtUpAt: NullFrame}
 }
 
 // step runs one tick of the spectator: advance what it can.
@@ -74,6 +82,16 @@ func (s *lateSpectator) step(t *testing.T) {
 	reqs, err := s.sess.AdvanceFrame()
 	s.events = append(s.events, s.sess.Events()...)
 	s.maxBehind = max(s.maxBehind, s.sess.FramesBehindHost())
+	defer func() {
+		if s.host == nil {
+			return
+		}
+		s.lag = int(s.host.sess.nextSpectatorFrame - 1 - s.sess.CurrentFrame())
+		s.maxLag = max(s.maxLag, s.lag)
+		if s.caughtUpAt == NullFrame && len(s.advanced) > 0 && s.lag <= s.maxFramesBehind {
+			s.caughtUpAt = s.host.sess.CurrentFrame()
+		}
+	}()
 	switch {
 	case errors.Is(err, ErrNotSynchronized), errors.Is(err, ErrPredictionThreshold):
 		return
@@ -211,6 +229,7 @@ func TestLateSpectatorFollowsMatch(t *testing.T) {
 				net.advance(time.Second / 60)
 			}
 			late := startLateSpectator(t, net, "p0", "late", start, state)
+			late.host, late.maxFramesBehind = host, spectatorConfig(net, 2).MaxFramesBehind
 			specs = append(specs, late)
 			playTo(t, net, peers, 2000, specs...)
 			// Let the spectators drain what the host sent.
@@ -240,7 +259,19 @@ func TestLateSpectatorFollowsMatch(t *testing.T) {
 					t.Fatalf("event %+v", e)
 				}
 			}
-			t.Logf("start frame %d, most frames behind %d", start, late.maxBehind)
+			// The lag is the transfer delay plus the handshake (five
+			// round trips, each retried after 200 ms when lost: within
+			// two seconds here).
+			if late.maxLag > tc.delay+120 {
+				t.Fatalf("late spectator %d frames behind", late.maxLag)
+			}
+			// It builds up over maxLag frames, and CatchupSpeed 3 gains
+			// 2 frames a tick, so it is gone within half as many again
+			// (plus what loss and jitter hold up).
+			if late.caughtUpAt == NullFrame || late.caughtUpAt > start+Frame(late.maxLag*3/2+30) {
+				t.Fatalf("late spectator (start %d, %d frames behind at most) caught up at host frame %d", start, late.maxLag, late.caughtUpAt)
+			}
+			t.Logf("start frame %d, most frames behind %d, caught up at host frame %d", start, late.maxLag, late.caughtUpAt)
 		})
 	}
 }
