@@ -545,3 +545,41 @@ func TestLateSpectatorSteadyStateDoesNotAllocate(t *testing.T) {
 		t.Errorf("spectator advanced %d frames in 201 ticks", advanced-before)
 	}
 }
+
+// FuzzLateSpectatorPackets feeds arbitrary packets from the host's address
+// into a spectator that joined at a running match's frame start: it must
+// never panic, and never advance a frame before start or out of order.
+func FuzzLateSpectatorPackets(f *testing.F) {
+	for _, p := range validPackets() {
+		f.Add(p)
+	}
+	f.Add(forgedInput(0, 50, 20, 1))  // before the start
+	f.Add(forgedInput(0, 90, 40, 1))  // across it
+	f.Add(forgedInput(0, 500, 20, 1)) // far after it
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		net := newTestNet(1)
+		peers := newMesh(t, net, 2, nil)
+		syncMesh(t, net, peers)
+		playTo(t, net, peers, 100)
+		start, err := peers[0].sess.AddSpectator(2, "spec")
+		if err != nil {
+			t.Fatal(err)
+		}
+		spec := startLateSpectator(t, net, "p0", "spec", start, hostStateAt(t, peers[0], start))
+		host := net.socket("p0")
+		for range 40 {
+			_ = host.Send("spec", pkt)
+			tick(t, peers, lateInput)
+			reqs, err := spec.sess.AdvanceFrame()
+			if err == nil {
+				for _, r := range reqs {
+					if want := start + Frame(len(spec.advanced)); r.Kind != AdvanceFrame || r.Frame != want {
+						t.Fatalf("request %v of frame %d, want an advance of %d", r.Kind, r.Frame, want)
+					}
+					spec.advanced = append(spec.advanced, r.Frame)
+				}
+			}
+			net.advance(16 * time.Millisecond)
+		}
+	})
+}
