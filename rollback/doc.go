@@ -69,20 +69,22 @@
 // comes later joins with P2PSession.AddSpectator on its host, which returns
 // the frame start from which the host sends it every player's confirmed
 // input; the spectator runs NewSpectatorSessionAt(cfg, host, socket, start)
-// and advances from start on. The frames before start it never receives:
-// the game state at start reaches it by other means (the match layer sends
-// it over a reliable channel; this package only says which state: between
+// and advances from start on. It never receives the frames before start:
+// the game state at start reaches it by other means, which the caller
+// provides (e.g. a reliable channel). This package says which state: between
 // two AdvanceFrame calls the host's state at start is final, and it is the
-// game's current state or its saved one, see AddSpectator). It then agrees
-// with the players on every frame, as a spectator from frame 0 does.
+// game's current state or the one it saved for start (see AddSpectator).
+// From there the spectator agrees with the players on every frame, as one
+// from frame 0 does.
 //
 // A late spectator starts behind: the state transfer and its handshake take
-// time, during which the host queues its frames (up to ten seconds' worth,
-// 600, instead of the 128 a spectator from the start gets). It takes no more
-// frames than its SpectatorBufferSize buffer holds and leaves the rest with
-// the host, so it never falls "too far behind"; with a CatchupSpeed above 1
-// it catches up. The handshake checks its player map as for any spectator.
-// The start of the match does not wait for a spectator added before it.
+// time, during which the host queues its frames (up to 600, ten seconds at
+// 60 fps, where a spectator from the start gets 128). It takes no more
+// frames than its buffer holds (SpectatorBufferSize) and leaves the rest
+// unacknowledged with the host, which resends them with every frame, so it
+// never falls "too far behind"; with a CatchupSpeed above 1 it catches up.
+// The handshake checks its player map as for any spectator. The start of the
+// match does not wait for a spectator added before it.
 //
 // # Traffic
 //
