@@ -151,6 +151,7 @@ func (c *Config[I, A]) AddRemotePlayer(handle PlayerHandle, addr A) {
 }
 
 // AddSpectator registers handle (>= NumPlayers) as a spectator at addr.
+// P2PSession.AddSpectator adds one during the match.
 func (c *Config[I, A]) AddSpectator(handle PlayerHandle, addr A) {
 	c.Players = append(c.Players, Player[A]{Handle: handle, Kind: Spectator, Addr: addr})
 }

@@ -63,6 +63,29 @@
 // instead of ErrNotSynchronized, before frame 0. A spectator and its host
 // check the player count and that neither has the spectator play a handle.
 //
+// # Spectators joining a running match
+//
+// A spectator of Config.Players follows the match from frame 0. One that
+// comes later joins with P2PSession.AddSpectator on its host, which returns
+// the frame start from which the host sends it every player's confirmed
+// input; the spectator runs NewSpectatorSessionAt(cfg, host, socket, start)
+// and advances from start on. It never receives the frames before start:
+// the game state at start reaches it by other means, which the caller
+// provides (e.g. a reliable channel). This package says which state: between
+// two AdvanceFrame calls the host's state at start is final, and it is the
+// game's current state or the one it saved for start (see AddSpectator).
+// From there the spectator agrees with the players on every frame, as one
+// from frame 0 does.
+//
+// A late spectator starts behind: the state transfer and its handshake take
+// time, during which the host queues its frames (up to 600, ten seconds at
+// 60 fps, where a spectator from the start gets 128). It takes no more
+// frames than its buffer holds (SpectatorBufferSize) and leaves the rest
+// unacknowledged with the host, which resends them with every frame, so it
+// never falls "too far behind"; with a CatchupSpeed above 1 it catches up.
+// The handshake checks its player map as for any spectator. The start of the
+// match does not wait for a spectator added before it.
+//
 // # Traffic
 //
 // In steady state a P2P session sends one datagram per remote peer per
@@ -145,6 +168,8 @@
 //	state dumps              none (bevy_ggrs #117)                    SetStateDump on P2P and sync test sessions
 //	player map               not checked: peers that assign handles   checked in the handshake (see "Player
 //	                         differently play different games         map"): EventPlayerMapMismatch
+//	spectators               fixed at the start, follow from frame 0  may join a running match (see
+//	                                                                  "Spectators joining a running match")
 //
 // API names follow Go: SetInputDelay(handle, frames) is set_input_delay,
 // SpectatorSession.CurrentFrame is current_frame (the last frame advanced,

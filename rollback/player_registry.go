@@ -4,9 +4,9 @@ import "slices"
 
 // playerRegistry is who takes part in a P2P session, as GGRS's
 // PlayerRegistry: every handle's kind, and one peer per remote address with
-// the handles it plays. It is fixed when the session starts; what changes
-// during the match (connection status, disputes) lives in the peers and the
-// session.
+// the handles it plays. It is fixed when the session starts, except that
+// spectators may join later (addSpectator); what changes during the match
+// (connection status, disputes) lives in the peers and the session.
 type playerRegistry[A comparable] struct {
 	kinds    map[PlayerHandle]PlayerKind
 	byAddr   map[A]*peer[A]
@@ -85,4 +85,19 @@ func (r *playerRegistry[A]) peerOf(h PlayerHandle) (*peer[A], bool) {
 func (r *playerRegistry[A]) peerAt(addr A) (*peer[A], bool) {
 	pr, ok := r.byAddr[addr]
 	return pr, ok
+}
+
+// addSpectator registers spectator h at addr, which the caller checked are
+// free, with the endpoint newEP builds from the peer's index in peers.
+func (r *playerRegistry[A]) addSpectator(h PlayerHandle, addr A, newEP func(index int) *endpoint[A]) *peer[A] {
+	pr := &peer[A]{spectator: true, contestedSince: -1, addedLater: true}
+	pr.ep = newEP(len(r.peers))
+	r.kinds[h] = Spectator
+	r.byAddr[addr] = pr
+	r.byHandle[h] = pr
+	n := len(r.remotes)
+	r.peers = append(r.peers, pr)
+	r.remotes = r.peers[:n:n]
+	r.spectators = r.peers[n:]
+	return pr
 }

@@ -1,6 +1,7 @@
 package rollback
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"time"
@@ -17,6 +18,11 @@ const (
 	// pendingOutputSize bounds the input frames sent but not acknowledged;
 	// a peer that lets more pile up is disconnected.
 	pendingOutputSize = 128
+	// lateSpectatorBacklog bounds instead the frames queued for a
+	// spectator added to a running match (P2PSession.AddSpectator): it
+	// starts far behind, since its handshake and the transfer of the
+	// game state take seconds, not frames. Ten seconds at 60 fps.
+	lateSpectatorBacklog = 600
 	// recvHistorySize is the number of received frames kept as XOR bases.
 	recvHistorySize = 128
 	// maxPendingChecksums bounds the remote checksums awaiting comparison.
@@ -144,9 +150,10 @@ type endpoint[A comparable] struct {
 	peerStatus []connectionStatus
 
 	// Outgoing input: frames pendingFirst.. not yet acknowledged, each
-	// sendFrameBytes long in slot frame % pendingOutputSize; lastAcked is
-	// the XOR base of the first pending frame.
+	// sendFrameBytes long in slot frame % pendingCap; lastAcked is the XOR
+	// base of the first pending frame.
 	sendFrameBytes   int
+	pendingCap       int
 	pending          []byte
 	pendingFirst     Frame
 	pendingLen       int
@@ -159,6 +166,10 @@ type endpoint[A comparable] struct {
 	recvFrameBytes int
 	recvHistory    []byte
 	lastRecvFrame  Frame
+	// firstRecvFrame is the first frame taken (NullFrame before): 0, or a
+	// late spectator's start frame. Its XOR base is zeros; frames before
+	// it have no base here.
+	firstRecvFrame Frame
 	scratch        [2][]byte
 	zeros          []byte
 
@@ -208,6 +219,9 @@ type endpointConfig[A comparable] struct {
 	// handshake.
 	role  peerRole
 	local []PlayerHandle
+	// pendingFrames bounds the frames sent but not acknowledged; 0 means
+	// pendingOutputSize.
+	pendingFrames int
 }
 
 func newEndpoint[A comparable](cfg endpointConfig[A]) *endpoint[A] {
@@ -220,12 +234,14 @@ func newEndpoint[A comparable](cfg endpointConfig[A]) *endpoint[A] {
 		rng:               rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15)),
 		peerStatus:        make([]connectionStatus, cfg.numPlayers),
 		sendFrameBytes:    cfg.sendFrameBytes,
-		pending:           make([]byte, pendingOutputSize*cfg.sendFrameBytes),
+		pendingCap:        cmp.Or(cfg.pendingFrames, pendingOutputSize),
+		pending:           make([]byte, cmp.Or(cfg.pendingFrames, pendingOutputSize)*cfg.sendFrameBytes),
 		lastAcked:         make([]byte, cfg.sendFrameBytes),
 		lastAckedFrame:    NullFrame,
 		recvFrameBytes:    cfg.recvFrameBytes,
 		recvHistory:       make([]byte, recvHistorySize*cfg.recvFrameBytes),
 		lastRecvFrame:     NullFrame,
+		firstRecvFrame:    NullFrame,
 		zeros:             make([]byte, cfg.recvFrameBytes),
 		dumpSentFrame:     NullFrame,
 		events:            make([]endpointEvent, 0, maxEndpointEvts),
@@ -432,7 +448,7 @@ func (e *endpoint[A]) popPending(ack Frame) {
 }
 
 func (e *endpoint[A]) pendingSlot(f Frame) []byte {
-	i := int(f) % pendingOutputSize * e.sendFrameBytes
+	i := int(f) % e.pendingCap * e.sendFrameBytes
 	return e.pending[i : i+e.sendFrameBytes]
 }
 
@@ -469,7 +485,12 @@ func (e *endpoint[A]) handleInput(m *message, sock Socket[A], now time.Duration,
 		return // a gap: an older packet is missing; the peer resends
 	case m.startFrame-1 <= e.lastRecvFrame-recvHistorySize:
 		return // entirely old news
-	case m.startFrame == 0:
+	case m.startFrame < e.firstRecvFrame:
+		// Frames before the first one taken (a late spectator's start):
+		// the peer never sends them, and they have no XOR base here, so
+		// later frames in the packet would decode to garbage.
+		return
+	case m.startFrame == e.firstRecvFrame:
 		prev = e.zeros
 	default:
 		prev = e.recvSlot(m.startFrame - 1)
@@ -487,6 +508,9 @@ func (e *endpoint[A]) handleInput(m *message, sock Socket[A], now time.Duration,
 				break
 			}
 			copy(e.recvSlot(f), out)
+			if e.lastRecvFrame == NullFrame {
+				e.firstRecvFrame = f
+			}
 			e.lastRecvFrame = f
 			e.lastInputRecvTime = now
 		}
@@ -495,9 +519,13 @@ func (e *endpoint[A]) handleInput(m *message, sock Socket[A], now time.Duration,
 }
 
 // sendInput queues the input of frame f (consecutive with earlier calls) and
-// sends every unacknowledged frame.
+// sends every unacknowledged frame. While the handshake runs it only queues:
+// a spectator added to a running match (P2PSession.AddSpectator) must get
+// every frame from its start frame on, also those confirmed before its
+// handshake completes. The queue's bound (pendingCap) still holds: a
+// peer that does not complete the handshake in time is disconnected.
 func (e *endpoint[A]) sendInput(f Frame, data []byte, status []connectionStatus, sock Socket[A], now time.Duration) {
-	if e.state != stateRunning {
+	if e.state != stateRunning && e.state != stateSynchronizing {
 		return
 	}
 	if e.pendingLen == 0 {
@@ -506,7 +534,7 @@ func (e *endpoint[A]) sendInput(f Frame, data []byte, status []connectionStatus,
 		return // not consecutive: only a session bug could cause this
 	}
 	e.timeSync.advanceFrame(f, e.localFrameAdvantage, e.remoteFrameAdvantage)
-	if e.pendingLen == pendingOutputSize {
+	if e.pendingLen == e.pendingCap {
 		// The peer acknowledges nothing: it is gone or hostile.
 		if !e.pendingOverflown {
 			e.pendingOverflown = true
@@ -516,7 +544,9 @@ func (e *endpoint[A]) sendInput(f Frame, data []byte, status []connectionStatus,
 	}
 	copy(e.pendingSlot(f), data)
 	e.pendingLen++
-	e.sendPending(status, sock, now)
+	if e.state == stateRunning {
+		e.sendPending(status, sock, now)
+	}
 }
 
 // sendPending sends as many unacknowledged frames as fit in one packet.

@@ -27,6 +27,9 @@ type peer[A comparable] struct {
 	// adopted, those frames would change.
 	holding   bool
 	holdFrame Frame
+	// addedLater: a spectator added by AddSpectator, which the start of
+	// the match does not wait for.
+	addedLater bool
 }
 
 // disputeGrace is how long a report about a player this session still hears
@@ -92,6 +95,11 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	mapErr *PlayerMapError[A]
 	// waitTimer paces AdvanceFrameWait's polls; nil until its first wait.
 	waitTimer *time.Timer
+	// newPeerEndpoint builds the endpoint of a peer as NewP2PSession built
+	// those of cfg.Players; AddSpectator builds later spectators' with it.
+	// pendingFrames bounds its queue of unacknowledged frames (0: the
+	// default).
+	newPeerEndpoint func(addr A, handles []PlayerHandle, spectator bool, index, pendingFrames int) *endpoint[A]
 }
 
 // NewP2PSession validates cfg and returns a session that talks to the remote
@@ -134,8 +142,9 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 	seed := seedFrom(cfg.Seed, s.clock)
 	local := cfg.sortedHandles(Local)
 	numLocal := len(local)
-	s.players = newPlayerRegistry(cfg.Players, func(addr A, handles []PlayerHandle, spectator bool, i int) *endpoint[A] {
+	s.newPeerEndpoint = func(addr A, handles []PlayerHandle, spectator bool, i, pendingFrames int) *endpoint[A] {
 		ec := cfg.endpointConfig(addr, handles, endpointSeed(seed, i))
+		ec.pendingFrames = pendingFrames
 		ec.sendFrameBytes, ec.recvFrameBytes = numLocal*size, len(handles)*size
 		ec.local = local
 		if spectator {
@@ -145,6 +154,9 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 			ec.sendFrameBytes, ec.recvFrameBytes = cfg.NumPlayers*size, 0
 		}
 		return newEndpoint(ec)
+	}
+	s.players = newPlayerRegistry(cfg.Players, func(addr A, handles []PlayerHandle, spectator bool, i int) *endpoint[A] {
+		return s.newPeerEndpoint(addr, handles, spectator, i, 0)
 	})
 	s.frameBytes = make([]byte, len(s.players.localHandles)*size)
 	for i := range s.localStatus {
@@ -627,7 +639,7 @@ func (s *P2PSession[S, I, A]) checkInitialSync() {
 		return
 	}
 	for _, pr := range s.players.peers {
-		if !pr.ep.isSynchronized() {
+		if !pr.ep.isSynchronized() && !pr.addedLater {
 			return
 		}
 	}
@@ -719,14 +731,16 @@ func (s *P2PSession[S, I, A]) checkLastSavedState(confirmed Frame) {
 }
 
 // sendToSpectators sends every player's input of each newly confirmed frame
-// to the spectators.
+// to the spectators. Without spectators it still counts the frames, so that
+// one added later (AddSpectator) starts at the first frame not yet confirmed.
 func (s *P2PSession[S, I, A]) sendToSpectators(confirmed Frame, now time.Duration) {
-	if len(s.players.spectators) == 0 {
-		return
-	}
 	for s.nextSpectatorFrame <= confirmed {
 		if !s.sync.confirmedInputs(s.specInputs, s.nextSpectatorFrame, s.localStatus) {
 			return
+		}
+		if len(s.players.spectators) == 0 {
+			s.nextSpectatorFrame++
+			continue
 		}
 		for i, in := range s.specInputs {
 			s.codec.Encode(s.specBytes[i*s.inputSize:(i+1)*s.inputSize], in.Input)

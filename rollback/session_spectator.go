@@ -1,10 +1,12 @@
 package rollback
 
 // SpectatorSession follows a game without playing: the host (a P2P session
-// that registered this peer with AddSpectator) sends every player's confirmed
-// input, and the spectator advances on it. It never rolls back. When more than
+// that registered this peer with Config.AddSpectator, or during the match
+// with P2PSession.AddSpectator) sends every player's confirmed input, and the
+// spectator advances on it. It never rolls back. When more than
 // MaxFramesBehind frames behind the host it advances CatchupSpeed frames per
-// tick to catch up.
+// tick to catch up. NewSpectatorSession follows a match from frame 0,
+// NewSpectatorSessionAt joins a running one.
 type SpectatorSession[S any, I comparable, A comparable] struct {
 	numPlayers      int
 	maxFramesBehind int
@@ -23,6 +25,9 @@ type SpectatorSession[S any, I comparable, A comparable] struct {
 	inputs        []I
 	nextFrame     Frame // the next frame to advance
 	lastRecvFrame Frame
+	// holdBack (NewSpectatorSessionAt): take no frame the buffer cannot
+	// hold yet; the host keeps it and sends it again.
+	holdBack bool
 
 	events eventQueue[A]
 	buf    requestBuffer[S, I]
@@ -33,6 +38,31 @@ type SpectatorSession[S any, I comparable, A comparable] struct {
 // MaxFramesBehind, CatchupSpeed; Players is ignored) and returns a session
 // that spectates the host at hostAddr over socket.
 func NewSpectatorSession[S any, I comparable, A comparable](cfg Config[I, A], hostAddr A, socket Socket[A]) (*SpectatorSession[S, I, A], error) {
+	return newSpectatorSession[S](cfg, hostAddr, socket, 0, false)
+}
+
+// NewSpectatorSessionAt is NewSpectatorSession for a spectator that joins a
+// running match: the host registered it with P2PSession.AddSpectator, which
+// returned start, and the game holds the match's state at frame start
+// (transferred by other means). The first AdvanceFrame advances frame start;
+// until then CurrentFrame is start-1. Frames before start that reach the
+// session are ignored.
+//
+// A spectator that joins late starts behind the host (the state transfer
+// and the handshake take time), often by more than SpectatorBufferSize
+// frames, so unlike NewSpectatorSession's it never overwrites a frame it has
+// not advanced yet (no ErrSpectatorTooFarBehind): it leaves such frames
+// unacknowledged, and the host keeps up to 128 of them and sends them again.
+// With a CatchupSpeed above 1 it then catches up; a spectator whose backlog
+// outgrows both buffers is dropped by its host.
+func NewSpectatorSessionAt[S any, I comparable, A comparable](cfg Config[I, A], hostAddr A, socket Socket[A], start Frame) (*SpectatorSession[S, I, A], error) {
+	if start < 0 {
+		return nil, invalidf("start frame %d is negative", start)
+	}
+	return newSpectatorSession[S](cfg, hostAddr, socket, start, true)
+}
+
+func newSpectatorSession[S any, I comparable, A comparable](cfg Config[I, A], hostAddr A, socket Socket[A], start Frame, holdBack bool) (*SpectatorSession[S, I, A], error) {
 	if err := cfg.validateSpectator(); err != nil {
 		return nil, err
 	}
@@ -50,7 +80,9 @@ func NewSpectatorSession[S any, I comparable, A comparable](cfg Config[I, A], ho
 		socket:          socket,
 		state:           Synchronizing,
 		inputs:          make([]I, SpectatorBufferSize*cfg.NumPlayers),
-		lastRecvFrame:   NullFrame,
+		nextFrame:       start,
+		lastRecvFrame:   start - 1,
+		holdBack:        holdBack,
 		events:          newEventQueue[A](),
 		// A tick advances at most the frames held.
 		buf: newRequestBuffer[S, I](cfg.NumPlayers, min(cfg.CatchupSpeed, SpectatorBufferSize)),
@@ -75,9 +107,15 @@ func NewSpectatorSession[S any, I comparable, A comparable](cfg Config[I, A], ho
 
 // addHostInput stores one frame of every player's input from the host. A
 // spectator more than SpectatorBufferSize frames behind loses old frames, as
-// in GGRS; AdvanceFrame then reports ErrSpectatorTooFarBehind.
+// in GGRS; AdvanceFrame then reports ErrSpectatorTooFarBehind. One that
+// holds back (NewSpectatorSessionAt) refuses them instead, so the host sends
+// them again later. The first frame taken is the start frame: earlier ones
+// belong to the match before this spectator joined.
 func (s *SpectatorSession[S, I, A]) addHostInput(f Frame, data []byte) bool {
 	if f != s.lastRecvFrame+1 {
+		return false
+	}
+	if s.holdBack && f >= s.nextFrame+SpectatorBufferSize {
 		return false
 	}
 	slot := int(f) % SpectatorBufferSize
@@ -199,13 +237,16 @@ func (s *SpectatorSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 }
 
 // FramesBehindHost returns how many received frames are not advanced yet:
-// the host's last sent frame minus CurrentFrame, as in GGRS.
+// the host's last sent frame minus CurrentFrame, as in GGRS. A session of
+// NewSpectatorSessionAt takes no more frames than it buffers, so it reports
+// at most SpectatorBufferSize though the host may have more for it.
 func (s *SpectatorSession[S, I, A]) FramesBehindHost() int {
 	return int(s.lastRecvFrame - s.CurrentFrame())
 }
 
-// CurrentFrame returns the last frame advanced, NullFrame before the first,
-// as GGRS's SpectatorSession::current_frame counts. This differs by one from
+// CurrentFrame returns the last frame advanced, NullFrame before the first
+// (start-1 for a session of NewSpectatorSessionAt), as GGRS's
+// SpectatorSession::current_frame counts. This differs by one from
 // P2PSession.CurrentFrame, which (as GGRS's P2PSession::current_frame) is
 // the frame the game is at, the next one to advance: a spectator that has
 // advanced frames 0..9 returns 9, a P2P session at the same state 10.
