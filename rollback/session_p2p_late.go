@@ -68,3 +68,19 @@ func (s *P2PSession[S, I, A]) AddSpectator(h PlayerHandle, addr A) (start Frame,
 	}
 	return start, nil
 }
+
+// SavedState returns the state the game saved for frame f, if the session
+// still holds it (a saved state lives for about two prediction windows; with
+// SparseSaving few frames are saved). It is how a late spectator's host finds
+// the state at the start AddSpectator returned when that start is behind
+// CurrentFrame. The state is returned as saved: for a state holding
+// pointers, slices or maps it shares their memory with the saved copy, which
+// the caller must not modify.
+func (s *P2PSession[S, I, A]) SavedState(f Frame) (S, bool) {
+	c, ok := s.sync.savedState(f)
+	if !ok {
+		var zero S
+		return zero, false
+	}
+	return c.Load()
+}
