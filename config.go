@@ -87,6 +87,17 @@ type Config struct {
 	// Spectate joins as a spectator: this peer plays no one, follows the
 	// match and draws it.
 	Spectate bool
+	// Watch joins the match already playing in Room as a spectator (a late
+	// spectator): it receives the match's state from the host and follows
+	// from there, catching up at CatchupSpeed (default 3 for it). It
+	// implies Spectate; Spectators and Peers do not concern it; Players,
+	// FPS and the rollback settings must be the players'. The state
+	// travels by its memory if it is flat (no pointers, slices, maps or
+	// strings; players and spectator on 64-bit little-endian machines), or
+	// by MarshalBinary and UnmarshalBinary methods on *S, and must fit in
+	// the transport's MaxMessageSize (default 16 MiB). If several matches
+	// play in Room at once, it watches the first host to answer.
+	Watch bool
 
 	// InputDelay delays local inputs by this many frames. Default
 	// DefaultInputDelay (2); set NoInputDelay for none.
@@ -189,6 +200,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Players == 0 {
 		c.Players = DefaultPlayers
 	}
+	if c.Watch {
+		c.Spectate = true
+	}
 	if c.LocalPlayers == 0 && !c.Spectate {
 		c.LocalPlayers = 1
 	}
@@ -248,7 +262,10 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Spectators < 0 || c.Spectators > rollback.MaxPlayers {
 		bad("Spectators must be 0 to %d, got %d", rollback.MaxPlayers, c.Spectators)
 	}
-	if c.Spectate && c.Spectators < 1 {
+	if c.Watch && (c.SyncTest || c.Record != nil) {
+		bad("a late spectator (Watch) neither runs a sync test nor records: a replay starts at frame 0")
+	}
+	if c.Spectate && !c.Watch && c.Spectators < 1 {
 		bad("a spectator must be one of the Spectators the room waits for (Spectators >= 1)")
 	}
 	if c.InputDelay < 0 || c.InputDelay > rollback.MaxInputDelay {
@@ -331,7 +348,7 @@ func zeroSwitch(fs *flag.FlagSet, name, usage string, n *int, zero *bool) {
 
 // RegisterFlags defines a command-line flag for each setting a player or
 // tester changes, writing into c: -server, -room, -token, -players,
-// -local-players, -spectate, -spectators, -input-delay, -max-prediction
+// -local-players, -spectate, -watch, -spectators, -input-delay, -max-prediction
 // (0: lockstep), -frames, -headless, -bot, -seed, -synctest, -check-distance,
 // -loopback, -netsim, -ice, -turn-user and -turn-pass. The flags' defaults
 // are c's values (or the package defaults where c has none), so a game can
@@ -344,6 +361,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Players, "players", d.Players, "number of players")
 	fs.IntVar(&c.LocalPlayers, "local-players", c.LocalPlayers, "players on this machine (default 1)")
 	fs.BoolVar(&c.Spectate, "spectate", c.Spectate, "watch instead of playing (one of -spectators)")
+	fs.BoolVar(&c.Watch, "watch", c.Watch, "join the match already playing in -room as a spectator")
 	fs.IntVar(&c.Spectators, "spectators", c.Spectators, "spectators the room waits for besides the players")
 	zeroSwitch(fs, "input-delay", fmt.Sprintf("frames of input delay: fewer rollbacks, slower response (default %d)", d.InputDelay),
 		&c.InputDelay, &c.NoInputDelay)

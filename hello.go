@@ -36,6 +36,12 @@ type hello struct {
 	FPS       int    `json:"fps"`
 	Lockstep  bool   `json:"lockstep,omitempty"`
 	Desync    int    `json:"desync"` // the desync detection interval
+	// Watch: a late spectator, in a match's watch room (Config.Watch).
+	Watch bool `json:"watch,omitempty"`
+	// Host: the host of a match, answering a late spectator; Refuse, when
+	// set, says why it does not take it.
+	Host   bool   `json:"host,omitempty"`
+	Refuse string `json:"refuse,omitempty"`
 }
 
 func (h hello) encode() []byte {

@@ -40,12 +40,21 @@ type Match[S any, I comparable] struct {
 	sock transport.Mesh
 	err  error
 	view View
+
+	// watch is the host's watch room (late spectators), nil on other
+	// peers. start leaves the union socket and this peer's hello for
+	// connect, which opens it.
+	watch      *watchHost[S, I]
+	union      *unionSocket
+	hostHello  hello
+	nextHandle rollback.PlayerHandle
 }
 
 type connectResult[S any, I comparable] struct {
-	r    *runner[S, I, transport.PeerID]
-	sock transport.Mesh
-	err  error
+	r     *runner[S, I, transport.PeerID]
+	sock  transport.Mesh
+	watch *watchHost[S, I]
+	err   error
 }
 
 // NewMatch checks the game and cfg and starts joining the match in the
@@ -69,8 +78,8 @@ func NewMatch[S any, I comparable, G Game[S, I]](ctx context.Context, state G, i
 		return m, nil
 	}
 	go func() {
-		r, sock, err := m.connect(ctx)
-		m.connected <- connectResult[S, I]{r, sock, err}
+		r, sock, watch, err := m.connect(ctx)
+		m.connected <- connectResult[S, I]{r, sock, watch, err}
 	}()
 	return m, nil
 }
@@ -107,7 +116,7 @@ func (m *Match[S, I]) progress(p Phase, status string) {
 
 // connect joins the room, waits for everyone, agrees on the player map and
 // builds the runner.
-func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.PeerID], transport.Mesh, error) {
+func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.PeerID], transport.Mesh, *watchHost[S, I], error) {
 	c := m.cfg
 	ctx, cancel := context.WithTimeout(ctx, c.JoinTimeout)
 	defer cancel()
@@ -120,9 +129,13 @@ func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.Peer
 	if tc.Logger == nil {
 		tc.Logger = c.Logger
 	}
+	if c.Watch {
+		r, sock, err := m.connectWatch(ctx, tc)
+		return r, sock, nil, err
+	}
 	sock, err := transport.Join(ctx, roomURL, tc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("rollbox: join %s: %w", roomURL, err)
+		return nil, nil, nil, fmt.Errorf("rollbox: join %s: %w", roomURL, err)
 	}
 	r, err := m.start(ctx, sock, sock.Channel(1))
 	if err == nil {
@@ -132,9 +145,13 @@ func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.Peer
 		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = sock.Close(closeCtx)
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return r, sock, nil
+	var watch *watchHost[S, I]
+	if m.union != nil {
+		watch = m.openWatchRoom(ctx, tc, m.union, m.hostHello, m.nextHandle)
+	}
+	return r, sock, watch, nil
 }
 
 // start waits for the peers on mesh, exchanges hellos on ctl and builds the
@@ -160,6 +177,14 @@ func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet
 		return nil, err
 	}
 	var sock rollback.Socket[transport.PeerID] = mesh
+	if mesh.ID() == pm.host && !c.Spectate {
+		// The host takes late spectators (see watch.go), who arrive on
+		// another socket: the session must send through both from the
+		// start.
+		m.union = newUnionSocket(mesh)
+		m.hostHello, m.nextHandle = mine, rollback.PlayerHandle(c.Players+len(pm.spectators))
+		sock = m.union
+	}
 	if c.NetSim != nil {
 		start := time.Now()
 		sock = simnet.Condition(sock, *c.NetSim, c.Seed, func() time.Duration { return time.Since(start) })
@@ -312,7 +337,7 @@ func (m *Match[S, I]) Update() error {
 			if res.err != nil {
 				return m.fail(res.err)
 			}
-			m.r, m.sock = res.r, res.sock
+			m.r, m.sock, m.watch = res.r, res.sock, res.watch
 		default:
 			return nil
 		}
@@ -329,6 +354,9 @@ func (m *Match[S, I]) Update() error {
 	}
 	if err := m.r.tick(); err != nil {
 		return m.fail(err)
+	}
+	if m.watch != nil {
+		m.watch.poll(m.r) // between two ticks, where a late spectator's state is final
 	}
 	if m.sock != nil {
 		// A peer that left the mesh will never acknowledge anything: Done
@@ -351,7 +379,9 @@ func (m *Match[S, I]) fail(err error) error {
 // Done reports that Config.Frames is confirmed and the other peers have
 // every input they need to confirm it too (or gave up waiting): the match
 // is over and Result has its checksum.
-func (m *Match[S, I]) Done() bool { return m.r != nil && m.r.finished() }
+func (m *Match[S, I]) Done() bool {
+	return m.r != nil && m.r.finished() && (m.watch == nil || m.watch.drained(m.r))
+}
 
 // Result summarises the match so far.
 func (m *Match[S, I]) Result() Result {
@@ -486,7 +516,7 @@ func (m *Match[S, I]) Close() error {
 		// and closed what it made.)
 		res := <-m.connected
 		m.connected <- connectResult[S, I]{err: ErrClosed}
-		m.sock = res.sock
+		m.sock, m.watch = res.sock, res.watch
 		r = res.r // connected, but never played: its recording is a header
 	}
 	var errs []error
@@ -499,6 +529,9 @@ func (m *Match[S, I]) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		errs = append(errs, m.sock.Close(ctx))
+		if m.watch != nil {
+			errs = append(errs, m.watch.close(ctx))
+		}
 	}
 	return errors.Join(errs...)
 }
