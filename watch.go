@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"reflect"
 	"time"
 	"unsafe"
@@ -139,7 +140,7 @@ func parseWatchState(b []byte) (watchState, error) {
 		return s, fmt.Errorf("rollbox: state encoding %d unknown", s.encoding)
 	}
 	start := binary.LittleEndian.Uint64(b[8:])
-	if start > 1<<40 { // a thousand years of frames at 60 fps: not a frame
+	if start > math.MaxInt32 { // a Frame is an int32
 		return s, fmt.Errorf("rollbox: state of frame %d", start)
 	}
 	s.start = rollback.Frame(start)
