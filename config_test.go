@@ -122,7 +122,7 @@ func TestRegisterFlagsNamesAndDefaults(t *testing.T) {
 	fs.VisitAll(func(f *flag.Flag) { defaults[f.Name] = f.DefValue })
 	want := map[string]string{
 		"server": DefaultServer, "room": DefaultRoom, "token": "", "players": "2", "local-players": "0",
-		"spectate": "false", "spectators": "0", "input-delay": "", "max-prediction": "", "frames": "0",
+		"spectate": "false", "watch": "false", "spectators": "0", "input-delay": "", "max-prediction": "", "frames": "0",
 		"headless": "false", "bot": "false", "seed": "0", "synctest": "false", "check-distance": "7", "loopback": "false",
 		"netsim": "", "ice": "", "turn-user": "", "turn-pass": "",
 	}
