@@ -49,6 +49,9 @@ func TestConfigDefaults(t *testing.T) {
 		{"a spectator plays no one", Config{Spectate: true, Spectators: 1, Players: 3}, func(c Config) bool {
 			return c.LocalPlayers == 0 && c.Peers == 3
 		}},
+		{"a late spectator spectates, with no Spectators", Config{Watch: true}, func(c Config) bool {
+			return c.Spectate && c.LocalPlayers == 0
+		}},
 		{"game's own settings kept", Config{InputDelay: 4, MaxPrediction: 12, FPS: 30, Room: "r"}, func(c Config) bool {
 			return c.InputDelay == 4 && c.MaxPrediction == 12 && c.FPS == 30 && c.Room == "r"
 		}},
@@ -74,6 +77,8 @@ func TestConfigValidation(t *testing.T) {
 		{Config{Players: 3, Peers: 4}, "Peers must be 1 to Players (3), got 4"},
 		{Config{Spectators: -1}, "Spectators must be 0 to 64"},
 		{Config{Spectate: true}, "Spectators >= 1"},
+		{Config{Watch: true, Record: io.Discard}, "a late spectator (Watch) neither runs a sync test nor records"},
+		{Config{Watch: true, SyncTest: true}, "a late spectator (Watch) neither runs a sync test nor records"},
 		{Config{InputDelay: rollback.MaxInputDelay + 1}, "InputDelay must be 0 to 32, got 33"},
 		{Config{InputDelay: -1}, "InputDelay must be 0 to 32"},
 		{Config{MaxPrediction: rollback.MaxPrediction + 1}, "MaxPrediction must be 0 to 64, got 65"},

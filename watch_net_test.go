@@ -16,7 +16,7 @@ import (
 // Done or ctx ends. All in this goroutine: a Match is not safe for
 // concurrent use, and the test must read the players' frames to decide
 // when the spectator joins.
-func updateAll[S any](ctx context.Context, t *testing.T, players []*rollbox.Match[netWorld, netPad],
+func updateAll[P, S any](ctx context.Context, t *testing.T, players []*rollbox.Match[P, netPad],
 	join func() *rollbox.Match[S, netPad], watcherErr func(error) bool) (*rollbox.Match[S, netPad], rollbox.Frame) {
 	t.Helper()
 	var watcher *rollbox.Match[S, netPad]
@@ -133,6 +133,73 @@ func TestLateSpectatorOfAnotherGameRefused(t *testing.T) {
 	defer func() { _ = watcher.Close() }()
 	if got == nil || !strings.Contains(got.Error(), "runs game") || !strings.Contains(got.Error(), "otherWorld") {
 		t.Fatalf("late spectator of another game: %v, want an error naming the games", got)
+	}
+	for i, m := range players {
+		if err := m.Update(); err != nil {
+			t.Errorf("player %d after the refusal: %v", i, err)
+		}
+	}
+}
+
+// heapWorld holds a slice, so it needs Clone and Checksum, and has no
+// binary encoding to send it to a late spectator.
+type heapWorld struct {
+	netWorld
+	trail []int32
+}
+
+func (w *heapWorld) Step(in []rollbox.PlayerInput[netPad]) {
+	w.netWorld.Step(in)
+	w.trail = append(w.trail[:0], w.X[0])
+}
+
+func (w *heapWorld) Clone() heapWorld {
+	c := *w
+	c.trail = append([]int32(nil), w.trail...)
+	return c
+}
+
+func (w *heapWorld) Checksum() uint64 {
+	sum := uint64(w.Frame)
+	for i := range w.X {
+		sum = sum*31 + uint64(uint32(w.X[i])) + uint64(uint32(w.Y[i]))<<32
+	}
+	return sum
+}
+
+// A host whose state cannot be sent (no binary encoding) refuses a late
+// spectator with an error that says what is missing, and plays on.
+func TestLateSpectatorOfUnsendableStateRefused(t *testing.T) {
+	srv := signaltest.Start(t, signalserver.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), netTestTimeout)
+	defer cancel()
+	const frames = 600
+	var players []*rollbox.Match[heapWorld, netPad]
+	for i := range 2 {
+		m, err := rollbox.NewMatch(ctx, &heapWorld{}, nil, netConfig(t, srv, 2, frames, uint64(i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		players = append(players, m)
+	}
+	defer func() {
+		for _, m := range players {
+			_ = m.Close()
+		}
+	}()
+	var got error
+	watcher, _ := updateAll(ctx, t, players, func() *rollbox.Match[heapWorld, netPad] {
+		cfg := netConfig(t, srv, 2, frames, 3)
+		cfg.Watch = true
+		m, err := rollbox.NewMatch(ctx, &heapWorld{}, nil, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}, func(err error) bool { got = err; return true })
+	defer func() { _ = watcher.Close() }()
+	if got == nil || !strings.Contains(got.Error(), "refuses") || !strings.Contains(got.Error(), "MarshalBinary") {
+		t.Fatalf("late spectator of a state without MarshalBinary: %v, want the host's refusal", got)
 	}
 	for i, m := range players {
 		if err := m.Update(); err != nil {
