@@ -350,7 +350,8 @@ func (w *watchHost[S, I]) admit(r *runner[S, I, transport.PeerID], id transport.
 		return drop(err.Error())
 	}
 	r.hostsSpectators = true // step on past the target: the spectators follow
-	w.log.Info("rollbox: late spectator joined", "peer", id, "handle", handle, "start", start, "state_bytes", len(msg)-watchStateHeader)
+	w.remoteLog.Log(context.Background(), w.log, slog.LevelInfo, "rollbox: late spectator joined", "peer", id, "handle", handle,
+		"start", start, "frame", r.frame, "state_bytes", len(msg)-watchStateHeader)
 	return ""
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/rollbox/rollbox"
 	"github.com/rollbox/rollbox/signalserver"
 	"github.com/rollbox/rollbox/signalserver/signaltest"
+	"github.com/rollbox/rollbox/transport/simnet"
 )
 
 // updateAll calls Update at 60 Hz on each match that is not Done, and on
@@ -61,15 +62,24 @@ func updateAll[P, S any](ctx context.Context, t *testing.T, players []*rollbox.M
 
 // A spectator that joins a running match (Config.Watch) once the players
 // are past frame 120 receives the state from the host, catches up and
-// confirms the same state at frame 600 as the players.
+// confirms the same state at frame 600 as the players. With latency
+// between the players, the host's confirmed frame lags its current one, so
+// the spectator usually starts from a saved state, not the current one.
 func TestLateSpectatorJoinsRunningMatch(t *testing.T) {
+	t.Run("loopback", func(t *testing.T) { testLateSpectatorJoins(t, nil) })
+	t.Run("latency", func(t *testing.T) { testLateSpectatorJoins(t, &simnet.Link{Latency: 50 * time.Millisecond, Jitter: 10 * time.Millisecond}) })
+}
+
+func testLateSpectatorJoins(t *testing.T, link *simnet.Link) {
 	srv := signaltest.Start(t, signalserver.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), netTestTimeout)
 	defer cancel()
 	const frames = 600
-	players := []*rollbox.Match[netWorld, netPad]{
-		newNetMatch(t, ctx, netConfig(t, srv, 2, frames, 1)),
-		newNetMatch(t, ctx, netConfig(t, srv, 2, frames, 2)),
+	var players []*rollbox.Match[netWorld, netPad]
+	for i := range 2 {
+		cfg := netConfig(t, srv, 2, frames, uint64(i+1))
+		cfg.NetSim = link
+		players = append(players, newNetMatch(t, ctx, cfg))
 	}
 	defer func() {
 		for _, m := range players {
