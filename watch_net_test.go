@@ -67,7 +67,9 @@ func updateAll[P, S any](ctx context.Context, t *testing.T, players []*rollbox.M
 // the spectator usually starts from a saved state, not the current one.
 func TestLateSpectatorJoinsRunningMatch(t *testing.T) {
 	t.Run("loopback", func(t *testing.T) { testLateSpectatorJoins(t, nil) })
-	t.Run("latency", func(t *testing.T) { testLateSpectatorJoins(t, &simnet.Link{Latency: 50 * time.Millisecond, Jitter: 10 * time.Millisecond}) })
+	t.Run("latency", func(t *testing.T) {
+		testLateSpectatorJoins(t, &simnet.Link{Latency: 50 * time.Millisecond, Jitter: 10 * time.Millisecond})
+	})
 }
 
 func testLateSpectatorJoins(t *testing.T, link *simnet.Link) {
