@@ -15,6 +15,8 @@
 // the state. Package ebitenrb is the Ebiten adapter: a game gives it Step,
 // Draw and Layout. Simulate plays a whole match in-process over a simulated
 // network in virtual time: the test that proves a game plays online.
+// Config.Record writes a replay of a match, which Replayer plays back and
+// checks frame by frame: a desync seen in the field, reproduced on a desk.
 //
 // Below rollbox: package rollback (GGRS-style sessions over any datagram
 // socket), transport (the WebRTC mesh; transport/simnet, a simulated

@@ -298,7 +298,6 @@ func newSessionRunner[S any, I comparable, A comparable](c Config, ops stateOps[
 			for i, id := range pm.spectators {
 				rc.AddSpectator(rollback.PlayerHandle(c.Players+i), id)
 			}
-			r.hostsSpectators = len(pm.spectators) > 0
 		}
 		s, err := rollback.NewP2PSession[S](rc, sock)
 		if err != nil {

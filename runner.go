@@ -96,10 +96,6 @@ type runner[S any, I comparable, A comparable] struct {
 	inputRec *inputRecord
 	codec    *valueCodec[I]
 
-	// hostsSpectators: this peer's session sends the spectators their
-	// inputs.
-	hostsSpectators bool
-
 	// playingLine and finishedLine are View's status lines for those
 	// phases, made on first use: they never change, and View runs every
 	// frame, where formatting them would allocate.
@@ -168,14 +164,6 @@ func (r *runner[S, I, A]) tick() error {
 }
 
 func (r *runner[S, I, A]) advance() error {
-	if r.reached && r.p2p != nil && r.keepAt == 0 && !r.hostsSpectators {
-		// The target frame is confirmed here: stepping on would only keep
-		// new inputs in flight, and finished waits until the peers have
-		// acknowledged every one. Polling (in tick) still resends what they
-		// miss, so they reach the target too. (A spectators' host steps
-		// on: the session sends spectators their inputs as it advances.)
-		return errWaiting
-	}
 	if r.p2p != nil {
 		if r.p2p.State() != rollback.Running {
 			return errWaiting
