@@ -349,7 +349,6 @@ func (w *watchHost[S, I]) admit(r *runner[S, I, transport.PeerID], id transport.
 	if err := w.ctl.Send(id, msg); err != nil {
 		return drop(err.Error())
 	}
-	r.hostsSpectators = true // step on past the target: the spectators follow
 	w.remoteLog.Log(context.Background(), w.log, slog.LevelInfo, "rollbox: late spectator joined", "peer", id, "handle", handle,
 		"start", start, "frame", r.frame, "state_bytes", len(msg)-watchStateHeader)
 	return ""
