@@ -133,18 +133,8 @@ func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.Peer
 		r, sock, err := m.connectWatch(ctx, tc)
 		return r, sock, nil, err
 	}
-	sock, err := transport.Join(ctx, roomURL, tc)
+	r, sock, err := m.joinAndStart(ctx, roomURL, tc, m.start)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("rollbox: join %s: %w", roomURL, err)
-	}
-	r, err := m.start(ctx, sock, sock.Channel(1))
-	if err == nil {
-		err = synchronize(ctx, r)
-	}
-	if err != nil {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = sock.Close(closeCtx)
 		return nil, nil, nil, err
 	}
 	var watch *watchHost[S, I]
@@ -152,6 +142,29 @@ func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.Peer
 		watch = m.openWatchRoom(ctx, tc, m.union, m.hostHello, m.nextHandle)
 	}
 	return r, sock, watch, nil
+}
+
+// joinAndStart joins roomURL, builds the runner with start (players) or
+// watchStart (a late spectator) and runs the session's handshake; on any
+// failure it leaves the room again.
+func (m *Match[S, I]) joinAndStart(ctx context.Context, roomURL string, tc transport.Config,
+	start func(context.Context, transport.Mesh, packet.Socket[transport.PeerID]) (*runner[S, I, transport.PeerID], error),
+) (*runner[S, I, transport.PeerID], *transport.Socket, error) {
+	sock, err := transport.Join(ctx, roomURL, tc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rollbox: join %s: %w", roomURL, err)
+	}
+	r, err := start(ctx, sock, sock.Channel(1))
+	if err == nil {
+		err = synchronize(ctx, r)
+	}
+	if err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = sock.Close(closeCtx)
+		return nil, nil, err
+	}
+	return r, sock, nil
 }
 
 // start waits for the peers on mesh, exchanges hellos on ctl and builds the

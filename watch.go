@@ -376,19 +376,8 @@ func (w *watchHost[S, I]) close(ctx context.Context) error { return w.sock.Close
 func (m *Match[S, I]) connectWatch(ctx context.Context, tc transport.Config) (*runner[S, I, transport.PeerID], transport.Mesh, error) {
 	c := m.cfg
 	room := c.Room + watchRoomSuffix
-	url := transport.RoomURL(c.Server, room, 0, c.Token)
-	sock, err := transport.Join(ctx, url, tc)
+	r, sock, err := m.joinAndStart(ctx, transport.RoomURL(c.Server, room, 0, c.Token), tc, m.watchStart)
 	if err != nil {
-		return nil, nil, fmt.Errorf("rollbox: join %s: %w", url, err)
-	}
-	r, err := m.watchStart(ctx, sock, sock.Channel(1))
-	if err == nil {
-		err = synchronize(ctx, r)
-	}
-	if err != nil {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = sock.Close(closeCtx)
 		return nil, nil, err
 	}
 	return r, sock, nil
