@@ -95,15 +95,7 @@ func TestSimulateScriptedInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An input read at frame f is played at f+delay.
-	var want arena
-	for played := range frames {
-		var in [2]rollbox.PlayerInput[buttons]
-		if f := rollbox.Frame(played - delay); f >= 0 {
-			in[0].Input, in[1].Input = script(0, f), script(1, f)
-		}
-		want.Step(in[:])
-	}
+	want := stepScript(frames, delay, script)
 	for p, peer := range res.Peers {
 		if peer.State != want {
 			t.Errorf("peer %d: %+v, want %+v", p, peer.State, want)
@@ -132,14 +124,7 @@ func TestSimulateLongestPredictionKeepsEveryInput(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want arena
-		for played := range frames {
-			var in [2]rollbox.PlayerInput[buttons]
-			if f := rollbox.Frame(played - delay); f >= 0 {
-				in[0].Input, in[1].Input = script(0, f), script(1, f)
-			}
-			want.Step(in[:])
-		}
+		want := stepScript(frames, delay, script)
 		for p, peer := range res.Peers {
 			if peer.State != want {
 				t.Errorf("input delay %d: peer %d: %+v, want %+v", delay, p, peer.State, want)
@@ -447,3 +432,18 @@ type named struct{ Said int32 }
 type chat struct{ Text string }
 
 func (n *named) Step(in []rollbox.PlayerInput[chat]) { n.Said += int32(len(in)) }
+
+// stepScript is the state two players reach by stepping an arena frames
+// times with script's inputs by hand: an input read at frame f is played
+// at f+delay.
+func stepScript(frames, delay int, script func(rollbox.PlayerHandle, rollbox.Frame) buttons) arena {
+	var want arena
+	for played := range frames {
+		var in [2]rollbox.PlayerInput[buttons]
+		if f := rollbox.Frame(played - delay); f >= 0 {
+			in[0].Input, in[1].Input = script(0, f), script(1, f)
+		}
+		want.Step(in[:])
+	}
+	return want
+}
