@@ -133,6 +133,20 @@ func (q *inputQueue[I]) discardConfirmedFrames(f Frame) {
 	}
 }
 
+// restartAt empties the queue and makes f its next frame, as if the zero
+// input had been added for f-1: a player who comes back to a running match
+// (P2PSession.Readmit, NewP2PSessionAt) sends its inputs from f on, and
+// nothing before f is asked of this queue any more.
+func (q *inputQueue[I]) restartAt(f Frame) {
+	*q = newInputQueue(q.predictor)
+	if f <= 0 {
+		return
+	}
+	var zero I
+	*q.slot(f - 1) = frameInput[I]{frame: f - 1, input: zero}
+	q.tail, q.lastAdded = f-1, f-1
+}
+
 // addInput adds the input the player gave at frame f; it lands at f+delay.
 // If the delay grew since the last call, the frames in between repeat the
 // previous input; if it shrank, the input is dropped (its frame is taken).

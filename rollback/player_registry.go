@@ -101,3 +101,24 @@ func (r *playerRegistry[A]) addSpectator(h PlayerHandle, addr A, newEP func(inde
 	r.spectators = r.peers[n:]
 	return pr
 }
+
+// replace puts a new peer at addr in the place of old, a remote peer, for
+// the same handles (P2PSession.Readmit); newEP builds its endpoint from the
+// handles.
+func (r *playerRegistry[A]) replace(old *peer[A], addr A, newEP func(handles []PlayerHandle) *endpoint[A]) *peer[A] {
+	pr := &peer[A]{contestedSince: -1}
+	pr.ep = newEP(old.ep.handles)
+	if r.byAddr[old.ep.addr] == old {
+		delete(r.byAddr, old.ep.addr)
+	}
+	r.byAddr[addr] = pr
+	for _, h := range old.ep.handles {
+		r.byHandle[h] = pr
+	}
+	for i, p := range r.peers {
+		if p == old {
+			r.peers[i] = pr // remotes and spectators share peers' array
+		}
+	}
+	return pr
+}

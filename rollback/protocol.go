@@ -148,6 +148,15 @@ type endpoint[A comparable] struct {
 
 	// peerStatus is the peer's view of every player, merged over packets.
 	peerStatus []connectionStatus
+	// floor, shared with the session (nil: none), is per player the last
+	// frame before it came back to the match (P2PSession.Readmit): a
+	// status with an older last frame is news of its earlier absence,
+	// which the peer may still send until it readmits the player too.
+	floor []Frame
+	// syncDeadline, when not zero, is when an endpoint still in its
+	// handshake gives up (epDisconnected): a player readmitted to a
+	// running match that never arrives must not hold the match.
+	syncDeadline time.Duration
 
 	// Outgoing input: frames pendingFirst.. not yet acknowledged, each
 	// sendFrameBytes long in slot frame % pendingCap; lastAcked is the XOR
@@ -222,6 +231,8 @@ type endpointConfig[A comparable] struct {
 	// pendingFrames bounds the frames sent but not acknowledged; 0 means
 	// pendingOutputSize.
 	pendingFrames int
+	// floor: see endpoint.floor.
+	floor []Frame
 }
 
 func newEndpoint[A comparable](cfg endpointConfig[A]) *endpoint[A] {
@@ -233,6 +244,7 @@ func newEndpoint[A comparable](cfg endpointConfig[A]) *endpoint[A] {
 		notifyStart:       cfg.notifyStart,
 		rng:               rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15)),
 		peerStatus:        make([]connectionStatus, cfg.numPlayers),
+		floor:             cfg.floor,
 		sendFrameBytes:    cfg.sendFrameBytes,
 		pendingCap:        cmp.Or(cfg.pendingFrames, pendingOutputSize),
 		pending:           make([]byte, cmp.Or(cfg.pendingFrames, pendingOutputSize)*cfg.sendFrameBytes),
@@ -382,6 +394,13 @@ func (e *endpoint[A]) handle(m *message, sock Socket[A], now time.Duration, sink
 	case msgSyncReply:
 		e.handleSyncReply(m, sock, now)
 	case msgInput:
+		if e.state != stateRunning {
+			// Inputs count from the handshake on: before it, a packet
+			// may be from an earlier session at the same address (a
+			// player that came back), and the peer resends what we do
+			// not acknowledge.
+			return
+		}
 		e.handleInput(m, sock, now, sink)
 	case msgInputAck:
 		e.popPending(m.ackFrame)
@@ -464,6 +483,9 @@ func (e *endpoint[A]) handleInput(m *message, sock Socket[A], now time.Duration,
 	e.popPending(m.ackFrame)
 	for i := range e.peerStatus {
 		p, st := &e.peerStatus[i], m.status[i]
+		if e.floor != nil && st.lastFrame < e.floor[i] {
+			continue // about the player's earlier absence
+		}
 		if st.disconnected && !p.disconnected {
 			// The peer never changes a disconnect's kind: keep the first.
 			p.disconnected, p.droppedUs = true, st.droppedUs
@@ -684,6 +706,11 @@ func (e *endpoint[A]) wasCompared(f Frame) bool {
 func (e *endpoint[A]) poll(status []connectionStatus, sock Socket[A], now time.Duration) {
 	switch e.state {
 	case stateSynchronizing:
+		if e.syncDeadline > 0 && now > e.syncDeadline && !e.disconnectSent {
+			e.disconnectSent = true
+			e.pushEvent(endpointEvent{kind: epDisconnected})
+			return
+		}
 		if now-e.lastSyncRequest > syncRetryInterval {
 			e.sendSyncRequest(sock, now)
 		}
@@ -747,4 +774,14 @@ func (e *endpoint[A]) networkStats(now time.Duration) (NetworkStats, error) {
 		LocalFramesBehind:  e.localFrameAdvantage,
 		RemoteFramesBehind: e.remoteFrameAdvantage,
 	}, nil
+}
+
+// plays reports whether h is one of the peer's players.
+func (e *endpoint[A]) plays(h PlayerHandle) bool {
+	for _, x := range e.handles {
+		if x == h {
+			return true
+		}
+	}
+	return false
 }

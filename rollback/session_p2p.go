@@ -93,6 +93,13 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	// mapErr is the first peer's player map that differed from ours: the
 	// session cannot start, and AdvanceFrame says why.
 	mapErr *PlayerMapError[A]
+	// floor is per player the last frame before it came back (Readmit,
+	// NewP2PSessionAt), NullFrame if it never left; every endpoint shares
+	// it (endpoint.floor).
+	floor []Frame
+	// readmits counts Readmit calls, to give each new endpoint a seed of
+	// its own.
+	readmits int
 	// waitTimer paces AdvanceFrameWait's polls; nil until its first wait.
 	waitTimer *time.Timer
 	// newPeerEndpoint builds the endpoint of a peer as NewP2PSession built
@@ -107,6 +114,11 @@ type P2PSession[S any, I comparable, A comparable] struct {
 // with each. S is the game state type; the session hands out cells that hold
 // it.
 func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket Socket[A]) (*P2PSession[S, I, A], error) {
+	return newP2PSession[S](cfg, socket, nil)
+}
+
+// newP2PSession is NewP2PSession, or NewP2PSessionAt with resume.
+func newP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket Socket[A], resume *Resume) (*P2PSession[S, I, A], error) {
 	if err := cfg.validateP2P(); err != nil {
 		return nil, err
 	}
@@ -135,6 +147,7 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 		localSentFrame:        NullFrame,
 		lastSentChecksumFrame: NullFrame,
 		events:                newEventQueue[A](),
+		floor:                 make([]Frame, cfg.NumPlayers),
 		// A rollback resimulates at most the saved-state ring, plus the
 		// frame of this tick.
 		buf: newRequestBuffer[S, I](cfg.NumPlayers, cfg.MaxPrediction+3),
@@ -145,6 +158,7 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 	s.newPeerEndpoint = func(addr A, handles []PlayerHandle, spectator bool, i, pendingFrames int) *endpoint[A] {
 		ec := cfg.endpointConfig(addr, handles, endpointSeed(seed, i))
 		ec.pendingFrames = pendingFrames
+		ec.floor = s.floor
 		ec.sendFrameBytes, ec.recvFrameBytes = numLocal*size, len(handles)*size
 		ec.local = local
 		if spectator {
@@ -162,13 +176,23 @@ func NewP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 	for i := range s.localStatus {
 		s.localStatus[i].lastFrame = NullFrame
 	}
+	for i := range s.floor {
+		s.floor[i] = NullFrame
+	}
 	for _, h := range s.players.localHandles {
 		s.sync.setFrameDelay(h, cfg.InputDelay)
+	}
+	if resume != nil {
+		if err := s.resumeAt(*resume); err != nil {
+			return nil, err
+		}
 	}
 	now := s.clock.since()
 	for _, pr := range s.players.peers {
 		pr.sink = s.remoteInputSink(pr)
-		pr.ep.synchronize(socket, now)
+		if pr.ep.state == 0 { // resumeAt leaves players gone for good shut down
+			pr.ep.synchronize(socket, now)
+		}
 	}
 	if len(s.players.peers) == 0 {
 		s.state = Running
@@ -295,7 +319,7 @@ func (s *P2PSession[S, I, A]) advanceRollback(now time.Duration) {
 	}
 	s.updatePlayerDisconnects(now)
 	confirmed := s.confirmedFrame()
-	if s.sparseSaving && s.sync.currentFrame == 0 && s.sync.lastSavedFrame == NullFrame {
+	if s.sparseSaving && s.sync.lastSavedFrame == NullFrame {
 		s.buf.save(s.sync.saveCurrentState())
 	}
 	if first := s.sync.firstIncorrectFrame(s.disconnectFrame); first != NullFrame {

@@ -27,6 +27,10 @@ type stubGame struct {
 	// corrupt, when set, is added to the state before every save: a
 	// non-deterministic game.
 	corrupt func() uint64
+	// withStatus: a disconnected player's input counts differently, as in
+	// a game that shows who left (Step may look at Disconnected, not at
+	// Predicted or Confirmed).
+	withStatus bool
 	saves   int
 	loads   int
 	adv     int
@@ -79,6 +83,9 @@ func (g *stubGame) advance(inputs []PlayerInput[uint32]) {
 	v := g.gs.Value
 	for i, in := range inputs {
 		v = v*1099511628211 + uint64(in.Input)*uint64(2*i+1) + 7
+		if g.withStatus && in.Status == Disconnected {
+			v += 0x5bd1e995
+		}
 	}
 	g.gs.Value = v
 	g.gs.Frame++

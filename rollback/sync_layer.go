@@ -25,6 +25,19 @@ type syncLayer[S any, I comparable] struct {
 	// and as many again for disconnects (see newSyncLayer).
 	states []StateCell[S]
 	queues []inputQueue[I]
+	// absent[h] holds the frames after and until (both excluded) between
+	// which player h was gone from the match before it came back
+	// (P2PSession.Readmit): its input there is zero, Disconnected, however
+	// its status reads now. NullFrame, NullFrame: never away.
+	absent []absence
+}
+
+type absence struct{ after, until Frame }
+
+// away reports whether player h was gone at frame f and came back later.
+func (l *syncLayer[S, I]) away(h int, f Frame) bool {
+	a := l.absent[h]
+	return f > a.after && f < a.until
 }
 
 func newSyncLayer[S any, I comparable](numPlayers, maxPrediction int, predictor Predictor[I]) *syncLayer[S, I] {
@@ -39,6 +52,10 @@ func newSyncLayer[S any, I comparable](numPlayers, maxPrediction int, predictor 
 		// peer that heard more must roll back past its own window to it.
 		states: make([]StateCell[S], 2*maxPrediction+2),
 		queues: make([]inputQueue[I], numPlayers),
+		absent: make([]absence, numPlayers),
+	}
+	for i := range l.absent {
+		l.absent[i] = absence{NullFrame, NullFrame}
 	}
 	for i := range l.states {
 		l.states[i].frame = NullFrame
@@ -111,7 +128,7 @@ func (l *syncLayer[S, I]) addRemoteInput(h PlayerHandle, f Frame, in I) bool {
 // frame: real, predicted, or zero for players disconnected before it.
 func (l *syncLayer[S, I]) synchronizedInputs(dst []PlayerInput[I], status []connectionStatus) {
 	for i := range dst {
-		if status[i].disconnected && status[i].lastFrame < l.currentFrame {
+		if status[i].disconnected && status[i].lastFrame < l.currentFrame || l.away(i, l.currentFrame) {
 			var zero I
 			dst[i] = PlayerInput[I]{Input: zero, Status: Disconnected}
 			continue
@@ -125,7 +142,7 @@ func (l *syncLayer[S, I]) synchronizedInputs(dst []PlayerInput[I], status []conn
 // for players disconnected before f. It returns false if an input is missing.
 func (l *syncLayer[S, I]) confirmedInputs(dst []PlayerInput[I], f Frame, status []connectionStatus) bool {
 	for i := range dst {
-		if status[i].disconnected && status[i].lastFrame < f {
+		if status[i].disconnected && status[i].lastFrame < f || l.away(i, f) {
 			var zero I
 			dst[i] = PlayerInput[I]{Input: zero, Status: Disconnected}
 			continue
