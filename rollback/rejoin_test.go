@@ -128,7 +128,10 @@ func TestReadmitAfterDrop(t *testing.T) {
 	}
 	back := &testPeer{sess: sess, game: newStubGame(), handle: 2, addr: "p2b"}
 	back.game.withStatus, back.game.gs = true, state
-	for back.sess.State() != Running {
+	for i := 0; back.sess.State() != Running; i++ {
+		if i == 10*60 {
+			t.Fatal("the player that came back did not synchronize in 10 s")
+		}
 		back.sess.PollRemoteClients()
 		tick(t, stayers, rejoinInput)
 		net.advance(frameTime)
@@ -158,4 +161,94 @@ func TestReadmitAfterDrop(t *testing.T) {
 	}
 	t.Logf("from %d at %d; longest stall of a stayer: %d ticks during the drop (DisconnectTimeout), %d while the player came back",
 		from, at, dropStall, rejoinStall)
+}
+
+// TestReadmitNeverArrives: a player readmitted but never heard from holds
+// the match only until readmitSyncTimeout; then the others drop it again
+// after the frame before at, agree, and play on.
+func TestReadmitNeverArrives(t *testing.T) {
+	net := newTestNet(15)
+	net.setLink(simnet.Link{Latency: 10 * time.Millisecond})
+	peers := newMesh(t, net, 3, nil)
+	for _, p := range peers {
+		p.game.withStatus = true
+	}
+	syncMesh(t, net, peers)
+	const frameTime = time.Second / 60
+	for peers[2].sess.CurrentFrame() < 100 {
+		tick(t, peers, rejoinInput)
+		net.advance(frameTime)
+	}
+	net.leave(peers[2].addr)
+	stayers := peers[:2]
+	for range 5 * 60 {
+		tick(t, stayers, rejoinInput)
+		net.advance(frameTime)
+	}
+	from, at := stayers[0].sess.ConfirmedFrame(), stayers[0].sess.CurrentFrame()+30
+	for _, p := range stayers {
+		if _, err := p.sess.Readmit(2, "ghost", from, at); err != nil {
+			t.Fatal(err)
+		}
+		p.events = nil
+	}
+	for range int(readmitSyncTimeout/frameTime) + 5*60 {
+		tick(t, stayers, rejoinInput)
+		net.advance(frameTime)
+	}
+	for _, p := range stayers {
+		if n := countEvents(p.events, EventDisconnected); n != 1 {
+			t.Fatalf("%s: %d disconnect events, want 1 (the ghost)", p.addr, n)
+		}
+		if c := p.sess.ConfirmedFrame(); c < at+60 {
+			t.Fatalf("%s: confirmed frame %d, the match did not go on after the ghost (at %d)", p.addr, c, at)
+		}
+	}
+	agree(t, stayers)
+}
+
+// TestReadmitRefuses: Readmit checks its arguments before changing
+// anything.
+func TestReadmitRefuses(t *testing.T) {
+	net := newTestNet(16)
+	peers := newMesh(t, net, 3, nil)
+	syncMesh(t, net, peers)
+	const frameTime = time.Second / 60
+	for peers[0].sess.CurrentFrame() < 100 {
+		tick(t, peers, rejoinInput)
+		net.advance(frameTime)
+	}
+	p0 := peers[0]
+	if _, err := p0.sess.Readmit(2, "x", 90, 200); err == nil {
+		t.Fatal("readmitted a player still connected")
+	}
+	net.leave(peers[2].addr)
+	for range 5 * 60 {
+		tick(t, peers[:2], rejoinInput)
+		net.advance(frameTime)
+	}
+	confirmed, left := p0.sess.ConfirmedFrame(), p0.sess.localStatus[2].lastFrame
+	cases := []struct {
+		name     string
+		h        PlayerHandle
+		addr     string
+		from, at Frame
+	}{
+		{"local player", 0, "x", confirmed, confirmed + 60},
+		{"unknown handle", 7, "x", confirmed, confirmed + 60},
+		{"address of another peer", 2, "p1", confirmed, confirmed + 60},
+		{"at confirmed", 2, "x", confirmed, confirmed},
+		{"from before the player left", 2, "x", left, confirmed + 60},
+		{"from after at", 2, "x", confirmed + 61, confirmed + 60},
+		{"from past the inputs sent", 2, "x", confirmed + 50, confirmed + 60},
+		{"from too far back", 2, "x", left + 1, confirmed + 60},
+	}
+	for _, c := range cases {
+		if _, err := p0.sess.Readmit(c.h, c.addr, c.from, c.at); err == nil {
+			t.Errorf("%s: Readmit(%d, %q, %d, %d) succeeded", c.name, c.h, c.addr, c.from, c.at)
+		}
+	}
+	if _, err := p0.sess.Readmit(2, "x", confirmed, confirmed+60); err != nil {
+		t.Fatalf("after the refusals, a right Readmit: %v", err)
+	}
 }
