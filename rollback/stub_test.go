@@ -31,9 +31,9 @@ type stubGame struct {
 	// a game that shows who left (Step may look at Disconnected, not at
 	// Predicted or Confirmed).
 	withStatus bool
-	saves   int
-	loads   int
-	adv     int
+	saves      int
+	loads      int
+	adv        int
 	// confirmed records the checksum of the state after each advance, by
 	// frame. A rollback overwrites what it resimulates, so entries up to the
 	// session's confirmed frame are final.
