@@ -277,10 +277,35 @@ func waitForPeers(ctx context.Context, mesh transport.Mesh, n int, progress func
 // newSessionRunner builds the session of peer self's place in pm.
 func newSessionRunner[S any, I comparable, A comparable](c Config, ops stateOps[S, I], codec *valueCodec[I], state *S, input func(PlayerHandle) I,
 	self A, pm playerMap[A], sock rollback.Socket[A]) (*runner[S, I, A], error) {
+	return buildRunner(c, ops, codec, state, input, self, pm, sock, nil)
+}
+
+// newResumedRunner builds the session of a player coming back to a running
+// match (see rejoin.go): state holds the match's state at resume.From, and
+// pm has the peers' current addresses (those of players gone for good are
+// never contacted).
+func newResumedRunner[S any, I comparable, A comparable](c Config, ops stateOps[S, I], codec *valueCodec[I], state *S, input func(PlayerHandle) I,
+	self A, pm playerMap[A], sock rollback.Socket[A], resume rollback.Resume) (*runner[S, I, A], error) {
+	r, err := buildRunner(c, ops, codec, state, input, self, pm, sock, &resume)
+	if err != nil {
+		return nil, err
+	}
+	r.frame, r.recorded, r.catchingUp, r.catchUpTo = resume.From, resume.From-1, true, resume.At
+	r.remember(resume.From, ops.checksum(state))
+	for h, st := range resume.Players {
+		if st.Disconnected && !r.players[h].local {
+			r.players[h].disconnected = true
+		}
+	}
+	return r, nil
+}
+
+func buildRunner[S any, I comparable, A comparable](c Config, ops stateOps[S, I], codec *valueCodec[I], state *S, input func(PlayerHandle) I,
+	self A, pm playerMap[A], sock rollback.Socket[A], resume *rollback.Resume) (*runner[S, I, A], error) {
 	rc := sessionConfig[I, A](c, codec)
 	rc.Clock, rc.Seed = c.clock, c.sessionSeed
 	r := &runner[S, I, A]{ops: ops, codec: codec, state: state, input: input, log: c.Logger, onDesync: c.OnDesync,
-		target: rollback.Frame(c.Frames), lingerTicks: lingerSeconds * c.FPS}
+		target: rollback.Frame(c.Frames), lingerTicks: lingerSeconds * c.FPS, fps: c.FPS, inputDelay: c.InputDelay}
 	r.players = make([]player[A], c.Players)
 	for h, id := range pm.byHandle {
 		r.players[h].addr = id
@@ -312,7 +337,13 @@ func newSessionRunner[S any, I comparable, A comparable](c Config, ops stateOps[
 				rc.AddSpectator(rollback.PlayerHandle(c.Players+i), id)
 			}
 		}
-		s, err := rollback.NewP2PSession[S](rc, sock)
+		var s *rollback.P2PSession[S, I, A]
+		var err error
+		if resume != nil {
+			s, err = rollback.NewP2PSessionAt[S](rc, sock, *resume)
+		} else {
+			s, err = rollback.NewP2PSession[S](rc, sock)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -324,7 +355,9 @@ func newSessionRunner[S any, I comparable, A comparable](c Config, ops stateOps[
 		r.p2p = s
 	}
 	r.init(c.clock)
-	if c.Record != nil {
+	if c.Record != nil && resume == nil {
+		// A replay starts at frame 0; a player that came back has not
+		// seen the frames before it.
 		r.record(c.Record, c.FPS)
 	}
 	return r, nil

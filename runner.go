@@ -66,10 +66,21 @@ type runner[S any, I comparable, A comparable] struct {
 
 	skip         int
 	ticks        int
+	// fps and inputDelay are the match's (a rejoin's lead is in frames).
+	fps, inputDelay int
+	// catchingUp: this player came back to a running match
+	// (rollback.NewP2PSessionAt) and advances more than once a tick until
+	// it is no longer behind.
+	catchingUp bool
+	// catchUpTo is the frame from which a player that came back plays
+	// (rollback.Resume.At): it catches up at least until there.
+	catchUpTo rollback.Frame
 	synchronized bool
 
 	rollbacks, rollbackFrames, longestRollback int
 	desyncs                                    int
+	// rejoins counts the players readmitted.
+	rejoins int
 	lastDesync                                 Desync
 	maxPing                                    time.Duration
 	onDesync                                   func(Desync)
@@ -159,8 +170,57 @@ func (r *runner[S, I, A]) tick() error {
 	if err != nil && err != errWaiting {
 		return err
 	}
+	if r.catchingUp && err == nil {
+		if err := r.catchUp(); err != nil {
+			return err
+		}
+	}
 	r.recordConfirmed()
 	return nil
+}
+
+// catchUpPerTick bounds the frames a player coming back advances in one
+// tick: four at 60 fps make up a second in a third of a second.
+const catchUpPerTick = 4
+
+// catchUp advances again while the others' inputs are more than a
+// prediction window's half plus the input delay ahead: those frames'
+// inputs are known, so advancing them costs no rollback.
+func (r *runner[S, I, A]) catchUp() error {
+	slack := r.p2p.MaxPrediction()/2 + r.inputDelay + 1
+	for range catchUpPerTick - 1 {
+		if r.p2p.FramesBehind() <= slack {
+			// Nothing heard yet reads as not behind: only once playing
+			// again does not behind mean caught up.
+			r.catchingUp = r.frame < r.catchUpTo
+			return nil
+		}
+		r.recordConfirmed()
+		if err := r.advance(); err != nil {
+			if err == errWaiting {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// readmitted records that the players of hd's peer are back, at addr.
+func (r *runner[S, I, A]) readmitted(hd rollback.PlayerHandle, addr A) {
+	old := r.players[hd].addr
+	for i := range r.players {
+		if p := &r.players[i]; !p.local && p.addr == old {
+			p.addr, p.peer, p.disconnected = addr, fmt.Sprint(addr), false
+			p.stats = rollback.NetworkStats{}
+		}
+	}
+	r.rejoins++
+}
+
+// samePeer reports whether players a and b play on the same peer.
+func (r *runner[S, I, A]) samePeer(a, b rollback.PlayerHandle) bool {
+	return r.players[a].addr == r.players[b].addr
 }
 
 func (r *runner[S, I, A]) advance() error {

@@ -779,7 +779,14 @@ func (s *P2PSession[S, I, A]) sendToSpectators(confirmed Frame, now time.Duratio
 func (s *P2PSession[S, I, A]) checkWaitRecommendation() {
 	ahead, found := 0, false
 	for _, pr := range s.players.remotes {
-		if s.localStatus[pr.ep.handles[0]].disconnected {
+		h := pr.ep.handles[0]
+		if s.localStatus[h].disconnected {
+			continue
+		}
+		if s.floor[h] != NullFrame && s.localStatus[h].lastFrame <= s.floor[h] {
+			// Readmitted and not playing yet: it starts far behind and
+			// catches up by itself; waiting for it would stall the
+			// match for nothing.
 			continue
 		}
 		if adv := pr.ep.timeSync.averageFrameAdvantage(); !found || adv > ahead {

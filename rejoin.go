@@ -1,0 +1,561 @@
+package rollbox
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/rollbox/rollbox/internal/ratelog"
+	"github.com/rollbox/rollbox/packet"
+	"github.com/rollbox/rollbox/rollback"
+)
+
+// Rejoin. A player whose connection dropped (past the disconnect timeout)
+// or whose program restarted comes back to its match as the same player,
+// while the others play on. Each player announced a secret key in its hello;
+// the match has an identity every player derives from the same hellos
+// (matchID). The returning player (the guest) reaches the players still
+// playing (the hosts) on a control channel (in a network match, the room
+// <room>.rejoin-<match id>, which the hosts join once a player has
+// dropped) and asks each of them, naming its handle and key:
+//
+//	guest -> every host     rejoin {match, handle, key}
+//	host -> guest           here {its handles}  (where to reach it)
+//
+// The host with the lowest handle (the coordinator) admits it: it readmits
+// the player in its session (rollback.P2PSession.Readmit) from its
+// confirmed frame (from) with inputs counting again a second or so ahead
+// (at), and asks the other hosts to do the same:
+//
+//	coordinator -> hosts    admit {handle, id, from, at}
+//	host -> coordinator     admitted {handle, id, err}
+//
+// Once every host readmitted it, the coordinator sends the guest the
+// session's Resume and the state of frame from, in chunks on the reliable
+// channel; the guest builds its session with rollback.NewP2PSessionAt and
+// catches up. If a host cannot readmit it (or does not answer within
+// admitTimeout), the coordinator takes the admission back from the hosts
+// that made it (abort) and refuses the guest, which asks again a second
+// later:
+//
+//	coordinator -> guest    welcome {id, from, at, players, size, sum, enc}, then the state's chunks
+//	coordinator -> hosts    abort {handle, id}
+//	coordinator -> guest    refuse {err}
+
+// rejoinMsgMax bounds a rejoin control message: a peer that sends more is
+// ignored.
+const rejoinMsgMax = 2048
+
+// rejoinAskInterval is how often a guest repeats its request to a host
+// that has not welcomed it.
+const rejoinAskInterval = time.Second
+
+// admitTimeout bounds how long a coordinator waits for the other hosts to
+// readmit a player before it takes the admission back.
+const admitTimeout = 3 * time.Second
+
+// rejoinLeadSeconds is how far ahead of the coordinator's frame a returning
+// player's inputs count again, at the least: the state transfer, the
+// guest's handshake (five round trips) and its catching up happen in it.
+const rejoinLeadSeconds = 1
+
+// The kinds of rejoin message.
+const (
+	msgRejoin   = "rejoin"
+	msgHere     = "here"
+	msgAdmit    = "admit"
+	msgAdmitted = "admitted"
+	msgAbort    = "abort"
+	msgWelcome  = "welcome"
+	msgRefuse   = "refuse"
+)
+
+// rejoinMsg is one rejoin control message; T says which, and which fields
+// it uses (see the protocol above).
+type rejoinMsg struct {
+	T       string                  `json:"t"`
+	Match   string                  `json:"match,omitempty"`
+	Handle  int                     `json:"handle"`
+	Key     string                  `json:"key,omitempty"`
+	Handles []int                   `json:"handles,omitempty"`
+	ID      uint64                  `json:"id,omitempty"`
+	From    rollback.Frame          `json:"from,omitempty"`
+	At      rollback.Frame          `json:"at,omitempty"`
+	Players []rollback.ResumeStatus `json:"players,omitempty"`
+	Size    int                     `json:"size,omitempty"`
+	Sum     uint64                  `json:"sum,omitempty"`
+	Enc     byte                    `json:"enc,omitempty"`
+	Err     string                  `json:"err,omitempty"`
+}
+
+func (m rejoinMsg) encode() []byte {
+	b, err := json.Marshal(m)
+	if err != nil { // strings, numbers, bools: always marshals
+		panic(err)
+	}
+	return b
+}
+
+// errNotRejoin: a message on the control channel that is no rejoin
+// message (a hello repeated, say): ignored without a word.
+var errNotRejoin = errors.New("rollbox: not a rejoin message")
+
+// parseRejoinMsg decodes a rejoin message and checks its ranges; it never
+// panics on any input.
+func parseRejoinMsg(b []byte, maxState int) (rejoinMsg, error) {
+	var m rejoinMsg
+	if len(b) > rejoinMsgMax {
+		return m, fmt.Errorf("rollbox: rejoin message of %d bytes, more than %d", len(b), rejoinMsgMax)
+	}
+	if len(b) == 0 || b[0] != '{' {
+		return m, errNotRejoin
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("rollbox: malformed rejoin message: %w", err)
+	}
+	switch m.T {
+	case "":
+		return m, errNotRejoin
+	case msgRejoin, msgHere, msgAdmit, msgAdmitted, msgAbort, msgWelcome, msgRefuse:
+	default:
+		return m, fmt.Errorf("rollbox: rejoin message of unknown type %q", m.T)
+	}
+	switch {
+	case m.Handle < 0 || m.Handle >= rollback.MaxPlayers:
+		return m, fmt.Errorf("rollbox: rejoin message for player %d", m.Handle)
+	case len(m.Handles) > rollback.MaxPlayers || len(m.Players) > rollback.MaxPlayers:
+		return m, errors.New("rollbox: rejoin message with too many players")
+	case m.From < 0 || m.At < m.From:
+		return m, fmt.Errorf("rollbox: rejoin message from frame %d at frame %d", m.From, m.At)
+	case m.Size < 0 || m.Size > maxState:
+		return m, fmt.Errorf("rollbox: rejoin state of %d bytes (at most %d)", m.Size, maxState)
+	case len(m.Match) > 64 || len(m.Key) > 64 || len(m.Err) > 512:
+		return m, errors.New("rollbox: rejoin message with an overlong field")
+	}
+	for _, h := range m.Handles {
+		if h < 0 || h >= rollback.MaxPlayers {
+			return m, fmt.Errorf("rollbox: rejoin message names player %d", h)
+		}
+	}
+	return m, nil
+}
+
+// rejoinHost is a player's side of the others' rejoins: it answers
+// returning players, admits them if it coordinates, and readmits them when
+// the coordinator asks. Polled between two ticks, where every state up to
+// the confirmed frame is final. Not safe for concurrent use.
+type rejoinHost[S any, I comparable, A comparable] struct {
+	// ctl reaches the other players (their match addresses, addrs) and
+	// the returning ones (where their requests came from).
+	ctl   packet.Socket[A]
+	addrs []A // by handle: the control address of the player's peer
+	match string
+	keys  []string // by handle: the key each player announced
+	wire  stateWire[S]
+	// wireErr says why the state cannot travel (nil: it can).
+	wireErr  error
+	maxState int
+	now      func() time.Time
+	log      *slog.Logger
+	// remoteLog limits the lines other peers can cause.
+	remoteLog ratelog.Limiter
+	// onReadmit tells the match that a player now plays at addr (a
+	// network match routes the session's packets there).
+	onReadmit func(addr A)
+
+	// asked holds, by the first handle of a returning peer, where its
+	// last request came from (its key checked).
+	asked map[rollback.PlayerHandle]A
+	// admitted holds the admission a coordinator asked this host to make,
+	// by handle, so an abort undoes only that one.
+	admitted map[rollback.PlayerHandle]uint64
+	pending  *admission[A]
+	nextID   uint64
+	buf      []byte
+}
+
+// admission is a coordinator's admission in progress.
+type admission[A comparable] struct {
+	id       uint64
+	handle   rollback.PlayerHandle
+	addr     A
+	resume   rollback.Resume
+	state    []byte
+	sum      uint64
+	waiting  map[rollback.PlayerHandle]bool // hosts (by first handle) yet to answer
+	asked    []rollback.PlayerHandle        // hosts asked
+	deadline time.Time
+}
+
+func newRejoinHost[S any, I comparable, A comparable](ctl packet.Socket[A], addrs []A, match string, keys []string,
+	maxState int, now func() time.Time, log *slog.Logger, onReadmit func(A)) *rejoinHost[S, I, A] {
+	h := &rejoinHost[S, I, A]{ctl: ctl, addrs: addrs, match: match, keys: keys, maxState: maxState, now: now, log: log,
+		remoteLog: ratelog.Limiter{Interval: time.Second, Burst: 10, Now: now}, onReadmit: onReadmit,
+		asked: make(map[rollback.PlayerHandle]A), admitted: make(map[rollback.PlayerHandle]uint64)}
+	h.wire, h.wireErr = newStateWire[S]()
+	return h
+}
+
+// warn logs a line a remote peer caused, rate limited.
+func (h *rejoinHost[S, I, A]) warn(msg string, args ...any) {
+	h.remoteLog.Log(context.Background(), h.log, slog.LevelWarn, msg, args...)
+}
+
+func (h *rejoinHost[S, I, A]) send(to A, m rejoinMsg) { _ = h.ctl.Send(to, m.encode()) }
+
+// poll handles the control messages that arrived and the admission's
+// timeout.
+func (h *rejoinHost[S, I, A]) poll(r *runner[S, I, A]) {
+	for _, pk := range h.ctl.Receive() {
+		m, err := parseRejoinMsg(pk.Data, h.maxState)
+		if err != nil {
+			if err != errNotRejoin {
+				h.warn("rollbox: rejoin: bad message", "peer", pk.From, "err", err)
+			}
+			continue
+		}
+		switch m.T {
+		case msgRejoin:
+			h.onRequest(r, pk.From, m)
+		case msgAdmit:
+			h.onAdmit(r, pk.From, m)
+		case msgAdmitted:
+			h.onAdmitted(r, pk.From, m)
+		case msgAbort:
+			h.onAbort(r, pk.From, m)
+		}
+	}
+	if p := h.pending; p != nil && h.now().After(p.deadline) {
+		h.abort(r, "the other players did not answer in time")
+	}
+}
+
+// playerAt returns the first handle of the connected player peer whose
+// control address is addr.
+func (h *rejoinHost[S, I, A]) playerAt(r *runner[S, I, A], addr A) (rollback.PlayerHandle, bool) {
+	for p, a := range h.addrs {
+		if a == addr && !r.players[p].local && !r.players[p].disconnected {
+			return rollback.PlayerHandle(p), true
+		}
+	}
+	return 0, false
+}
+
+// coordinator reports whether this peer admits returning players: it has
+// the lowest handle of the players still playing.
+func (h *rejoinHost[S, I, A]) coordinator(r *runner[S, I, A]) bool {
+	for _, p := range r.players {
+		if !p.disconnected {
+			return p.local
+		}
+	}
+	return false
+}
+
+func (h *rejoinHost[S, I, A]) onRequest(r *runner[S, I, A], from A, m rejoinMsg) {
+	hd := rollback.PlayerHandle(m.Handle)
+	switch {
+	case m.Match != h.match:
+		h.send(from, rejoinMsg{T: msgRefuse, Err: "this is another match"})
+		return
+	case m.Handle >= len(r.players) || r.players[m.Handle].local ||
+		subtle.ConstantTimeCompare([]byte(m.Key), []byte(h.keys[m.Handle])) != 1:
+		h.warn("rollbox: rejoin: refused a peer with a wrong key", "peer", from, "player", m.Handle)
+		h.send(from, rejoinMsg{T: msgRefuse, Err: fmt.Sprintf("not player %d of this match", m.Handle+1)})
+		return
+	}
+	h.asked[hd] = from
+	here := rejoinMsg{T: msgHere}
+	for _, l := range r.local {
+		here.Handles = append(here.Handles, int(l))
+	}
+	h.send(from, here)
+	if !h.coordinator(r) || h.pending != nil {
+		return
+	}
+	if reason := h.admit(r, hd, from); reason != "" {
+		h.send(from, rejoinMsg{T: msgRefuse, Err: reason})
+	}
+}
+
+// admit starts the admission of player hd at addr, as the coordinator; it
+// returns why not, if not.
+func (h *rejoinHost[S, I, A]) admit(r *runner[S, I, A], hd rollback.PlayerHandle, addr A) string {
+	if r.reached {
+		return "the match is over"
+	}
+	if h.wireErr != nil {
+		return h.wireErr.Error()
+	}
+	from := r.confirmed()
+	st := r.state
+	if from != r.frame {
+		saved, ok := r.p2p.SavedState(from)
+		if !ok {
+			return fmt.Sprintf("the state of frame %d is no longer held", from)
+		}
+		st = &saved
+	}
+	at := r.frame + rejoinLead(r)
+	resume, err := r.p2p.Readmit(hd, addr, from, at)
+	if err != nil {
+		return err.Error()
+	}
+	b, err := h.wire.append(nil, st)
+	if err == nil && len(b) > h.maxState {
+		err = fmt.Errorf("the state is %d bytes, more than the %d a returning player takes", len(b), h.maxState)
+	}
+	if err != nil {
+		_ = r.p2p.DisconnectPlayer(hd)
+		return fmt.Sprintf("encoding the state: %v", err)
+	}
+	h.nextID++
+	p := &admission[A]{id: h.nextID, handle: hd, addr: addr, resume: resume, state: b, sum: r.ops.checksum(st),
+		waiting: make(map[rollback.PlayerHandle]bool), deadline: h.now().Add(admitTimeout)}
+	h.readmitted(r, hd, addr)
+	for i, pl := range r.players {
+		first := i == 0 || h.addrs[i-1] != h.addrs[i]
+		if first && !pl.local && !pl.disconnected && !r.samePeer(rollback.PlayerHandle(i), hd) {
+			p.waiting[rollback.PlayerHandle(i)] = true
+			p.asked = append(p.asked, rollback.PlayerHandle(i))
+			h.send(h.addrs[i], rejoinMsg{T: msgAdmit, Handle: int(hd), ID: p.id, From: from, At: at})
+		}
+	}
+	h.pending = p
+	h.log.Info("rollbox: a player is coming back", "player", hd+1, "peer", addr, "from", from, "at", at, "frame", r.frame,
+		"state_bytes", len(b))
+	if len(p.waiting) == 0 {
+		h.welcome(r)
+	}
+	return ""
+}
+
+// rejoinLead is how many frames ahead of the current one a returning
+// player's inputs count again: rejoinLeadSeconds, plus ten round trips to
+// the slowest player for the transfer and the handshake, plus the input
+// delay.
+func rejoinLead[S any, I comparable, A comparable](r *runner[S, I, A]) rollback.Frame {
+	var rtt time.Duration
+	for _, p := range r.players {
+		if !p.local && !p.disconnected {
+			rtt = max(rtt, p.stats.Ping)
+		}
+	}
+	fps := r.fps
+	return rollback.Frame(rejoinLeadSeconds*fps + int(10*rtt*time.Duration(fps)/time.Second) + r.inputDelay)
+}
+
+// readmitted records that the players of hd's peer play at addr again.
+func (h *rejoinHost[S, I, A]) readmitted(r *runner[S, I, A], hd rollback.PlayerHandle, addr A) {
+	old := h.addrs[hd]
+	for i := range h.addrs {
+		if h.addrs[i] == old {
+			h.addrs[i] = addr
+		}
+	}
+	r.readmitted(hd, addr)
+	if h.onReadmit != nil {
+		h.onReadmit(addr)
+	}
+}
+
+func (h *rejoinHost[S, I, A]) onAdmitted(r *runner[S, I, A], from A, m rejoinMsg) {
+	p := h.pending
+	host, ok := h.playerAt(r, from)
+	if p == nil || !ok || m.ID != p.id || !p.waiting[host] {
+		return // late news of an admission over
+	}
+	if m.Err != "" {
+		h.abort(r, fmt.Sprintf("player %d could not take the player back: %s", host+1, m.Err))
+		return
+	}
+	delete(p.waiting, host)
+	if len(p.waiting) == 0 {
+		h.welcome(r)
+	}
+}
+
+// welcome sends the returning player its Resume and state: the admission
+// is complete.
+func (h *rejoinHost[S, I, A]) welcome(r *runner[S, I, A]) {
+	p := h.pending
+	h.pending = nil
+	w := rejoinMsg{T: msgWelcome, Handle: int(p.handle), ID: p.id, From: p.resume.From, At: p.resume.At,
+		Players: p.resume.Players, Size: len(p.state), Sum: p.sum, Enc: h.wire.encoding}
+	h.send(p.addr, w)
+	err := sendChunks(func(b []byte) error { return h.ctl.Send(p.addr, b) }, p.id, p.state, h.buf)
+	if err != nil {
+		h.warn("rollbox: rejoin: sending the state failed", "peer", p.addr, "err", err)
+		return // the player's handshake does not come: the session drops it again
+	}
+	h.log.Info("rollbox: player readmitted", "player", p.handle+1, "peer", p.addr, "from", p.resume.From, "at", p.resume.At,
+		"frame", r.frame)
+}
+
+// abort takes the admission in progress back everywhere and refuses the
+// player, which asks again.
+func (h *rejoinHost[S, I, A]) abort(r *runner[S, I, A], reason string) {
+	p := h.pending
+	h.pending = nil
+	for _, host := range p.asked {
+		h.send(h.addrs[host], rejoinMsg{T: msgAbort, Handle: int(p.handle), ID: p.id})
+	}
+	_ = r.p2p.DisconnectPlayer(p.handle)
+	h.send(p.addr, rejoinMsg{T: msgRefuse, Err: reason})
+	h.warn("rollbox: rejoin: admission taken back", "player", p.handle+1, "reason", reason)
+}
+
+// onAdmit readmits a player because the coordinator asks.
+func (h *rejoinHost[S, I, A]) onAdmit(r *runner[S, I, A], from A, m rejoinMsg) {
+	if _, ok := h.playerAt(r, from); !ok {
+		return // not from a player of this match
+	}
+	hd := rollback.PlayerHandle(m.Handle)
+	reply := rejoinMsg{T: msgAdmitted, Handle: m.Handle, ID: m.ID}
+	addr, ok := h.asked[hd]
+	switch {
+	case !ok:
+		reply.Err = "the player has not asked this peer yet"
+	case m.Handle >= len(r.players):
+		reply.Err = "no such player"
+	default:
+		if _, err := r.p2p.Readmit(hd, addr, m.From, m.At); err != nil {
+			reply.Err = err.Error()
+		} else {
+			h.admitted[hd] = m.ID
+			h.readmitted(r, hd, addr)
+			h.log.Info("rollbox: player readmitted", "player", hd+1, "peer", addr, "from", m.From, "at", m.At, "frame", r.frame)
+		}
+	}
+	h.send(from, reply)
+}
+
+func (h *rejoinHost[S, I, A]) onAbort(r *runner[S, I, A], from A, m rejoinMsg) {
+	hd := rollback.PlayerHandle(m.Handle)
+	if _, ok := h.playerAt(r, from); !ok || h.admitted[hd] != m.ID {
+		return
+	}
+	delete(h.admitted, hd)
+	_ = r.p2p.DisconnectPlayer(hd)
+}
+
+// rejoinGuest is a returning player's side: it asks the players still
+// playing to take it back and collects what it needs to build its session.
+type rejoinGuest[A comparable] struct {
+	ctl      packet.Socket[A]
+	match    string
+	handle   rollback.PlayerHandle // the first local player
+	local    int                   // the number of local players
+	key      string
+	maxState int
+	asked    map[A]time.Time
+	// here holds where each player still playing is, from the hosts'
+	// answers.
+	here    map[rollback.PlayerHandle]A
+	welcome *rejoinMsg
+	coord   A
+	reader  *chunkReader
+	state   []byte
+	// refused is the last refusal, for the status line; heard is set once
+	// any host answered.
+	refused string
+	heard   bool
+}
+
+func newRejoinGuest[A comparable](ctl packet.Socket[A], match string, handle rollback.PlayerHandle, local int, key string, maxState int) *rejoinGuest[A] {
+	return &rejoinGuest[A]{ctl: ctl, match: match, handle: handle, local: local, key: key, maxState: maxState,
+		asked: make(map[A]time.Time), here: make(map[rollback.PlayerHandle]A)}
+}
+
+// poll asks the peers reachable now (again, every rejoinAskInterval) and
+// reads their answers. It returns true once the state arrived and every
+// player still playing is located.
+func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
+	req := rejoinMsg{T: msgRejoin, Match: g.match, Handle: int(g.handle), Key: g.key}
+	for _, p := range peers {
+		if last, ok := g.asked[p]; (!ok || now.Sub(last) >= rejoinAskInterval) && (g.welcome == nil || p != g.coord) {
+			if g.ctl.Send(p, req.encode()) == nil {
+				g.asked[p] = now
+			}
+		}
+	}
+	for _, pk := range g.ctl.Receive() {
+		if g.welcome != nil && pk.From == g.coord && isChunk(pk.Data) {
+			msg, done, err := g.reader.feed(pk.Data)
+			if err != nil {
+				return false, fmt.Errorf("rollbox: receiving the match's state: %w", err)
+			}
+			if done {
+				g.state = msg
+			}
+			continue
+		}
+		m, err := parseRejoinMsg(pk.Data, g.maxState)
+		if err != nil {
+			continue
+		}
+		switch m.T {
+		case msgHere:
+			g.heard = true
+			for _, h := range m.Handles {
+				g.here[rollback.PlayerHandle(h)] = pk.From
+			}
+		case msgRefuse:
+			g.heard = true
+			g.refused = m.Err
+		case msgWelcome:
+			if g.welcome != nil || len(m.Players) == 0 || m.Handle != int(g.handle) {
+				continue
+			}
+			g.welcome, g.coord = &m, pk.From
+			g.reader = newChunkReader(m.Size)
+		}
+	}
+	if g.welcome == nil || g.state == nil {
+		return false, nil
+	}
+	if len(g.state) != g.welcome.Size {
+		return false, fmt.Errorf("rollbox: the match's state arrived with %d bytes, announced %d", len(g.state), g.welcome.Size)
+	}
+	for h, st := range g.welcome.Players {
+		if _, ok := g.here[rollback.PlayerHandle(h)]; !ok && !st.Disconnected && !g.mine(rollback.PlayerHandle(h)) {
+			return false, nil // that player's host has not answered yet: ask again
+		}
+	}
+	return true, nil
+}
+
+// mine reports whether h is one of the returning peer's players.
+func (g *rejoinGuest[A]) mine(h rollback.PlayerHandle) bool {
+	return h >= g.handle && int(h-g.handle) < g.local
+}
+
+// resume is the session's Resume from the welcome.
+func (g *rejoinGuest[A]) resume() rollback.Resume {
+	return rollback.Resume{From: g.welcome.From, At: g.welcome.At, Players: g.welcome.Players}
+}
+
+// alone reports whether every other player of r's match is disconnected.
+func alone[S any, I comparable, A comparable](r *runner[S, I, A]) bool {
+	if r.p2p == nil {
+		return false
+	}
+	for _, p := range r.players {
+		if !p.local && !p.disconnected {
+			return false
+		}
+	}
+	return true
+}
+
+// shouldRejoin reports whether r's player, alone in its match, is the one
+// that left and should ask to come back: when every link broke, each side
+// sees the others gone, and the side with the lowest handle stays (it
+// coordinates the rejoins of the others).
+func shouldRejoin[S any, I comparable, A comparable](r *runner[S, I, A]) bool {
+	return alone(r) && !r.players[0].local && !r.reached
+}

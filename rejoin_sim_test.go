@@ -1,0 +1,285 @@
+package rollbox
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/rollbox/rollbox/packet"
+	"github.com/rollbox/rollbox/rollback"
+	"github.com/rollbox/rollbox/transport/simnet"
+)
+
+// rejoinArena is a game that remembers who was gone when: a peer that got a
+// player's status wrong for one frame disagrees from then on.
+type rejoinArena struct {
+	Frame int32
+	X     [4]int32
+	Gone  [4]int32
+}
+
+func (a *rejoinArena) Step(in []PlayerInput[uint8]) {
+	a.Frame++
+	for i, p := range in {
+		if p.Status == Disconnected {
+			a.Gone[i]++
+			continue
+		}
+		a.X[i] = a.X[i]*31 + int32(p.Input) + int32(i)
+	}
+}
+
+// ctlNet is a test's control channel: reliable and ordered, delivered
+// latency after the send in the simulation's virtual time; a peer that is
+// down neither sends nor receives.
+type ctlNet struct {
+	now     func() time.Duration
+	latency time.Duration
+	down    map[int]bool
+	queue   map[int][]ctlPacket
+}
+
+type ctlPacket struct {
+	at   time.Duration
+	from int
+	data []byte
+}
+
+func newCtlNet(now func() time.Duration, latency time.Duration) *ctlNet {
+	return &ctlNet{now: now, latency: latency, down: map[int]bool{}, queue: map[int][]ctlPacket{}}
+}
+
+type ctlSocket struct {
+	n    *ctlNet
+	self int
+	out  []packet.Packet[int]
+}
+
+func (s *ctlSocket) Send(to int, data []byte) error {
+	if s.n.down[s.self] || s.n.down[to] {
+		return nil
+	}
+	s.n.queue[to] = append(s.n.queue[to], ctlPacket{s.n.now() + s.n.latency, s.self, append([]byte(nil), data...)})
+	return nil
+}
+
+func (s *ctlSocket) Receive() []packet.Packet[int] {
+	s.out = s.out[:0]
+	q := s.n.queue[s.self]
+	i := 0
+	for ; i < len(q) && q[i].at <= s.n.now(); i++ {
+		s.out = append(s.out, packet.Packet[int]{From: q[i].from, Data: q[i].data})
+	}
+	s.n.queue[s.self] = q[i:]
+	return s.out
+}
+
+// rejoinSim is a three-player match in virtual time whose players can drop
+// and come back through the rejoin protocol (rejoin.go), as Match does it
+// minus the signalling: every part but the rooms is the real one.
+type rejoinSim struct {
+	t       *testing.T
+	cfg     Config
+	ops     stateOps[rejoinArena, uint8]
+	codec   *valueCodec[uint8]
+	net     *simnet.Network
+	ctl     *ctlNet
+	runners []*runner[rejoinArena, uint8, int]
+	hosts   []*rejoinHost[rejoinArena, uint8, int]
+	sums    []map[Frame]uint64
+	stall   []int // ticks in a row without an advance
+}
+
+func newRejoinSim(t *testing.T, seed uint64, link simnet.Link) *rejoinSim {
+	t.Helper()
+	c, err := Config{Players: 3, Peers: 3, LocalPlayers: 1, Frames: 3000}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &rejoinSim{t: t, cfg: c, net: simnet.New(seed, 8, link)}
+	s.ops, s.codec, err = newGame[rejoinArena, uint8]()
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s.cfg.clock = func() time.Time { return epoch.Add(s.net.Now()) }
+	s.cfg.Logger = slog.New(slog.DiscardHandler)
+	s.ctl = newCtlNet(s.net.Now, link.Latency)
+	pm := playerMap[int]{byHandle: []int{0, 1, 2}, host: 0}
+	for p := range 3 {
+		pc := s.cfg
+		pc.sessionSeed = seed*1000003 + uint64(p) + 1
+		r, err := newSessionRunner(pc, s.ops, s.codec, new(rejoinArena), newBot[uint8](s.codec, seed+uint64(p)).input, p, pm, rollback.Socket[int](s.net.Endpoint(p)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.watch(r)
+		s.runners = append(s.runners, r)
+		s.hosts = append(s.hosts, s.host(p, []int{0, 1, 2}))
+		s.stall = append(s.stall, 0)
+	}
+	return s
+}
+
+func (s *rejoinSim) host(self int, addrs []int) *rejoinHost[rejoinArena, uint8, int] {
+	return newRejoinHost[rejoinArena, uint8, int](&ctlSocket{n: s.ctl, self: self}, addrs, "match", []string{"k0", "k1", "k2"},
+		1<<20, s.cfg.clock, s.cfg.Logger, nil)
+}
+
+// watch records the checksum of every frame r confirms.
+func (s *rejoinSim) watch(r *runner[rejoinArena, uint8, int]) {
+	sums := map[Frame]uint64{}
+	s.sums = append(s.sums, sums)
+	r.onConfirmed = func(f Frame, sum uint64) { sums[f] = sum }
+}
+
+// tick ticks the players in live once and polls their rejoin hosts.
+func (s *rejoinSim) tick(live ...int) {
+	s.t.Helper()
+	for _, p := range live {
+		r := s.runners[p]
+		before := r.frame
+		if err := r.tick(); err != nil {
+			s.t.Fatalf("player %d: %v", p+1, err)
+		}
+		if r.frame > before {
+			s.stall[p] = 0
+		} else {
+			s.stall[p]++
+		}
+		s.hosts[p].poll(r)
+	}
+}
+
+// TestRejoinSimulated is issue 14's acceptance over simnet: a three-player
+// match, the third player's network goes for ten seconds at frame 600; it
+// finds itself alone and asks to come back (at a new address, as a new
+// program would); the two who stayed admit it with the real protocol and
+// state transfer; all three confirm the same state for every frame to 3000,
+// and the two who stayed never stall while it comes back.
+func TestRejoinSimulated(t *testing.T) {
+	link := simnet.Link{Latency: 20 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.01}
+	s := newRejoinSim(t, 14, link)
+	const tick = time.Second / 60
+	for s.runners[2].frame < 600 {
+		s.tick(0, 1, 2)
+		s.net.Advance(tick)
+	}
+	cut := simnet.Link{Loss: 1}
+	for _, p := range []int{0, 1} {
+		s.net.SetLink(p, 2, cut)
+		s.net.SetLink(2, p, cut)
+	}
+	s.ctl.down[2] = true
+	dropAt := s.net.Now()
+	for s.net.Now()-dropAt < 10*time.Second {
+		s.tick(0, 1, 2)
+		s.net.Advance(tick)
+	}
+	if !alone(s.runners[2]) || alone(s.runners[0]) || alone(s.runners[1]) {
+		t.Fatal("after ten seconds apart the third player should be alone, the others together")
+	}
+	s.stall[0], s.stall[1] = 0, 0
+
+	// The third player comes back at address 3 (its side room's, in a
+	// network match).
+	for _, p := range []int{0, 1} {
+		s.net.SetLink(p, 2, link)
+		s.net.SetLink(2, p, link)
+	}
+	s.ctl.down[2] = false
+	guest := newRejoinGuest[int](&ctlSocket{n: s.ctl, self: 3}, "match", 2, 1, "k2", 1<<20)
+	backAt := s.net.Now()
+	var back *runner[rejoinArena, uint8, int]
+	maxStall := 0
+	for back == nil {
+		s.tick(0, 1)
+		maxStall = max(maxStall, s.stall[0], s.stall[1])
+		done, err := guest.poll([]int{0, 1}, s.cfg.clock())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done {
+			back = s.resume(guest)
+		}
+		s.net.Advance(tick)
+		if s.net.Now()-backAt > 30*time.Second {
+			t.Fatalf("not readmitted after 30 s; last refusal %q", guest.refused)
+		}
+	}
+	from, at := guest.welcome.From, guest.welcome.At
+	admitted := s.net.Now() - backAt
+	var playing time.Duration
+	for s.runners[0].confirmed() < 3000 || s.runners[1].confirmed() < 3000 || back.confirmed() < 3000 {
+		s.tick(0, 1, 2)
+		maxStall = max(maxStall, s.stall[0], s.stall[1])
+		if playing == 0 && back.frame >= at {
+			playing = s.net.Now() - backAt
+		}
+		s.net.Advance(tick)
+		if s.net.Now()-backAt > 5*time.Minute {
+			t.Fatalf("stuck at frames %d %d %d", s.runners[0].frame, s.runners[1].frame, back.frame)
+		}
+	}
+	for f := Frame(1); f <= 3000; f++ {
+		if s.sums[0][f] != s.sums[1][f] || s.sums[0][f] == 0 {
+			t.Fatalf("frame %d: the two who stayed disagree", f)
+		}
+		if f > from && (s.sums[3][f] != s.sums[0][f] || s.sums[3][f] == 0) {
+			t.Fatalf("frame %d: the player who came back (from %d) disagrees", f, from)
+		}
+	}
+	for p, r := range []*runner[rejoinArena, uint8, int]{s.runners[0], s.runners[1], back} {
+		if r.desyncs != 0 {
+			t.Fatalf("player %d saw %d desyncs", p+1, r.desyncs)
+		}
+	}
+	if s.runners[0].rejoins != 1 || s.runners[1].rejoins != 1 {
+		t.Fatalf("rejoins counted: %d, %d", s.runners[0].rejoins, s.runners[1].rejoins)
+	}
+	// While the player came back, the others never waited on it: at most
+	// the odd tick a time-sync wait or a rollback costs.
+	if maxStall > 3 {
+		t.Fatalf("a player who stayed stalled %d ticks while the third came back", maxStall)
+	}
+	t.Logf("readmitted %v after asking (from %d, at %d); playing at frame %d %v after asking; longest stall of a stayer %d ticks",
+		admitted, from, at, at, playing, maxStall)
+}
+
+// resume builds the runner of the player that came back from the guest's
+// welcome, as Match does.
+func (s *rejoinSim) resume(g *rejoinGuest[int]) *runner[rejoinArena, uint8, int] {
+	s.t.Helper()
+	var st rejoinArena
+	wire, err := newStateWire[rejoinArena]()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := wire.load(g.state, &st); err != nil {
+		s.t.Fatal(err)
+	}
+	if sum := s.ops.checksum(&st); sum != g.welcome.Sum {
+		s.t.Fatalf("state checksum %x, welcome says %x", sum, g.welcome.Sum)
+	}
+	pm := playerMap[int]{host: 0}
+	for h := range 3 {
+		a, ok := g.here[PlayerHandle(h)]
+		switch {
+		case g.mine(PlayerHandle(h)):
+			a = 3
+		case !ok:
+			a = 100 + h // gone for good: never contacted
+		}
+		pm.byHandle = append(pm.byHandle, a)
+	}
+	pc := s.cfg
+	pc.sessionSeed = 77
+	r, err := newResumedRunner(pc, s.ops, s.codec, &st, newBot[uint8](s.codec, 99).input, 3, pm, rollback.Socket[int](s.net.Endpoint(3)), g.resume())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.watch(r)
+	s.runners[2] = r
+	s.hosts[2] = s.host(3, pm.byHandle)
+	return r
+}
