@@ -64,8 +64,8 @@ type runner[S any, I comparable, A comparable] struct {
 	recorded    rollback.Frame
 	onConfirmed func(f rollback.Frame, sum uint64)
 
-	skip         int
-	ticks        int
+	skip  int
+	ticks int
 	// fps and inputDelay are the match's (a rejoin's lead is in frames).
 	fps, inputDelay int
 	// catchingUp: this player came back to a running match
@@ -74,16 +74,16 @@ type runner[S any, I comparable, A comparable] struct {
 	catchingUp bool
 	// catchUpTo is the frame from which a player that came back plays
 	// (rollback.Resume.At): it catches up at least until there.
-	catchUpTo rollback.Frame
+	catchUpTo    rollback.Frame
 	synchronized bool
 
 	rollbacks, rollbackFrames, longestRollback int
 	desyncs                                    int
 	// rejoins counts the players readmitted.
-	rejoins int
-	lastDesync                                 Desync
-	maxPing                                    time.Duration
-	onDesync                                   func(Desync)
+	rejoins    int
+	lastDesync Desync
+	maxPing    time.Duration
+	onDesync   func(Desync)
 
 	// target is the frame whose confirmed checksum Result reports (0: none).
 	target      rollback.Frame
