@@ -598,3 +598,22 @@ func TestRejoinConcurrentHolders(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// BenchmarkRejoinTouch measures the running match's once-a-second cost.
+func BenchmarkRejoinTouch(b *testing.B) {
+	s := openRejoinStore(b.TempDir(), "scope")
+	if err := s.hold(testRecord(1)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	frame := 0
+	for b.Loop() {
+		frame++
+		if err := s.touch(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.release(); err != nil {
+		b.Fatal(err)
+	}
+}
