@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -553,4 +555,65 @@ func FuzzRejoinRecord(f *testing.F) {
 			t.Fatalf("round trip: %+v, %v; want %+v", rf2, err, rf)
 		}
 	})
+}
+
+// TestRejoinConcurrentHolders has stores take and free slots of one scope
+// concurrently, which removes and creates lock files all the time: no two
+// stores may ever hold the same slot (a store that locked a lock file just
+// removed by its previous holder must notice and lock the new one).
+func TestRejoinConcurrentHolders(t *testing.T) {
+	if lockless {
+		t.Skip("without locks, slots are not exclusive (see rejoin_store_other.go)")
+	}
+	dir := t.TempDir()
+	c := &testClock{rejoinT0}
+	var holders [rejoinSlots]atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			s := newTestRejoinStore(dir, "scope", c)
+			for range 200 {
+				if err := s.hold(testRecord(g)); err != nil {
+					errs <- err
+					return
+				}
+				slot := s.slot
+				if n := holders[slot].Add(1); n != 1 {
+					errs <- fmt.Errorf("%d stores hold slot %d", n, slot)
+					_ = s.release()
+					return
+				}
+				holders[slot].Add(-1)
+				if err := s.release(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// BenchmarkRejoinTouch measures the running match's once-a-second cost.
+func BenchmarkRejoinTouch(b *testing.B) {
+	s := openRejoinStore(b.TempDir(), "scope")
+	if err := s.hold(testRecord(1)); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	frame := 0
+	for b.Loop() {
+		frame++
+		if err := s.touch(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := s.release(); err != nil {
+		b.Fatal(err)
+	}
 }
