@@ -142,6 +142,14 @@ type Config struct {
 	NetSim *simnet.Link
 	// JoinTimeout bounds joining. Default DefaultJoinTimeout (60 s).
 	JoinTimeout time.Duration
+	// RejoinDir is where a player keeps, while its match plays, what it
+	// needs to come back as the same player if its program crashes or is
+	// killed: the same command line started again then rejoins the match
+	// (see Match). One small file per running player, deleted when the
+	// match ends or is closed. Default os.UserCacheDir()/rollbox/rejoin
+	// (none in a browser); "-" keeps nothing, so a restarted program joins
+	// a new match.
+	RejoinDir string
 
 	// Frames, when positive, ends the match once this frame is confirmed
 	// (and the peers have every input of it); Result then carries its

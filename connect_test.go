@@ -122,6 +122,10 @@ func TestStartDerivesPlayerMapFromSortedPeerIDs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("hello to %s: %v", to, err)
 		}
+		if h.Key != m.rj.key || len(h.Key) != 32 {
+			t.Errorf("hello to %s: key %q, want this player's (%q)", to, h.Key, m.rj.key)
+		}
+		h.Key = ""
 		if want := walkerHello(cfg, 2); h != want {
 			t.Errorf("hello to %s: %+v, want %+v", to, h, want)
 		}

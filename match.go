@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/rollbox/rollbox/internal/ratelog"
 	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/rollback"
 	"github.com/rollbox/rollbox/transport"
@@ -46,8 +48,17 @@ type Match[S any, I comparable] struct {
 	// connect, which opens it.
 	watch      *watchHost[S, I]
 	union      *unionSocket
+	hosting    bool // this peer's session is the spectators' host
 	hostHello  hello
 	nextHandle rollback.PlayerHandle
+
+	// rj is this player's part in rejoins (rejoin_match.go); the start
+	// leaves the match's addresses and keys for connect to set it up.
+	rj        *rejoinState[S, I]
+	rjAddrs   []transport.PeerID
+	rjKeys    []string
+	rjMatch   string
+	rjControl packet.Socket[transport.PeerID]
 }
 
 type connectResult[S any, I comparable] struct {
@@ -101,6 +112,8 @@ func newMatch[S any, I comparable, G Game[S, I]](state G, input func(PlayerHandl
 	}
 	m := &Match[S, I]{cfg: cfg, ops: ops, codec: codec, state: (*S)(state), input: input,
 		connected: make(chan connectResult[S, I], 1), closing: make(chan struct{})}
+	m.rj = &rejoinState[S, I]{key: newRejoinKey(), store: openRejoinStore(cfg.rejoinDir(), rejoinScope(cfg, gameName[S, I]())),
+		warn: ratelog.Limiter{Interval: time.Second, Burst: 3}}
 	if cfg.Bot || input == nil {
 		m.input = newBot[I](codec, cfg.Seed).input
 	}
@@ -133,13 +146,31 @@ func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.Peer
 		r, sock, err := m.connectWatch(ctx, tc)
 		return r, sock, nil, err
 	}
+	m.rj.tc = tc
+	if !c.Spectate {
+		// A program started again after a crash comes back to its match.
+		if rec, ok, err := m.rj.store.claim(time.Now()); err != nil {
+			c.Logger.Warn("rollbox: reading what a crashed run left", "dir", c.rejoinDir(), "err", err)
+		} else if ok {
+			r, sock, err := m.connectRejoin(ctx, rec)
+			if err == nil {
+				return r, sock, nil, nil
+			}
+			c.Logger.Warn("rollbox: could not come back to the match this program left; joining a new one", "err", err)
+			_ = m.rj.store.release()
+			m.rj.key = newRejoinKey()
+		}
+	}
 	r, sock, err := m.joinAndStart(ctx, roomURL, tc, m.start)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	var watch *watchHost[S, I]
-	if m.union != nil {
+	if m.hosting {
 		watch = m.openWatchRoom(ctx, tc, m.union, m.hostHello, m.nextHandle)
+	}
+	if !c.Spectate {
+		m.initRejoin(r, m.rjControl, m.rjAddrs, m.rjKeys, m.rjMatch)
 	}
 	return r, sock, watch, nil
 }
@@ -180,7 +211,7 @@ func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet
 	peers = peers[:others]
 	m.progress(PhaseConnecting, "agreeing on the players")
 	mine := hello{Version: helloVersion, Game: gameName[S, I](), Players: c.Players, Local: c.LocalPlayers,
-		Spectator: c.Spectate, FPS: c.FPS, Lockstep: c.MaxPrediction == 0, Desync: c.desyncInterval()}
+		Spectator: c.Spectate, FPS: c.FPS, Lockstep: c.MaxPrediction == 0, Desync: c.desyncInterval(), Key: m.rj.key}
 	hellos, err := exchangeHellos(ctx, ctl, peers, mine, mesh.Peers)
 	if err != nil {
 		return nil, err
@@ -190,13 +221,27 @@ func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet
 		return nil, err
 	}
 	var sock rollback.Socket[transport.PeerID] = mesh
-	if mesh.ID() == pm.host && !c.Spectate {
-		// The host takes late spectators (see watch.go), who arrive on
-		// another socket: the session must send through both from the
-		// start.
+	if !c.Spectate {
+		// Players that come back (rejoin_match.go), and the host's late
+		// spectators (watch.go), arrive on other sockets: the session
+		// must send through all of them from the start.
 		m.union = newUnionSocket(mesh)
-		m.hostHello, m.nextHandle = mine, rollback.PlayerHandle(c.Players+len(pm.spectators))
 		sock = m.union
+		m.rjAddrs, m.rjControl = slices.Clone(pm.byHandle), ctl
+		m.rjMatch = matchID(c.Room, append(slices.Clone(pm.byHandle), pm.spectators...))
+		m.rjKeys = make([]string, c.Players)
+		for h, id := range pm.byHandle {
+			if id == mesh.ID() {
+				m.rjKeys[h] = mine.Key
+			} else {
+				m.rjKeys[h] = hellos[id].Key
+			}
+		}
+	}
+	if mesh.ID() == pm.host && !c.Spectate {
+		// The host takes late spectators (see watch.go).
+		m.hosting = true
+		m.hostHello, m.nextHandle = mine, rollback.PlayerHandle(c.Players+len(pm.spectators))
 	}
 	if c.NetSim != nil {
 		start := time.Now()
@@ -403,6 +448,7 @@ func (m *Match[S, I]) Update() error {
 	if m.watch != nil {
 		m.watch.poll(m.r) // between two ticks, where a late spectator's state is final
 	}
+	m.pollRejoin() // between two ticks too, where the confirmed state is final
 	if m.sock != nil {
 		// A peer that left the mesh will never acknowledge anything: Done
 		// must not wait for the session to notice its silence (seconds).
@@ -578,5 +624,6 @@ func (m *Match[S, I]) Close() error {
 			errs = append(errs, m.watch.close(ctx))
 		}
 	}
+	errs = append(errs, m.rj.close(m.sock))
 	return errors.Join(errs...)
 }

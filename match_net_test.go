@@ -53,7 +53,7 @@ const netTestTimeout = 45 * time.Second
 // netConfig is a headless loopback match on srv in the test's own room.
 func netConfig(t *testing.T, srv *signaltest.Server, players, frames int, seed uint64) rollbox.Config {
 	return rollbox.Config{Server: srv.URL(), Room: strings.ReplaceAll(t.Name(), "/", "-"), Players: players,
-		Frames: frames, Bot: true, Seed: seed, Loopback: true, Logger: testLogger(t)}
+		Frames: frames, Bot: true, Seed: seed, Loopback: true, Logger: testLogger(t), RejoinDir: t.TempDir()}
 }
 
 // played is the end of one peer's Run.

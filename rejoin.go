@@ -90,6 +90,9 @@ type rejoinMsg struct {
 	Sum     uint64                  `json:"sum,omitempty"`
 	Enc     byte                    `json:"enc,omitempty"`
 	Err     string                  `json:"err,omitempty"`
+	// Keys (welcome) are every player's keys, by handle: the returning
+	// player checks the others' when they come back in turn.
+	Keys []string `json:"keys,omitempty"`
 }
 
 func (m rejoinMsg) encode() []byte {
@@ -127,7 +130,7 @@ func parseRejoinMsg(b []byte, maxState int) (rejoinMsg, error) {
 	switch {
 	case m.Handle < 0 || m.Handle >= rollback.MaxPlayers:
 		return m, fmt.Errorf("rollbox: rejoin message for player %d", m.Handle)
-	case len(m.Handles) > rollback.MaxPlayers || len(m.Players) > rollback.MaxPlayers:
+	case len(m.Handles) > rollback.MaxPlayers || len(m.Players) > rollback.MaxPlayers || len(m.Keys) > rollback.MaxPlayers:
 		return m, errors.New("rollbox: rejoin message with too many players")
 	case m.From < 0 || m.At < m.From:
 		return m, fmt.Errorf("rollbox: rejoin message from frame %d at frame %d", m.From, m.At)
@@ -135,6 +138,11 @@ func parseRejoinMsg(b []byte, maxState int) (rejoinMsg, error) {
 		return m, fmt.Errorf("rollbox: rejoin state of %d bytes (at most %d)", m.Size, maxState)
 	case len(m.Match) > 64 || len(m.Key) > 64 || len(m.Err) > 512:
 		return m, errors.New("rollbox: rejoin message with an overlong field")
+	}
+	for _, k := range m.Keys {
+		if len(k) > 64 {
+			return m, errors.New("rollbox: rejoin message with an overlong key")
+		}
 	}
 	for _, h := range m.Handles {
 		if h < 0 || h >= rollback.MaxPlayers {
@@ -385,7 +393,7 @@ func (h *rejoinHost[S, I, A]) welcome(r *runner[S, I, A]) {
 	p := h.pending
 	h.pending = nil
 	w := rejoinMsg{T: msgWelcome, Handle: int(p.handle), ID: p.id, From: p.resume.From, At: p.resume.At,
-		Players: p.resume.Players, Size: len(p.state), Sum: p.sum, Enc: h.wire.encoding}
+		Players: p.resume.Players, Size: len(p.state), Sum: p.sum, Enc: h.wire.encoding, Keys: h.keys}
 	h.send(p.addr, w)
 	err := sendChunks(func(b []byte) error { return h.ctl.Send(p.addr, b) }, p.id, p.state, h.buf)
 	if err != nil {

@@ -11,7 +11,8 @@ import (
 // Phase is a step of a match's life, as a game shows it.
 type Phase uint8
 
-// Phases, in order.
+// Phases, in order (but for PhaseRejoining, which comes after any of
+// PhasePlaying's).
 const (
 	PhaseJoining       Phase = iota + 1 // dialling the signalling server
 	PhaseWaiting                        // in the room, waiting for the others
@@ -20,9 +21,10 @@ const (
 	PhasePlaying                        // frames advance
 	PhaseFinished                       // Config.Frames confirmed
 	PhaseFailed                         // View.Err says why (closed before the end: "match closed")
+	PhaseRejoining                      // this player left the match and asks the others to take it back
 )
 
-var phaseNames = [...]string{"", "joining", "waiting", "connecting", "synchronizing", "playing", "finished", "failed"}
+var phaseNames = [...]string{"", "joining", "waiting", "connecting", "synchronizing", "playing", "finished", "failed", "rejoining"}
 
 // String returns the phase's name: "joining", "waiting", and so on.
 func (p Phase) String() string {

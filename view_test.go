@@ -3,7 +3,7 @@ package rollbox
 import "testing"
 
 func TestPhaseString(t *testing.T) {
-	want := []string{"Phase(0)", "joining", "waiting", "connecting", "synchronizing", "playing", "finished", "failed", "Phase(8)"}
+	want := []string{"Phase(0)", "joining", "waiting", "connecting", "synchronizing", "playing", "finished", "failed", "rejoining", "Phase(9)"}
 	for p, w := range want {
 		if got := Phase(p).String(); got != w {
 			t.Errorf("Phase(%d) is %q, want %q", p, got, w)

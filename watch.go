@@ -51,17 +51,25 @@ type unionSocket struct {
 	main     packet.Socket[transport.PeerID]
 	watch    packet.Socket[transport.PeerID] // nil until attached
 	watchers map[transport.PeerID]rollback.PlayerHandle
-	merged   []packet.Packet[transport.PeerID]
+	// side is the rejoin room (rejoin_match.go), nil until joined;
+	// returning are the players back in the match who play there.
+	side      packet.Socket[transport.PeerID]
+	returning map[transport.PeerID]bool
+	merged    []packet.Packet[transport.PeerID]
 }
 
 func newUnionSocket(main packet.Socket[transport.PeerID]) *unionSocket {
-	return &unionSocket{main: main, watchers: make(map[transport.PeerID]rollback.PlayerHandle)}
+	return &unionSocket{main: main, watchers: make(map[transport.PeerID]rollback.PlayerHandle),
+		returning: make(map[transport.PeerID]bool)}
 }
 
 // Send implements packet.Socket.
 func (u *unionSocket) Send(to transport.PeerID, data []byte) error {
 	if _, ok := u.watchers[to]; ok && u.watch != nil {
 		return u.watch.Send(to, data)
+	}
+	if u.returning[to] && u.side != nil {
+		return u.side.Send(to, data)
 	}
 	return u.main.Send(to, data)
 }
@@ -70,14 +78,20 @@ func (u *unionSocket) Send(to transport.PeerID, data []byte) error {
 // the next call.
 func (u *unionSocket) Receive() []packet.Packet[transport.PeerID] {
 	in := u.main.Receive()
-	if u.watch == nil {
+	if u.watch == nil && u.side == nil {
 		return in
 	}
-	w := u.watch.Receive()
-	if len(w) == 0 {
+	var w, s []packet.Packet[transport.PeerID]
+	if u.watch != nil {
+		w = u.watch.Receive()
+	}
+	if u.side != nil {
+		s = u.side.Receive()
+	}
+	if len(w) == 0 && len(s) == 0 {
 		return in
 	}
-	u.merged = append(append(u.merged[:0], in...), w...)
+	u.merged = append(append(append(u.merged[:0], in...), w...), s...)
 	return u.merged
 }
 
