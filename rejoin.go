@@ -559,11 +559,3 @@ func alone[S any, I comparable, A comparable](r *runner[S, I, A]) bool {
 	}
 	return true
 }
-
-// shouldRejoin reports whether r's player, alone in its match, is the one
-// that left and should ask to come back: when every link broke, each side
-// sees the others gone, and the side with the lowest handle stays (it
-// coordinates the rejoins of the others).
-func shouldRejoin[S any, I comparable, A comparable](r *runner[S, I, A]) bool {
-	return alone(r) && !r.players[0].local && !r.reached
-}

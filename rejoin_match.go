@@ -211,7 +211,11 @@ func (m *Match[S, I]) pollRejoin() {
 		default:
 		}
 	}
-	rj.host.poll(m.r)
+	if rj.guest == nil {
+		// A player asking to come back admits no one: its match is the
+		// one it left.
+		rj.host.poll(m.r)
+	}
 	if rj.guest == nil && shouldRejoin(m.r) && rj.side != nil {
 		// This player left: ask from the rejoin room it is in already.
 		rj.guest = newRejoinGuest[transport.PeerID](rj.side.Channel(1), rj.match, m.r.local[0], len(m.r.local), rj.key, maxRejoinState)
@@ -222,6 +226,17 @@ func (m *Match[S, I]) pollRejoin() {
 	if rj.guest != nil {
 		m.pollGuest(now)
 	}
+}
+
+// shouldRejoin reports whether r's player, alone in its match, is the one
+// that left and should ask to come back. With three players or more, the
+// others are most likely still together (one link broke, or one network):
+// it asks. With two, each side sees the other gone; the player with the
+// lowest handle stays, and the other comes back to it. (Should every link
+// of a larger match break at once, every player asks and none admits: the
+// match is over.)
+func shouldRejoin[S any, I comparable, A comparable](r *runner[S, I, A]) bool {
+	return alone(r) && !r.reached && (len(r.players) > 2 || !r.players[0].local)
 }
 
 // anyGone reports whether a player of r's match is disconnected.

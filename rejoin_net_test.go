@@ -38,7 +38,15 @@ func (w *rejoinWorld) Step(in []PlayerInput[uint8]) {
 // word and its record stays on disk, as after a SIGKILL), and the same
 // configuration started again comes back as the same player through the
 // rejoin room. All three confirm the same state at the last frame.
-func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
+func TestRejoinAfterCrashOverWebRTC(t *testing.T) { testRejoinOverWebRTC(t, true) }
+
+// TestRejoinAfterNetworkLossOverWebRTC: the third player's connections to
+// the match go at frame 300, but its program runs on: alone, it asks to
+// come back from the rejoin room, and its match goes on in a new session
+// from the others' state.
+func TestRejoinAfterNetworkLossOverWebRTC(t *testing.T) { testRejoinOverWebRTC(t, false) }
+
+func testRejoinOverWebRTC(t *testing.T, crash bool) {
 	srv := signaltest.Start(t, signalserver.Config{})
 	dir := t.TempDir()
 	logs := new(strings.Builder)
@@ -84,7 +92,14 @@ func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 		if done {
 			break
 		}
-		if crashed == nil && matches[2].r != nil && matches[2].r.frame >= 300 {
+		if !crash && crashed == nil && matches[2].r != nil && matches[2].r.frame >= 300 {
+			// The network goes: every connection of the match.
+			crashed, handle, restartedAt = matches[2], matches[2].r.local[0], time.Now()
+			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+			_ = crashed.sock.Close(cctx)
+			ccancel()
+		}
+		if crash && crashed == nil && matches[2].r != nil && matches[2].r.frame >= 300 {
 			// The crash: the connections go, the record stays.
 			crashed, handle = matches[2], matches[2].r.local[0]
 			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
@@ -105,7 +120,7 @@ func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 			defer m.Close()
 			matches[2], restartedAt = m, time.Now()
 		}
-		if m := matches[2]; back == 0 && !restartedAt.IsZero() && m.r != nil && m.r.frame >= m.r.catchUpTo {
+		if m := matches[2]; back == 0 && !restartedAt.IsZero() && m.r != nil && m.r.catchUpTo > 0 && m.r.frame >= m.r.catchUpTo {
 			back = time.Since(restartedAt)
 		}
 		select {
@@ -117,6 +132,9 @@ func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 	if crashed == nil {
 		t.Fatal("no crash happened")
 	}
+	if !crash {
+		crashed = nil // the same match
+	}
 	want := matches[0].Result()
 	for i, m := range matches {
 		res := m.Result()
@@ -124,12 +142,17 @@ func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 			t.Fatalf("player %d: %+v, player 1: %+v", i+1, res, want)
 		}
 	}
-	if !strings.Contains(logs.String(), "back in the match after a restart") {
+	if crash && !strings.Contains(logs.String(), "back in the match after a restart") {
 		t.Fatal("the restarted player did not come back through the rejoin room")
+	}
+	if !crash && !strings.Contains(logs.String(), "rollbox: back in the match\"") {
+		t.Fatal("the player did not come back through the rejoin room")
 	}
 	if matches[2].r.local[0] != handle {
 		t.Fatalf("the restarted program plays %v, want player %d", matches[2].r.local, handle)
 	}
 	t.Logf("restart to playing again: %v (player %d from frame %d)", back, handle+1, matches[2].r.catchUpTo)
-	_ = crashed.Close()
+	if crashed != nil {
+		_ = crashed.Close()
+	}
 }
