@@ -496,6 +496,8 @@ func (m *Match[S, I]) View() View {
 	}
 	switch {
 	case m.err != nil:
+	case m.rj.guest != nil:
+		v.Phase, v.Status = PhaseRejoining, "lost the other players: asking them to take this player back"
 	case m.Done():
 		v.Phase, v.Status = PhaseFinished, r.finishedStatus()
 	case r.sess.State() == rollback.Running:
@@ -508,7 +510,7 @@ func (m *Match[S, I]) View() View {
 	}
 	v.Players = v.Players[:len(r.players)]
 	for i, p := range r.players {
-		pv := PlayerView{Local: p.local, Disconnected: p.disconnected, Status: p.status,
+		pv := PlayerView{Local: p.local, Disconnected: p.disconnected, Returning: p.returning, Status: p.status,
 			Ping: p.stats.Ping, FramesBehind: p.stats.LocalFramesBehind}
 		if !p.local {
 			pv.Peer = p.peer

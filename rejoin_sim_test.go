@@ -208,6 +208,11 @@ func TestRejoinSimulated(t *testing.T) {
 		}
 	}
 	from, at := guest.welcome.From, guest.welcome.At
+	for _, p := range []int{0, 1} {
+		if pl := s.runners[p].players[2]; pl.disconnected || !pl.returning {
+			t.Fatalf("player %d sees the third player disconnected %v, returning %v: want coming back", p+1, pl.disconnected, pl.returning)
+		}
+	}
 	admitted := s.net.Now() - backAt
 	var playing time.Duration
 	for s.runners[0].confirmed() < 3000 || s.runners[1].confirmed() < 3000 || back.confirmed() < 3000 {
@@ -232,6 +237,11 @@ func TestRejoinSimulated(t *testing.T) {
 	for p, r := range []*runner[rejoinArena, uint8, int]{s.runners[0], s.runners[1], back} {
 		if r.desyncs != 0 {
 			t.Fatalf("player %d saw %d desyncs", p+1, r.desyncs)
+		}
+	}
+	for _, p := range []int{0, 1} {
+		if pl := s.runners[p].players[2]; pl.disconnected || pl.returning {
+			t.Fatalf("player %d sees the third player disconnected %v, returning %v: want playing", p+1, pl.disconnected, pl.returning)
 		}
 	}
 	if s.runners[0].rejoins != 1 || s.runners[1].rejoins != 1 {

@@ -32,8 +32,10 @@ type player[A comparable] struct {
 	addr         A
 	peer         string // addr, printed once for View
 	disconnected bool
-	status       rollback.InputStatus // in the last frame stepped
-	stats        rollback.NetworkStats
+	// returning: readmitted (rejoin.go), its inputs not counting yet.
+	returning bool
+	status    rollback.InputStatus // in the last frame stepped
+	stats     rollback.NetworkStats
 }
 
 // runner plays one peer's side of a match: it ticks a session, carries out
@@ -211,7 +213,7 @@ func (r *runner[S, I, A]) readmitted(hd rollback.PlayerHandle, addr A) {
 	old := r.players[hd].addr
 	for i := range r.players {
 		if p := &r.players[i]; !p.local && p.addr == old {
-			p.addr, p.peer, p.disconnected = addr, fmt.Sprint(addr), false
+			p.addr, p.peer, p.disconnected, p.returning = addr, fmt.Sprint(addr), false, true
 			p.stats = rollback.NetworkStats{}
 		}
 	}
@@ -296,6 +298,9 @@ func (r *runner[S, I, A]) apply(reqs []rollback.Request[S, I]) {
 			copy(r.inputs, q.Inputs)
 			for i, in := range q.Inputs {
 				r.players[i].status = in.Status
+				if in.Status != rollback.Disconnected {
+					r.players[i].returning = false
+				}
 			}
 			if r.rec != nil {
 				encodeInputs(r.inputRec.slot(q.Frame), r.codec, q.Inputs)
