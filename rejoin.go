@@ -472,6 +472,9 @@ type rejoinGuest[A comparable] struct {
 	// any host answered.
 	refused string
 	heard   bool
+	// welcomed and received are when the welcome and the last chunk of
+	// the state arrived: the transfer's time, for the log.
+	welcomed, received time.Time
 }
 
 func newRejoinGuest[A comparable](ctl packet.Socket[A], match string, handle rollback.PlayerHandle, local int, key string, maxState int) *rejoinGuest[A] {
@@ -492,13 +495,13 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 		}
 	}
 	for _, pk := range g.ctl.Receive() {
-		if g.welcome != nil && pk.From == g.coord && isChunk(pk.Data) {
+		if g.welcome != nil && g.state == nil && pk.From == g.coord && isChunk(pk.Data) {
 			msg, done, err := g.reader.feed(pk.Data)
 			if err != nil {
 				return false, fmt.Errorf("rollbox: receiving the match's state: %w", err)
 			}
 			if done {
-				g.state = msg
+				g.state, g.received = msg, now
 			}
 			continue
 		}
@@ -519,7 +522,7 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 			if g.welcome != nil || len(m.Players) == 0 || m.Handle != int(g.handle) {
 				continue
 			}
-			g.welcome, g.coord = &m, pk.From
+			g.welcome, g.coord, g.welcomed = &m, pk.From, now
 			g.reader = newChunkReader(m.Size)
 		}
 	}

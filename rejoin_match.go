@@ -298,7 +298,8 @@ func (m *Match[S, I]) adoptRejoin(r *runner[S, I, transport.PeerID], g *rejoinGu
 		addrs[h] = r.players[h].addr
 	}
 	rj.host = newRejoinHost[S, I, transport.PeerID](rj.ctl, addrs, rj.match, g.welcome.Keys, maxRejoinState, time.Now, m.cfg.Logger, nil)
-	m.cfg.Logger.Info("rollbox: back in the match", "from", g.welcome.From, "at", g.welcome.At)
+	m.cfg.Logger.Info("rollbox: back in the match", "from", g.welcome.From, "at", g.welcome.At,
+		"state_bytes", len(g.state), "transfer", g.received.Sub(g.welcomed))
 }
 
 // resumeRunner loads the state a guest received into the game's state and
@@ -386,7 +387,8 @@ func (m *Match[S, I]) connectRejoin(ctx context.Context, rec rejoinRecord) (*run
 		addrs[h] = r.players[h].addr
 	}
 	m.rj.host = newRejoinHost[S, I, transport.PeerID](m.rj.ctl, addrs, rec.Match, g.welcome.Keys, maxRejoinState, time.Now, c.Logger, nil)
-	m.cfg.Logger.Info("rollbox: back in the match after a restart", "player", rec.Handle+1, "from", g.welcome.From, "at", g.welcome.At)
+	m.cfg.Logger.Info("rollbox: back in the match after a restart", "player", rec.Handle+1, "from", g.welcome.From, "at", g.welcome.At,
+		"state_bytes", len(g.state), "transfer", g.received.Sub(g.welcomed))
 	return r, sock, nil
 }
 

@@ -2,6 +2,7 @@ package rollbox
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -38,15 +39,59 @@ func (w *rejoinWorld) Step(in []PlayerInput[uint8]) {
 // word and its record stays on disk, as after a SIGKILL), and the same
 // configuration started again comes back as the same player through the
 // rejoin room. All three confirm the same state at the last frame.
-func TestRejoinAfterCrashOverWebRTC(t *testing.T) { testRejoinOverWebRTC(t, true) }
+func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
+	testRejoinOverWebRTC(t, true, func() *rejoinWorld { return new(rejoinWorld) })
+}
 
 // TestRejoinAfterNetworkLossOverWebRTC: the third player's connections to
 // the match go at frame 300, but its program runs on: alone, it asks to
 // come back from the rejoin room, and its match goes on in a new session
 // from the others' state.
-func TestRejoinAfterNetworkLossOverWebRTC(t *testing.T) { testRejoinOverWebRTC(t, false) }
+func TestRejoinAfterNetworkLossOverWebRTC(t *testing.T) {
+	testRejoinOverWebRTC(t, false, func() *rejoinWorld { return new(rejoinWorld) })
+}
 
-func testRejoinOverWebRTC(t *testing.T, crash bool) {
+// bigWorld is rejoinWorld with a mebibyte more state: what a returning
+// player receives is 1 MiB. Its checksum and dump skip the constant
+// ballast (hashing a mebibyte every frame is not what this measures); the
+// state message's own checksum is of the same kind.
+type bigWorld struct {
+	rejoinWorld
+	Ballast [1 << 20]byte
+}
+
+func (w *bigWorld) Checksum() uint64 {
+	h := uint64(w.Frame)
+	for i := range w.X {
+		h = h*1099511628211 ^ uint64(uint32(w.X[i])) ^ uint64(uint32(w.Y[i]))<<32 ^ uint64(w.Gone[i])<<16
+	}
+	for i := 0; i < len(w.Ballast); i += 4096 {
+		h = h*31 + uint64(w.Ballast[i])
+	}
+	return h
+}
+
+func (w *bigWorld) Clone() bigWorld { return *w }
+
+func (w *bigWorld) AppendText(b []byte) ([]byte, error) {
+	return fmt.Appendf(b, "frame %d x %v y %v gone %v\n", w.Frame, w.X, w.Y, w.Gone), nil
+}
+
+func newBigWorld() *bigWorld {
+	w := new(bigWorld)
+	for i := range w.Ballast {
+		w.Ballast[i] = byte(i * 7)
+	}
+	return w
+}
+
+// TestRejoinLargeStateOverWebRTC: the restarted player receives a 1 MiB
+// state, in chunks on the reliable channel.
+func TestRejoinLargeStateOverWebRTC(t *testing.T) {
+	testRejoinOverWebRTC(t, true, newBigWorld)
+}
+
+func testRejoinOverWebRTC[S any, G Game[S, uint8]](t *testing.T, crash bool, newState func() G) {
 	srv := signaltest.Start(t, signalserver.Config{})
 	dir := t.TempDir()
 	logs := new(strings.Builder)
@@ -60,11 +105,11 @@ func testRejoinOverWebRTC(t *testing.T, crash bool) {
 		RejoinDir: dir, Logger: log}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	matches := make([]*Match[rejoinWorld, uint8], 3)
+	matches := make([]*Match[S, uint8], 3)
 	for i := range matches {
 		c := cfg
 		c.Seed = uint64(i)
-		m, err := NewMatch(ctx, &rejoinWorld{}, nil, c)
+		m, err := NewMatch(ctx, newState(), nil, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +119,7 @@ func testRejoinOverWebRTC(t *testing.T, crash bool) {
 	tick := time.NewTicker(time.Second / 60)
 	defer tick.Stop()
 	// crashed is the match whose program died; it is not updated again.
-	var crashed *Match[rejoinWorld, uint8]
+	var crashed *Match[S, uint8]
 	var handle PlayerHandle
 	var restartedAt time.Time
 	var back time.Duration
@@ -113,7 +158,7 @@ func testRejoinOverWebRTC(t *testing.T, crash bool) {
 			// The same configuration started again.
 			c := cfg
 			c.Seed = 2
-			m, err := NewMatch(ctx, &rejoinWorld{}, nil, c)
+			m, err := NewMatch(ctx, newState(), nil, c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,6 +197,11 @@ func testRejoinOverWebRTC(t *testing.T, crash bool) {
 		t.Fatalf("the restarted program plays %v, want player %d", matches[2].r.local, handle)
 	}
 	t.Logf("restart to playing again: %v (player %d from frame %d)", back, handle+1, matches[2].r.catchUpTo)
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "back in the match") {
+			t.Log(l)
+		}
+	}
 	if crashed != nil {
 		_ = crashed.Close()
 	}
