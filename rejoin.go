@@ -315,7 +315,7 @@ func (h *rejoinHost[S, I, A]) admit(r *runner[S, I, A], hd rollback.PlayerHandle
 	}
 	b, err := h.wire.append(nil, st)
 	if err == nil && len(b) > h.maxState {
-		err = fmt.Errorf("the state is %d bytes, more than the %d a returning player takes", len(b), h.maxState)
+		err = fmt.Errorf("rollbox: the state is %d bytes, more than the %d a returning player takes", len(b), h.maxState)
 	}
 	if err != nil {
 		_ = r.p2p.DisconnectPlayer(hd)

@@ -255,7 +255,7 @@ func (m *Match[S, I]) pollGuest(now time.Time) {
 	rj := m.rj
 	done, err := rj.guest.poll(rj.guestSock.Peers(), now)
 	if err == nil && !done && now.After(rj.guestLeft) {
-		err = fmt.Errorf("no one took this player back (last answer: %q)", rj.guest.refused)
+		err = fmt.Errorf("rollbox: no one took this player back (last answer: %q)", rj.guest.refused)
 	}
 	if err != nil {
 		rj.warn.Log(context.Background(), m.cfg.Logger, slog.LevelWarn, "rollbox: coming back failed; asking again", "err", err)
