@@ -211,7 +211,7 @@ func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet
 	peers = peers[:others]
 	m.progress(PhaseConnecting, "agreeing on the players")
 	mine := hello{Version: helloVersion, Game: gameName[S, I](), Players: c.Players, Local: c.LocalPlayers,
-		Spectator: c.Spectate, FPS: c.FPS, Lockstep: c.MaxPrediction == 0, Desync: c.desyncInterval(), Key: m.rj.key}
+		Spectator: c.Spectate, FPS: c.FPS, Lockstep: c.MaxPrediction == 0, Desync: c.desyncInterval(), Key: rejoinKeyHash(m.rj.key)}
 	hellos, err := exchangeHellos(ctx, ctl, peers, mine, mesh.Peers)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,9 @@ package rollbox
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +47,13 @@ import (
 //	coordinator -> guest    welcome {id, from, at, players, size, sum, enc}, then the state's chunks
 //	coordinator -> hosts    abort {handle, id}
 //	coordinator -> guest    refuse {err}
+
+// rejoinKeyHash is what a player announces of its key: the hash, so that
+// the spectators, which hear every hello too, cannot present the key.
+func rejoinKeyHash(key string) string {
+	sum := sha256.Sum256([]byte("rollbox rejoin key\x00" + key))
+	return hex.EncodeToString(sum[:16])
+}
 
 // rejoinMsgMax bounds a rejoin control message: a peer that sends more is
 // ignored.
@@ -90,8 +99,8 @@ type rejoinMsg struct {
 	Sum     uint64                  `json:"sum,omitempty"`
 	Enc     byte                    `json:"enc,omitempty"`
 	Err     string                  `json:"err,omitempty"`
-	// Keys (welcome) are every player's keys, by handle: the returning
-	// player checks the others' when they come back in turn.
+	// Keys (welcome) are the hashes of every player's key, by handle: the
+	// returning player checks the others' when they come back in turn.
 	Keys []string `json:"keys,omitempty"`
 }
 
@@ -162,7 +171,7 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	ctl   packet.Socket[A]
 	addrs []A // by handle: the control address of the player's peer
 	match string
-	keys  []string // by handle: the key each player announced
+	keys  []string // by handle: the hash of each player's key (rejoinKeyHash), as announced
 	wire  stateWire[S]
 	// wireErr says why the state cannot travel (nil: it can).
 	wireErr  error
@@ -271,7 +280,7 @@ func (h *rejoinHost[S, I, A]) onRequest(r *runner[S, I, A], from A, m rejoinMsg)
 		h.send(from, rejoinMsg{T: msgRefuse, Err: "this is another match"})
 		return
 	case m.Handle >= len(r.players) || r.players[m.Handle].local ||
-		subtle.ConstantTimeCompare([]byte(m.Key), []byte(h.keys[m.Handle])) != 1:
+		subtle.ConstantTimeCompare([]byte(rejoinKeyHash(m.Key)), []byte(h.keys[m.Handle])) != 1:
 		h.warn("rollbox: rejoin: refused a peer with a wrong key", "peer", from, "player", m.Handle)
 		h.send(from, rejoinMsg{T: msgRefuse, Err: fmt.Sprintf("not player %d of this match", m.Handle+1)})
 		return

@@ -122,7 +122,7 @@ func newRejoinSim(t *testing.T, seed uint64, link simnet.Link) *rejoinSim {
 }
 
 func (s *rejoinSim) host(self int, addrs []int) *rejoinHost[rejoinArena, uint8, int] {
-	return newRejoinHost[rejoinArena, uint8, int](&ctlSocket{n: s.ctl, self: self}, addrs, "match", []string{"k0", "k1", "k2"},
+	return newRejoinHost[rejoinArena, uint8, int](&ctlSocket{n: s.ctl, self: self}, addrs, "match", []string{rejoinKeyHash("k0"), rejoinKeyHash("k1"), rejoinKeyHash("k2")},
 		1<<20, s.cfg.clock, s.cfg.Logger, nil)
 }
 
@@ -292,4 +292,46 @@ func (s *rejoinSim) resume(g *rejoinGuest[int]) *runner[rejoinArena, uint8, int]
 	s.runners[2] = r
 	s.hosts[2] = s.host(3, pm.byHandle)
 	return r
+}
+
+// Spectators hear every hello, and a hello carries the hash of the
+// player's key, never the key: presenting the hash does not make a peer
+// that player.
+func TestRejoinRefusesTheAnnouncedHash(t *testing.T) {
+	s := newRejoinSim(t, 3, simnet.Link{Latency: 10 * time.Millisecond})
+	for range 60 {
+		s.tick(0, 1, 2)
+		s.net.Advance(time.Second / 60)
+	}
+	spy := &ctlSocket{n: s.ctl, self: 5}
+	for _, key := range []string{rejoinKeyHash("k2"), "k1", ""} {
+		_ = spy.Send(0, rejoinMsg{T: msgRejoin, Match: "match", Handle: 2, Key: key}.encode())
+		for range 3 {
+			s.tick(0, 1, 2)
+			s.net.Advance(time.Second / 60)
+		}
+		var refused bool
+		for _, pk := range spy.Receive() {
+			m, err := parseRejoinMsg(pk.Data, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.T == msgHere {
+				t.Fatalf("key %q: the host answered as to the player", key)
+			}
+			refused = refused || m.T == msgRefuse
+		}
+		if !refused || len(s.hosts[0].asked) != 0 {
+			t.Fatalf("key %q: refused %v, asked %v", key, refused, s.hosts[0].asked)
+		}
+	}
+	// The key itself is the player.
+	_ = spy.Send(0, rejoinMsg{T: msgRejoin, Match: "match", Handle: 2, Key: "k2"}.encode())
+	for range 3 {
+		s.tick(0, 1, 2)
+		s.net.Advance(time.Second / 60)
+	}
+	if _, ok := s.hosts[0].asked[2]; !ok {
+		t.Fatal("the key itself was not recognised")
+	}
 }

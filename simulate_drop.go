@@ -75,7 +75,11 @@ func newSimDrops[S any, I comparable](sim *Simulation[I], c Config, ops stateOps
 func (d *simDrops[S, I]) host(p int) *rejoinHost[S, I, int] {
 	addrs := make([]int, len(d.addr))
 	copy(addrs, d.addr)
-	return newRejoinHost[S, I, int](d.ctl.socket(d.addr[p]), addrs, "simulation", d.keys, maxRejoinState, d.cfg.clock, d.cfg.Logger, nil)
+	hashes := make([]string, len(d.keys))
+	for i, k := range d.keys {
+		hashes[i] = rejoinKeyHash(k)
+	}
+	return newRejoinHost[S, I, int](d.ctl.socket(d.addr[p]), addrs, "simulation", hashes, maxRejoinState, d.cfg.clock, d.cfg.Logger, nil)
 }
 
 // away reports whether player p is off the match: cut, or asking to come
