@@ -190,9 +190,21 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	// admitted holds the admission a coordinator asked this host to make,
 	// by handle, so an abort undoes only that one.
 	admitted map[rollback.PlayerHandle]uint64
-	pending  *admission[A]
+	// held holds, by handle, a coordinator's admit that came before the
+	// player's own request reached this host (it asks every host at once,
+	// and reaches some first): answered when the request comes, or
+	// refused at admitTimeout.
+	held    map[rollback.PlayerHandle]heldAdmit[A]
+	pending *admission[A]
 	nextID   uint64
 	buf      []byte
+}
+
+// heldAdmit is an admit waiting for the player's request.
+type heldAdmit[A comparable] struct {
+	from  A
+	msg   rejoinMsg
+	until time.Time
 }
 
 // admission is a coordinator's admission in progress.
@@ -212,7 +224,8 @@ func newRejoinHost[S any, I comparable, A comparable](ctl packet.Socket[A], addr
 	maxState int, now func() time.Time, log *slog.Logger, onReadmit func(A)) *rejoinHost[S, I, A] {
 	h := &rejoinHost[S, I, A]{ctl: ctl, addrs: addrs, match: match, keys: keys, maxState: maxState, now: now, log: log,
 		remoteLog: ratelog.Limiter{Interval: time.Second, Burst: 10, Now: now}, onReadmit: onReadmit,
-		asked: make(map[rollback.PlayerHandle]A), admitted: make(map[rollback.PlayerHandle]uint64)}
+		asked: make(map[rollback.PlayerHandle]A), admitted: make(map[rollback.PlayerHandle]uint64),
+		held: make(map[rollback.PlayerHandle]heldAdmit[A])}
 	h.wire, h.wireErr = newStateWire[S]()
 	return h
 }
@@ -244,6 +257,12 @@ func (h *rejoinHost[S, I, A]) poll(r *runner[S, I, A]) {
 			h.onAdmitted(r, pk.From, m)
 		case msgAbort:
 			h.onAbort(r, pk.From, m)
+		}
+	}
+	for hd, ha := range h.held {
+		if h.now().After(ha.until) {
+			delete(h.held, hd)
+			h.send(ha.from, rejoinMsg{T: msgAdmitted, Handle: ha.msg.Handle, ID: ha.msg.ID, Err: "the player has not asked this peer"})
 		}
 	}
 	if p := h.pending; p != nil && h.now().After(p.deadline) {
@@ -286,6 +305,10 @@ func (h *rejoinHost[S, I, A]) onRequest(r *runner[S, I, A], from A, m rejoinMsg)
 		return
 	}
 	h.asked[hd] = from
+	if ha, ok := h.held[hd]; ok {
+		delete(h.held, hd)
+		h.onAdmit(r, ha.from, ha.msg)
+	}
 	here := rejoinMsg{T: msgHere}
 	for _, l := range r.local {
 		here.Handles = append(here.Handles, int(l))
@@ -368,6 +391,7 @@ func rejoinLead[S any, I comparable, A comparable](r *runner[S, I, A]) rollback.
 
 // readmitted records that the players of hd's peer play at addr again.
 func (h *rejoinHost[S, I, A]) readmitted(r *runner[S, I, A], hd rollback.PlayerHandle, addr A) {
+	delete(h.asked, hd) // used: a later return asks anew, maybe from elsewhere
 	old := h.addrs[hd]
 	for i := range h.addrs {
 		if h.addrs[i] == old {
@@ -435,8 +459,12 @@ func (h *rejoinHost[S, I, A]) onAdmit(r *runner[S, I, A], from A, m rejoinMsg) {
 	reply := rejoinMsg{T: msgAdmitted, Handle: m.Handle, ID: m.ID}
 	addr, ok := h.asked[hd]
 	switch {
+	case m.Handle >= len(r.players):
+		reply.Err = "no such player"
 	case !ok:
-		reply.Err = "the player has not asked this peer yet"
+		// Its request is on the way: answer when it comes.
+		h.held[hd] = heldAdmit[A]{from: from, msg: m, until: h.now().Add(admitTimeout)}
+		return
 	case m.Handle >= len(r.players):
 		reply.Err = "no such player"
 	default:

@@ -185,11 +185,14 @@ func (r *runner[S, I, A]) tick() error {
 // tick: four at 60 fps make up a second in a third of a second.
 const catchUpPerTick = 4
 
-// catchUp advances again while the others' inputs are more than a
-// prediction window's half plus the input delay ahead: those frames'
-// inputs are known, so advancing them costs no rollback.
+// catchUp advances again while the others' inputs are more than the
+// input delay and a frame or two ahead: those frames' inputs are known, so
+// advancing them costs no rollback. (Level with the others, their newest
+// input is their input delay, plus half a round trip, ahead.) Caught up
+// that close, time sync has nothing left to even out, so the others do not
+// wait for this player.
 func (r *runner[S, I, A]) catchUp() error {
-	slack := r.p2p.MaxPrediction()/2 + r.inputDelay + 1
+	slack := r.inputDelay + 2
 	for range catchUpPerTick - 1 {
 		if r.p2p.FramesBehind() <= slack {
 			// Nothing heard yet reads as not behind: only once playing
