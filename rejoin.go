@@ -196,8 +196,8 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	// refused at admitTimeout.
 	held    map[rollback.PlayerHandle]heldAdmit[A]
 	pending *admission[A]
-	nextID   uint64
-	buf      []byte
+	nextID  uint64
+	buf     []byte
 }
 
 // heldAdmit is an admit waiting for the player's request.
