@@ -11,9 +11,6 @@ import (
 )
 
 const (
-	// rejoinSlots bounds the records of one scope: as many peers of one
-	// command line as can run on one machine at once.
-	rejoinSlots = 16
 	// rejoinMaxFileSize bounds what is read from a record file; a bigger
 	// file is not a record this code wrote.
 	rejoinMaxFileSize = 4 << 10
@@ -25,13 +22,6 @@ const (
 	// long enough to notice a crash and start the game again by hand, short
 	// enough that the match it names is likely still playing.
 	rejoinDefaultMaxAge = 2 * time.Minute
-	// rejoinHeldFreshness is, where locks are not available, how recently a
-	// record must have been touched to count as held by a live process. The
-	// running match touches its record about every second.
-	rejoinHeldFreshness = 3 * time.Second
-	// rejoinSweepLimit bounds the directory entries of other scopes a claim
-	// inspects for stale records, so a crowded directory costs a bounded time.
-	rejoinSweepLimit = 256
 )
 
 // rejoinRecord is what a player peer keeps on disk while its match plays, so

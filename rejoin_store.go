@@ -37,6 +37,19 @@ import (
 //	<hex sha256(scope)[:16]>-<n>.lock  the lock file; never renamed over, so a lock on it is
 //	                                   a lock on the slot
 //
+const (
+	// rejoinSlots bounds the records of one scope: as many peers of one
+	// command line as can run on one machine at once.
+	rejoinSlots = 16
+	// rejoinHeldFreshness is, where locks are not available, how recently a
+	// record must have been touched to count as held by a live process. The
+	// running match touches its record about every second.
+	rejoinHeldFreshness = 3 * time.Second
+	// rejoinSweepLimit bounds the directory entries of other scopes a claim
+	// inspects for stale records, so a crowded directory costs a bounded time.
+	rejoinSweepLimit = 256
+)
+
 // rejoinStore keeps the records of one command line (one scope) in one
 // directory, and the slot this process holds, if any. A store is used by one
 // goroutine at a time.
