@@ -36,7 +36,6 @@ import (
 //	<hex sha256(scope)[:16]>-<n>.json  the record, replaced atomically (temp file + rename)
 //	<hex sha256(scope)[:16]>-<n>.lock  the lock file; never renamed over, so a lock on it is
 //	                                   a lock on the slot
-//
 const (
 	// rejoinSlots bounds the records of one scope: as many peers of one
 	// command line as can run on one machine at once.
