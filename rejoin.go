@@ -50,6 +50,14 @@ import (
 // ignored.
 const rejoinMsgMax = 2048
 
+// rejoinRefuseBurst and rejoinRefuseInterval bound the refusals a host
+// sends to peers that present a wrong key: a peer flooding requests gets a
+// burst of answers, then one per interval, not one per request.
+const (
+	rejoinRefuseBurst    = 10
+	rejoinRefuseInterval = 100 * time.Millisecond
+)
+
 // rejoinAskInterval is how often a guest repeats its request to a host
 // that has not welcomed it.
 const rejoinAskInterval = time.Second
@@ -169,8 +177,10 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	maxState int
 	now      func() time.Time
 	log      *slog.Logger
-	// remoteLog limits the lines other peers can cause.
-	remoteLog ratelog.Limiter
+	// remoteLog limits the lines other peers can cause; refuseLimit the
+	// refusals sent to peers that are no player of this match.
+	remoteLog   ratelog.Limiter
+	refuseLimit ratelog.Limiter
 	// onReadmit tells the match that a player now plays at addr (a
 	// network match routes the session's packets there).
 	onReadmit func(addr A)
@@ -202,7 +212,8 @@ type admission[A comparable] struct {
 func newRejoinHost[S any, I comparable, A comparable](ctl packet.Socket[A], addrs []A, match string, keys []string,
 	maxState int, now func() time.Time, log *slog.Logger, onReadmit func(A)) *rejoinHost[S, I, A] {
 	h := &rejoinHost[S, I, A]{ctl: ctl, addrs: addrs, match: match, keys: keys, maxState: maxState, now: now, log: log,
-		remoteLog: ratelog.Limiter{Interval: time.Second, Burst: 10, Now: now}, onReadmit: onReadmit,
+		remoteLog:   ratelog.Limiter{Interval: time.Second, Burst: 10, Now: now},
+		refuseLimit: ratelog.Limiter{Interval: rejoinRefuseInterval, Burst: rejoinRefuseBurst, Now: now}, onReadmit: onReadmit,
 		asked: make(map[rollback.PlayerHandle]A), admitted: make(map[rollback.PlayerHandle]uint64)}
 	h.wire, h.wireErr = newStateWire[S]()
 	return h
@@ -264,16 +275,36 @@ func (h *rejoinHost[S, I, A]) coordinator(r *runner[S, I, A]) bool {
 	return false
 }
 
+// fromCoordinator reports whether addr is the control address of the
+// remote peer that coordinates rejoins, as this host sees the match: only
+// it may ask this host to readmit a player or take an admission back (any
+// other player doing so could make the hosts disagree on the frames).
+func (h *rejoinHost[S, I, A]) fromCoordinator(r *runner[S, I, A], addr A) bool {
+	for i, p := range r.players {
+		if !p.disconnected {
+			return !p.local && h.addrs[i] == addr
+		}
+	}
+	return false
+}
+
 func (h *rejoinHost[S, I, A]) onRequest(r *runner[S, I, A], from A, m rejoinMsg) {
 	hd := rollback.PlayerHandle(m.Handle)
 	switch {
 	case m.Match != h.match:
-		h.send(from, rejoinMsg{T: msgRefuse, Err: "this is another match"})
+		if ok, _ := h.refuseLimit.Allow(); ok {
+			h.send(from, rejoinMsg{T: msgRefuse, Err: "this is another match"})
+		}
 		return
-	case m.Handle >= len(r.players) || r.players[m.Handle].local ||
+	case m.Handle >= len(r.players) || r.players[m.Handle].local || m.Handle >= len(h.keys) ||
+		// A player that announced no key cannot come back: the empty key
+		// would let anyone take its place.
+		h.keys[m.Handle] == "" ||
 		subtle.ConstantTimeCompare([]byte(m.Key), []byte(h.keys[m.Handle])) != 1:
 		h.warn("rollbox: rejoin: refused a peer with a wrong key", "peer", from, "player", m.Handle)
-		h.send(from, rejoinMsg{T: msgRefuse, Err: fmt.Sprintf("not player %d of this match", m.Handle+1)})
+		if ok, _ := h.refuseLimit.Allow(); ok {
+			h.send(from, rejoinMsg{T: msgRefuse, Err: fmt.Sprintf("not player %d of this match", m.Handle+1)})
+		}
 		return
 	}
 	h.asked[hd] = from
@@ -426,6 +457,8 @@ func (h *rejoinHost[S, I, A]) onAdmit(r *runner[S, I, A], from A, m rejoinMsg) {
 	reply := rejoinMsg{T: msgAdmitted, Handle: m.Handle, ID: m.ID}
 	addr, ok := h.asked[hd]
 	switch {
+	case !h.fromCoordinator(r, from):
+		reply.Err = "only the player with the lowest handle playing admits"
 	case !ok:
 		reply.Err = "the player has not asked this peer yet"
 	case m.Handle >= len(r.players):
@@ -444,7 +477,9 @@ func (h *rejoinHost[S, I, A]) onAdmit(r *runner[S, I, A], from A, m rejoinMsg) {
 
 func (h *rejoinHost[S, I, A]) onAbort(r *runner[S, I, A], from A, m rejoinMsg) {
 	hd := rollback.PlayerHandle(m.Handle)
-	if _, ok := h.playerAt(r, from); !ok || h.admitted[hd] != m.ID {
+	// Only an admission this host made, at the coordinator's request: a
+	// missing one's zero id must not match an abort without an id.
+	if id, ok := h.admitted[hd]; !ok || id != m.ID || !h.fromCoordinator(r, from) {
 		return
 	}
 	delete(h.admitted, hd)
