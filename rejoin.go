@@ -62,6 +62,13 @@ const (
 // that has not welcomed it.
 const rejoinAskInterval = time.Second
 
+// rejoinTransferTimeout bounds how long a returning player waits for the
+// state once welcomed: the hosts drop a readmitted player whose handshake
+// does not come within 15 s (rollback's readmitSyncTimeout), so a state
+// later than that is useless; the player forgets the welcome and asks
+// again.
+const rejoinTransferTimeout = 15 * time.Second
+
 // admitTimeout bounds how long a coordinator waits for the other hosts to
 // readmit a player before it takes the admission back.
 const admitTimeout = 3 * time.Second
@@ -501,8 +508,10 @@ type rejoinGuest[A comparable] struct {
 	here    map[rollback.PlayerHandle]A
 	welcome *rejoinMsg
 	coord   A
-	reader  *chunkReader
-	state   []byte
+	// welcomeBy is when the state must have arrived, once welcomed.
+	welcomeBy time.Time
+	reader    *chunkReader
+	state     []byte
 	// refused is the last refusal, for the status line; heard is set once
 	// any host answered.
 	refused string
@@ -526,11 +535,22 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 			}
 		}
 	}
+	if g.welcome != nil && g.state == nil && now.After(g.welcomeBy) {
+		// The state never came whole (a sender that died, or a peer that
+		// sent a welcome it had no business sending): ask again.
+		g.drop("the match's state did not arrive in time")
+	}
 	for _, pk := range g.ctl.Receive() {
 		if g.welcome != nil && pk.From == g.coord && isChunk(pk.Data) {
+			if g.state != nil {
+				continue // the state arrived already
+			}
 			msg, done, err := g.reader.feed(pk.Data)
 			if err != nil {
-				return false, fmt.Errorf("rollbox: receiving the match's state: %w", err)
+				// Not the coordinator's state, or a broken one: start over
+				// rather than give up, as a stranger could make it.
+				g.drop(fmt.Sprintf("receiving the match's state: %v", err))
+				continue
 			}
 			if done {
 				g.state = msg
@@ -554,7 +574,7 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 			if g.welcome != nil || len(m.Players) == 0 || m.Handle != int(g.handle) {
 				continue
 			}
-			g.welcome, g.coord = &m, pk.From
+			g.welcome, g.coord, g.welcomeBy = &m, pk.From, now.Add(rejoinTransferTimeout)
 			g.reader = newChunkReader(m.Size)
 		}
 	}
@@ -562,7 +582,8 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 		return false, nil
 	}
 	if len(g.state) != g.welcome.Size {
-		return false, fmt.Errorf("rollbox: the match's state arrived with %d bytes, announced %d", len(g.state), g.welcome.Size)
+		g.drop(fmt.Sprintf("the match's state arrived with %d bytes, announced %d", len(g.state), g.welcome.Size))
+		return false, nil
 	}
 	for h, st := range g.welcome.Players {
 		if _, ok := g.here[rollback.PlayerHandle(h)]; !ok && !st.Disconnected && !g.mine(rollback.PlayerHandle(h)) {
@@ -570,6 +591,14 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// drop forgets the welcome and the state under way, for reason: the guest
+// asks every player again, and takes the next welcome.
+func (g *rejoinGuest[A]) drop(reason string) {
+	g.welcome, g.reader, g.state = nil, nil, nil
+	g.refused = reason
+	clear(g.asked)
 }
 
 // mine reports whether h is one of the returning peer's players.

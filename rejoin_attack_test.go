@@ -2,6 +2,7 @@ package rollbox
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -22,10 +23,10 @@ const simTick = time.Second / 60
 // new address, any number of times.
 type attackSim struct {
 	*rejoinSim
-	addr  []int        // by player: its current address (net and control)
-	since []Frame      // by player: its runner's first frame (0, or its resume's From)
-	live  []bool       // by player: its program runs and is ticked
-	next  int          // the next free address
+	addr  []int   // by player: its current address (net and control)
+	since []Frame // by player: its runner's first frame (0, or its resume's From)
+	live  []bool  // by player: its program runs and is ticked
+	next  int     // the next free address
 	// drops holds, per drop of a player, the frames whose confirmed
 	// checksums agree() does not compare: see dropAndWait.
 	drops [][2]Frame
@@ -608,4 +609,79 @@ func TestRejoinGuestDiesDuringAdmission(t *testing.T) {
 	a.runUntil(40*time.Second, "dropped again", func() bool { return a.sees(2, true) })
 	a.comeBack(2)
 	a.agree(2700)
+}
+
+// backThrough brings player p back with guest g at addr while hostile is
+// called every tick (it may send what it likes): the guest must neither
+// fail nor hang.
+func (a *attackSim) backThrough(p int, g *rejoinGuest[int], addr int, hostile func()) {
+	a.t.Helper()
+	a.runUntil(60*time.Second, "readmitted", func() bool {
+		hostile()
+		done, err := g.poll(a.peersOf(p), a.cfg.clock())
+		if err != nil {
+			a.t.Fatalf("the guest gave up: %v", err)
+		}
+		return done
+	})
+	a.resumeAt(g, p, addr)
+}
+
+// forgedChunk is a chunk message of transfer id at offset off of a
+// transfer of total bytes.
+func forgedChunk(id uint64, total, off int, payload []byte) []byte {
+	var out []byte
+	_ = sendChunks(func(b []byte) error { out = append([]byte(nil), b...); return nil }, id, make([]byte, total), nil)
+	binary.LittleEndian.PutUint32(out[20:], uint32(off))
+	return append(out[:chunkHeaderSize], payload...)
+}
+
+// TestRejoinGuestForgedWelcome: a stranger sends the returning player a
+// welcome before the coordinator does, then a broken chunk: the guest
+// forgets it and comes back with the coordinator's.
+func TestRejoinGuestForgedWelcome(t *testing.T) {
+	a := newAttackSim(t, 41)
+	a.startTo(300)
+	a.dropAndWait(2)
+	const stranger = 7
+	g, addr := a.guestFor(2, "k2")
+	sent := 0
+	a.backThrough(2, g, addr, func() {
+		if sent < 2 {
+			a.sendAs(stranger, addr, rejoinMsg{T: msgWelcome, Handle: 2, ID: 1, From: 10, At: 20, Size: 100,
+				Players: make([]rollback.ResumeStatus, 3)})
+			a.sendAs(stranger, addr, rejoinMsg{}) // not a rejoin message
+			_ = (&ctlSocket{n: a.ctl, self: stranger}).Send(addr, forgedChunk(1, 100, 50, []byte("x")))
+			sent++
+		}
+	})
+	a.agree(1800)
+}
+
+// TestRejoinGuestStalledTransfer: a stranger's welcome whose state never
+// comes (one chunk of many): the guest gives up on it after
+// rejoinTransferTimeout, the others drop the admission the guest missed
+// meanwhile, and the player comes back. A welcome announcing more than the
+// guest takes is ignored, and no chunk makes it hold more than that.
+func TestRejoinGuestStalledTransfer(t *testing.T) {
+	a := newAttackSim(t, 42)
+	a.startTo(300)
+	a.dropAndWait(2)
+	const stranger = 7
+	g, addr := a.guestFor(2, "k2")
+	g.maxState = 1 << 20
+	sent := false
+	a.backThrough(2, g, addr, func() {
+		if sent {
+			return
+		}
+		sent = true
+		a.sendAs(stranger, addr, rejoinMsg{T: msgWelcome, Handle: 2, ID: 1, Size: 1<<20 + 1, Players: make([]rollback.ResumeStatus, 3)})
+		a.sendAs(stranger, addr, rejoinMsg{T: msgWelcome, Handle: 2, ID: 1, Size: 1 << 20, Players: make([]rollback.ResumeStatus, 3)})
+		_ = (&ctlSocket{n: a.ctl, self: stranger}).Send(addr, forgedChunk(1, 1<<20, 0, make([]byte, 100)))
+	})
+	if g.reader != nil && cap(g.reader.buf) > 1<<20 {
+		t.Fatalf("the guest held %d bytes for a state of at most %d", cap(g.reader.buf), 1<<20)
+	}
+	a.agree(3000)
 }
