@@ -47,8 +47,10 @@ import (
 //	coordinator -> guest    refuse {err}
 
 // rejoinMsgMax bounds a rejoin control message: a peer that sends more is
-// ignored.
-const rejoinMsgMax = 2048
+// ignored. The largest the protocol sends, the welcome of a match of
+// MaxPlayers players with every status and key, is about 5.3 KiB
+// (TestRejoinMsgFits).
+const rejoinMsgMax = 8 << 10
 
 // rejoinRefuseBurst and rejoinRefuseInterval bound the refusals a host
 // sends to peers that present a wrong key: a peer flooding requests gets a
