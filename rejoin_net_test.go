@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rollbox/rollbox/internal/syncbuf"
 	"github.com/rollbox/rollbox/signalserver"
 	"github.com/rollbox/rollbox/signalserver/signaltest"
 )
@@ -41,7 +42,7 @@ func (w *rejoinWorld) Step(in []PlayerInput[uint8]) {
 func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 	srv := signaltest.Start(t, signalserver.Config{})
 	dir := t.TempDir()
-	logs := new(strings.Builder)
+	logs := new(syncbuf.Buffer) // the transport's goroutines log while the test reads
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	t.Cleanup(func() {
 		if t.Failed() {
