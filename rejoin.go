@@ -56,12 +56,29 @@ func rejoinKeyHash(key string) string {
 }
 
 // rejoinMsgMax bounds a rejoin control message: a peer that sends more is
-// ignored.
-const rejoinMsgMax = 2048
+// ignored. The largest the protocol sends, the welcome of a match of
+// MaxPlayers players with every status and key, is about 5.3 KiB
+// (TestRejoinMsgFits).
+const rejoinMsgMax = 8 << 10
+
+// rejoinRefuseBurst and rejoinRefuseInterval bound the refusals a host
+// sends to peers that present a wrong key: a peer flooding requests gets a
+// burst of answers, then one per interval, not one per request.
+const (
+	rejoinRefuseBurst    = 10
+	rejoinRefuseInterval = 100 * time.Millisecond
+)
 
 // rejoinAskInterval is how often a guest repeats its request to a host
 // that has not welcomed it.
 const rejoinAskInterval = time.Second
+
+// rejoinTransferTimeout bounds how long a returning player waits for the
+// state once welcomed: the hosts drop a readmitted player whose handshake
+// does not come within 15 s (rollback's readmitSyncTimeout), so a state
+// later than that is useless; the player forgets the welcome and asks
+// again.
+const rejoinTransferTimeout = 15 * time.Second
 
 // admitTimeout bounds how long a coordinator waits for the other hosts to
 // readmit a player before it takes the admission back.
@@ -178,8 +195,10 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	maxState int
 	now      func() time.Time
 	log      *slog.Logger
-	// remoteLog limits the lines other peers can cause.
-	remoteLog ratelog.Limiter
+	// remoteLog limits the lines other peers can cause; refuseLimit the
+	// refusals sent to peers that are no player of this match.
+	remoteLog   ratelog.Limiter
+	refuseLimit ratelog.Limiter
 	// onReadmit tells the match that a player now plays at addr (a
 	// network match routes the session's packets there).
 	onReadmit func(addr A)
@@ -223,7 +242,8 @@ type admission[A comparable] struct {
 func newRejoinHost[S any, I comparable, A comparable](ctl packet.Socket[A], addrs []A, match string, keys []string,
 	maxState int, now func() time.Time, log *slog.Logger, onReadmit func(A)) *rejoinHost[S, I, A] {
 	h := &rejoinHost[S, I, A]{ctl: ctl, addrs: addrs, match: match, keys: keys, maxState: maxState, now: now, log: log,
-		remoteLog: ratelog.Limiter{Interval: time.Second, Burst: 10, Now: now}, onReadmit: onReadmit,
+		remoteLog:   ratelog.Limiter{Interval: time.Second, Burst: 10, Now: now},
+		refuseLimit: ratelog.Limiter{Interval: rejoinRefuseInterval, Burst: rejoinRefuseBurst, Now: now}, onReadmit: onReadmit,
 		asked: make(map[rollback.PlayerHandle]A), admitted: make(map[rollback.PlayerHandle]uint64),
 		held: make(map[rollback.PlayerHandle]heldAdmit[A])}
 	h.wire, h.wireErr = newStateWire[S]()
@@ -292,16 +312,36 @@ func (h *rejoinHost[S, I, A]) coordinator(r *runner[S, I, A]) bool {
 	return false
 }
 
+// fromCoordinator reports whether addr is the control address of the
+// remote peer that coordinates rejoins, as this host sees the match: only
+// it may ask this host to readmit a player or take an admission back (any
+// other player doing so could make the hosts disagree on the frames).
+func (h *rejoinHost[S, I, A]) fromCoordinator(r *runner[S, I, A], addr A) bool {
+	for i, p := range r.players {
+		if !p.disconnected {
+			return !p.local && h.addrs[i] == addr
+		}
+	}
+	return false
+}
+
 func (h *rejoinHost[S, I, A]) onRequest(r *runner[S, I, A], from A, m rejoinMsg) {
 	hd := rollback.PlayerHandle(m.Handle)
 	switch {
 	case m.Match != h.match:
-		h.send(from, rejoinMsg{T: msgRefuse, Err: "this is another match"})
+		if ok, _ := h.refuseLimit.Allow(); ok {
+			h.send(from, rejoinMsg{T: msgRefuse, Err: "this is another match"})
+		}
 		return
-	case m.Handle >= len(r.players) || r.players[m.Handle].local ||
+	case m.Handle >= len(r.players) || r.players[m.Handle].local || m.Handle >= len(h.keys) ||
+		// A player that announced no key cannot come back: the empty key
+		// would let anyone take its place.
+		h.keys[m.Handle] == "" ||
 		subtle.ConstantTimeCompare([]byte(rejoinKeyHash(m.Key)), []byte(h.keys[m.Handle])) != 1:
 		h.warn("rollbox: rejoin: refused a peer with a wrong key", "peer", from, "player", m.Handle)
-		h.send(from, rejoinMsg{T: msgRefuse, Err: fmt.Sprintf("not player %d of this match", m.Handle+1)})
+		if ok, _ := h.refuseLimit.Allow(); ok {
+			h.send(from, rejoinMsg{T: msgRefuse, Err: fmt.Sprintf("not player %d of this match", m.Handle+1)})
+		}
 		return
 	}
 	h.asked[hd] = from
@@ -461,12 +501,12 @@ func (h *rejoinHost[S, I, A]) onAdmit(r *runner[S, I, A], from A, m rejoinMsg) {
 	switch {
 	case m.Handle >= len(r.players):
 		reply.Err = "no such player"
+	case !h.fromCoordinator(r, from):
+		reply.Err = "only the player with the lowest handle playing admits"
 	case !ok:
 		// Its request is on the way: answer when it comes.
 		h.held[hd] = heldAdmit[A]{from: from, msg: m, until: h.now().Add(admitTimeout)}
 		return
-	case m.Handle >= len(r.players):
-		reply.Err = "no such player"
 	default:
 		if _, err := r.p2p.Readmit(hd, addr, m.From, m.At); err != nil {
 			reply.Err = err.Error()
@@ -481,7 +521,9 @@ func (h *rejoinHost[S, I, A]) onAdmit(r *runner[S, I, A], from A, m rejoinMsg) {
 
 func (h *rejoinHost[S, I, A]) onAbort(r *runner[S, I, A], from A, m rejoinMsg) {
 	hd := rollback.PlayerHandle(m.Handle)
-	if _, ok := h.playerAt(r, from); !ok || h.admitted[hd] != m.ID {
+	// Only an admission this host made, at the coordinator's request: a
+	// missing one's zero id must not match an abort without an id.
+	if id, ok := h.admitted[hd]; !ok || id != m.ID || !h.fromCoordinator(r, from) {
 		return
 	}
 	delete(h.admitted, hd)
@@ -503,8 +545,10 @@ type rejoinGuest[A comparable] struct {
 	here    map[rollback.PlayerHandle]A
 	welcome *rejoinMsg
 	coord   A
-	reader  *chunkReader
-	state   []byte
+	// welcomeBy is when the state must have arrived, once welcomed.
+	welcomeBy time.Time
+	reader    *chunkReader
+	state     []byte
 	// refused is the last refusal, for the status line; heard is set once
 	// any host answered.
 	refused string
@@ -531,11 +575,22 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 			}
 		}
 	}
+	if g.welcome != nil && g.state == nil && now.After(g.welcomeBy) {
+		// The state never came whole (a sender that died, or a peer that
+		// sent a welcome it had no business sending): ask again.
+		g.drop("the match's state did not arrive in time")
+	}
 	for _, pk := range g.ctl.Receive() {
-		if g.welcome != nil && g.state == nil && pk.From == g.coord && isChunk(pk.Data) {
+		if g.welcome != nil && pk.From == g.coord && isChunk(pk.Data) {
+			if g.state != nil {
+				continue // the state arrived already
+			}
 			msg, done, err := g.reader.feed(pk.Data)
 			if err != nil {
-				return false, fmt.Errorf("rollbox: receiving the match's state: %w", err)
+				// Not the coordinator's state, or a broken one: start over
+				// rather than give up, as a stranger could make it.
+				g.drop(fmt.Sprintf("receiving the match's state: %v", err))
+				continue
 			}
 			if done {
 				g.state, g.received = msg, now
@@ -559,7 +614,7 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 			if g.welcome != nil || len(m.Players) == 0 || m.Handle != int(g.handle) {
 				continue
 			}
-			g.welcome, g.coord, g.welcomed = &m, pk.From, now
+			g.welcome, g.coord, g.welcomed, g.welcomeBy = &m, pk.From, now, now.Add(rejoinTransferTimeout)
 			g.reader = newChunkReader(m.Size)
 		}
 	}
@@ -567,7 +622,8 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 		return false, nil
 	}
 	if len(g.state) != g.welcome.Size {
-		return false, fmt.Errorf("rollbox: the match's state arrived with %d bytes, announced %d", len(g.state), g.welcome.Size)
+		g.drop(fmt.Sprintf("the match's state arrived with %d bytes, announced %d", len(g.state), g.welcome.Size))
+		return false, nil
 	}
 	for h, st := range g.welcome.Players {
 		if _, ok := g.here[rollback.PlayerHandle(h)]; !ok && !st.Disconnected && !g.mine(rollback.PlayerHandle(h)) {
@@ -575,6 +631,14 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// drop forgets the welcome and the state under way, for reason: the guest
+// asks every player again, and takes the next welcome.
+func (g *rejoinGuest[A]) drop(reason string) {
+	g.welcome, g.reader, g.state = nil, nil, nil
+	g.refused = reason
+	clear(g.asked)
 }
 
 // mine reports whether h is one of the returning peer's players.

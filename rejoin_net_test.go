@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rollbox/rollbox/internal/syncbuf"
 	"github.com/rollbox/rollbox/signalserver"
 	"github.com/rollbox/rollbox/signalserver/signaltest"
 )
@@ -94,7 +95,7 @@ func TestRejoinLargeStateOverWebRTC(t *testing.T) {
 func testRejoinOverWebRTC[S any, G Game[S, uint8]](t *testing.T, crash bool, newState func() G) {
 	srv := signaltest.Start(t, signalserver.Config{})
 	dir := t.TempDir()
-	logs := new(strings.Builder)
+	logs := new(syncbuf.Buffer) // the transport's goroutines log while the test reads
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -92,6 +92,13 @@ func (s *P2PSession[S, I, A]) resumeAt(r Resume) error {
 		s.sync.absent[h] = absence{after: after, until: r.At}
 		s.floor[h] = r.At - 1
 	}
+	// What each remote peer knows of every player starts as what this
+	// session knows: NullFrame (the fresh endpoint's) would read as a
+	// report that a player gone since frame LastFrame left before frame
+	// 0, and every peer would drop it again from there on.
+	for _, pr := range s.players.peers {
+		s.seedPeerStatus(pr.ep)
+	}
 	s.localSentFrame = r.At - 1
 	s.sync.currentFrame = r.From
 	s.sync.lastConfirmedFrame = r.From - 1
@@ -190,6 +197,10 @@ func (s *P2PSession[S, I, A]) Readmit(h PlayerHandle, addr A, from, at Frame) (R
 	})
 	pr.sink = s.remoteInputSink(pr)
 	pr.ep.syncDeadline = now + readmitSyncTimeout
+	// What the new peer knows of the others starts as what this session
+	// knows (see resumeAt): a fresh endpoint's NullFrame would read as a
+	// report that a player already gone left before frame 0.
+	s.seedPeerStatus(pr.ep)
 	for _, hh := range pr.ep.handles {
 		s.localStatus[hh] = connectionStatus{lastFrame: at - 1}
 		s.sync.queues[hh].restartAt(at)
@@ -212,6 +223,15 @@ func (s *P2PSession[S, I, A]) Readmit(h PlayerHandle, addr A, from, at Frame) (R
 		pr.ep.sendInput(f, s.sentFrame(f), s.localStatus, s.socket, now)
 	}
 	return r, nil
+}
+
+// seedPeerStatus sets a new endpoint's view of every player to this
+// session's: whether it is gone and its last frame (droppedUs is the
+// peer's own news and starts unset).
+func (s *P2PSession[S, I, A]) seedPeerStatus(e *endpoint[A]) {
+	for i, st := range s.localStatus {
+		e.peerStatus[i] = connectionStatus{disconnected: st.disconnected, lastFrame: st.lastFrame}
+	}
 }
 
 // FramesBehind is how many frames the newest input received from a
