@@ -89,6 +89,13 @@ func TestEndToEndRejoinAfterSIGKILL(t *testing.T) {
 		wg.Go(func() { runs[i] = finish(t, p.cmd, p.stdout, p.stderr) })
 	}
 	wg.Wait()
+	defer func() {
+		if t.Failed() {
+			for i, r := range runs {
+				t.Logf("peer %d stdout:\n%sstderr:\n%s", i, r.stdout, r.stderr)
+			}
+		}
+	}()
 	agree(t, runs, frames)
 
 	back := backLine.FindStringSubmatch(runs[2].stderr)
