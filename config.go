@@ -146,9 +146,9 @@ type Config struct {
 	// needs to come back as the same player if its program crashes or is
 	// killed: the same command line started again then rejoins the match
 	// (see Match). One small file per running player, deleted when the
-	// match ends or is closed. Default os.UserCacheDir()/rollbox/rejoin
-	// (none in a browser); "-" keeps nothing, so a restarted program joins
-	// a new match.
+	// match ends or is closed. Default os.UserCacheDir()/rollbox/rejoin;
+	// in a browser, the tab's sessionStorage, so a reloaded page comes
+	// back. "-" keeps nothing, so a restarted program joins a new match.
 	RejoinDir string
 
 	// Frames, when positive, ends the match once this frame is confirmed

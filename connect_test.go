@@ -122,8 +122,8 @@ func TestStartDerivesPlayerMapFromSortedPeerIDs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("hello to %s: %v", to, err)
 		}
-		if h.Key != m.rj.key || len(h.Key) != 32 {
-			t.Errorf("hello to %s: key %q, want this player's (%q)", to, h.Key, m.rj.key)
+		if h.Key != rejoinKeyHash(m.rj.key) || len(h.Key) != 32 || strings.Contains(h.Key, m.rj.key) {
+			t.Errorf("hello to %s: key %q, want the hash of this player's (%q)", to, h.Key, m.rj.key)
 		}
 		h.Key = ""
 		if want := walkerHello(cfg, 2); h != want {

@@ -17,6 +17,9 @@
 // network in virtual time: the test that proves a game plays online.
 // Config.Record writes a replay of a match, which Replayer plays back and
 // checks frame by frame: a desync seen in the field, reproduced on a desk.
+// A player whose program crashed or whose network went comes back to its
+// running match as the same player (see Config.RejoinDir), and a spectator
+// can join a match already playing (Config.Watch).
 //
 // Below rollbox: package rollback (GGRS-style sessions over any datagram
 // socket), transport (the WebRTC mesh; transport/simnet, a simulated

@@ -211,7 +211,7 @@ func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet
 	peers = peers[:others]
 	m.progress(PhaseConnecting, "agreeing on the players")
 	mine := hello{Version: helloVersion, Game: gameName[S, I](), Players: c.Players, Local: c.LocalPlayers,
-		Spectator: c.Spectate, FPS: c.FPS, Lockstep: c.MaxPrediction == 0, Desync: c.desyncInterval(), Key: m.rj.key}
+		Spectator: c.Spectate, FPS: c.FPS, Lockstep: c.MaxPrediction == 0, Desync: c.desyncInterval(), Key: rejoinKeyHash(m.rj.key)}
 	hellos, err := exchangeHellos(ctx, ctl, peers, mine, mesh.Peers)
 	if err != nil {
 		return nil, err
@@ -496,6 +496,8 @@ func (m *Match[S, I]) View() View {
 	}
 	switch {
 	case m.err != nil:
+	case m.rj.guest != nil:
+		v.Phase, v.Status = PhaseRejoining, "lost the other players: asking them to take this player back"
 	case m.Done():
 		v.Phase, v.Status = PhaseFinished, r.finishedStatus()
 	case r.sess.State() == rollback.Running:
@@ -508,7 +510,7 @@ func (m *Match[S, I]) View() View {
 	}
 	v.Players = v.Players[:len(r.players)]
 	for i, p := range r.players {
-		pv := PlayerView{Local: p.local, Disconnected: p.disconnected, Status: p.status,
+		pv := PlayerView{Local: p.local, Disconnected: p.disconnected, Returning: p.returning, Status: p.status,
 			Ping: p.stats.Ping, FramesBehind: p.stats.LocalFramesBehind}
 		if !p.local {
 			pv.Peer = p.peer

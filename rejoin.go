@@ -2,7 +2,9 @@ package rollbox
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,6 +47,13 @@ import (
 //	coordinator -> guest    welcome {id, from, at, players, size, sum, enc}, then the state's chunks
 //	coordinator -> hosts    abort {handle, id}
 //	coordinator -> guest    refuse {err}
+
+// rejoinKeyHash is what a player announces of its key: the hash, so that
+// the spectators, which hear every hello too, cannot present the key.
+func rejoinKeyHash(key string) string {
+	sum := sha256.Sum256([]byte("rollbox rejoin key\x00" + key))
+	return hex.EncodeToString(sum[:16])
+}
 
 // rejoinMsgMax bounds a rejoin control message: a peer that sends more is
 // ignored.
@@ -90,8 +99,8 @@ type rejoinMsg struct {
 	Sum     uint64                  `json:"sum,omitempty"`
 	Enc     byte                    `json:"enc,omitempty"`
 	Err     string                  `json:"err,omitempty"`
-	// Keys (welcome) are every player's keys, by handle: the returning
-	// player checks the others' when they come back in turn.
+	// Keys (welcome) are the hashes of every player's key, by handle: the
+	// returning player checks the others' when they come back in turn.
 	Keys []string `json:"keys,omitempty"`
 }
 
@@ -162,7 +171,7 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	ctl   packet.Socket[A]
 	addrs []A // by handle: the control address of the player's peer
 	match string
-	keys  []string // by handle: the key each player announced
+	keys  []string // by handle: the hash of each player's key (rejoinKeyHash), as announced
 	wire  stateWire[S]
 	// wireErr says why the state cannot travel (nil: it can).
 	wireErr  error
@@ -181,9 +190,21 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	// admitted holds the admission a coordinator asked this host to make,
 	// by handle, so an abort undoes only that one.
 	admitted map[rollback.PlayerHandle]uint64
-	pending  *admission[A]
-	nextID   uint64
-	buf      []byte
+	// held holds, by handle, a coordinator's admit that came before the
+	// player's own request reached this host (it asks every host at once,
+	// and reaches some first): answered when the request comes, or
+	// refused at admitTimeout.
+	held    map[rollback.PlayerHandle]heldAdmit[A]
+	pending *admission[A]
+	nextID  uint64
+	buf     []byte
+}
+
+// heldAdmit is an admit waiting for the player's request.
+type heldAdmit[A comparable] struct {
+	from  A
+	msg   rejoinMsg
+	until time.Time
 }
 
 // admission is a coordinator's admission in progress.
@@ -203,7 +224,8 @@ func newRejoinHost[S any, I comparable, A comparable](ctl packet.Socket[A], addr
 	maxState int, now func() time.Time, log *slog.Logger, onReadmit func(A)) *rejoinHost[S, I, A] {
 	h := &rejoinHost[S, I, A]{ctl: ctl, addrs: addrs, match: match, keys: keys, maxState: maxState, now: now, log: log,
 		remoteLog: ratelog.Limiter{Interval: time.Second, Burst: 10, Now: now}, onReadmit: onReadmit,
-		asked: make(map[rollback.PlayerHandle]A), admitted: make(map[rollback.PlayerHandle]uint64)}
+		asked: make(map[rollback.PlayerHandle]A), admitted: make(map[rollback.PlayerHandle]uint64),
+		held: make(map[rollback.PlayerHandle]heldAdmit[A])}
 	h.wire, h.wireErr = newStateWire[S]()
 	return h
 }
@@ -235,6 +257,12 @@ func (h *rejoinHost[S, I, A]) poll(r *runner[S, I, A]) {
 			h.onAdmitted(r, pk.From, m)
 		case msgAbort:
 			h.onAbort(r, pk.From, m)
+		}
+	}
+	for hd, ha := range h.held {
+		if h.now().After(ha.until) {
+			delete(h.held, hd)
+			h.send(ha.from, rejoinMsg{T: msgAdmitted, Handle: ha.msg.Handle, ID: ha.msg.ID, Err: "the player has not asked this peer"})
 		}
 	}
 	if p := h.pending; p != nil && h.now().After(p.deadline) {
@@ -271,12 +299,16 @@ func (h *rejoinHost[S, I, A]) onRequest(r *runner[S, I, A], from A, m rejoinMsg)
 		h.send(from, rejoinMsg{T: msgRefuse, Err: "this is another match"})
 		return
 	case m.Handle >= len(r.players) || r.players[m.Handle].local ||
-		subtle.ConstantTimeCompare([]byte(m.Key), []byte(h.keys[m.Handle])) != 1:
+		subtle.ConstantTimeCompare([]byte(rejoinKeyHash(m.Key)), []byte(h.keys[m.Handle])) != 1:
 		h.warn("rollbox: rejoin: refused a peer with a wrong key", "peer", from, "player", m.Handle)
 		h.send(from, rejoinMsg{T: msgRefuse, Err: fmt.Sprintf("not player %d of this match", m.Handle+1)})
 		return
 	}
 	h.asked[hd] = from
+	if ha, ok := h.held[hd]; ok {
+		delete(h.held, hd)
+		h.onAdmit(r, ha.from, ha.msg)
+	}
 	here := rejoinMsg{T: msgHere}
 	for _, l := range r.local {
 		here.Handles = append(here.Handles, int(l))
@@ -315,7 +347,7 @@ func (h *rejoinHost[S, I, A]) admit(r *runner[S, I, A], hd rollback.PlayerHandle
 	}
 	b, err := h.wire.append(nil, st)
 	if err == nil && len(b) > h.maxState {
-		err = fmt.Errorf("the state is %d bytes, more than the %d a returning player takes", len(b), h.maxState)
+		err = fmt.Errorf("rollbox: the state is %d bytes, more than the %d a returning player takes", len(b), h.maxState)
 	}
 	if err != nil {
 		_ = r.p2p.DisconnectPlayer(hd)
@@ -359,6 +391,7 @@ func rejoinLead[S any, I comparable, A comparable](r *runner[S, I, A]) rollback.
 
 // readmitted records that the players of hd's peer play at addr again.
 func (h *rejoinHost[S, I, A]) readmitted(r *runner[S, I, A], hd rollback.PlayerHandle, addr A) {
+	delete(h.asked, hd) // used: a later return asks anew, maybe from elsewhere
 	old := h.addrs[hd]
 	for i := range h.addrs {
 		if h.addrs[i] == old {
@@ -426,8 +459,12 @@ func (h *rejoinHost[S, I, A]) onAdmit(r *runner[S, I, A], from A, m rejoinMsg) {
 	reply := rejoinMsg{T: msgAdmitted, Handle: m.Handle, ID: m.ID}
 	addr, ok := h.asked[hd]
 	switch {
+	case m.Handle >= len(r.players):
+		reply.Err = "no such player"
 	case !ok:
-		reply.Err = "the player has not asked this peer yet"
+		// Its request is on the way: answer when it comes.
+		h.held[hd] = heldAdmit[A]{from: from, msg: m, until: h.now().Add(admitTimeout)}
+		return
 	case m.Handle >= len(r.players):
 		reply.Err = "no such player"
 	default:
@@ -472,6 +509,9 @@ type rejoinGuest[A comparable] struct {
 	// any host answered.
 	refused string
 	heard   bool
+	// welcomed and received are when the welcome and the last chunk of
+	// the state arrived: the transfer's time, for the log.
+	welcomed, received time.Time
 }
 
 func newRejoinGuest[A comparable](ctl packet.Socket[A], match string, handle rollback.PlayerHandle, local int, key string, maxState int) *rejoinGuest[A] {
@@ -492,13 +532,13 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 		}
 	}
 	for _, pk := range g.ctl.Receive() {
-		if g.welcome != nil && pk.From == g.coord && isChunk(pk.Data) {
+		if g.welcome != nil && g.state == nil && pk.From == g.coord && isChunk(pk.Data) {
 			msg, done, err := g.reader.feed(pk.Data)
 			if err != nil {
 				return false, fmt.Errorf("rollbox: receiving the match's state: %w", err)
 			}
 			if done {
-				g.state = msg
+				g.state, g.received = msg, now
 			}
 			continue
 		}
@@ -519,7 +559,7 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 			if g.welcome != nil || len(m.Players) == 0 || m.Handle != int(g.handle) {
 				continue
 			}
-			g.welcome, g.coord = &m, pk.From
+			g.welcome, g.coord, g.welcomed = &m, pk.From, now
 			g.reader = newChunkReader(m.Size)
 		}
 	}
@@ -558,12 +598,4 @@ func alone[S any, I comparable, A comparable](r *runner[S, I, A]) bool {
 		}
 	}
 	return true
-}
-
-// shouldRejoin reports whether r's player, alone in its match, is the one
-// that left and should ask to come back: when every link broke, each side
-// sees the others gone, and the side with the lowest handle stays (it
-// coordinates the rejoins of the others).
-func shouldRejoin[S any, I comparable, A comparable](r *runner[S, I, A]) bool {
-	return alone(r) && !r.players[0].local && !r.reached
 }

@@ -211,7 +211,11 @@ func (m *Match[S, I]) pollRejoin() {
 		default:
 		}
 	}
-	rj.host.poll(m.r)
+	if rj.guest == nil {
+		// A player asking to come back admits no one: its match is the
+		// one it left.
+		rj.host.poll(m.r)
+	}
 	if rj.guest == nil && shouldRejoin(m.r) && rj.side != nil {
 		// This player left: ask from the rejoin room it is in already.
 		rj.guest = newRejoinGuest[transport.PeerID](rj.side.Channel(1), rj.match, m.r.local[0], len(m.r.local), rj.key, maxRejoinState)
@@ -222,6 +226,17 @@ func (m *Match[S, I]) pollRejoin() {
 	if rj.guest != nil {
 		m.pollGuest(now)
 	}
+}
+
+// shouldRejoin reports whether r's player, alone in its match, is the one
+// that left and should ask to come back. With three players or more, the
+// others are most likely still together (one link broke, or one network):
+// it asks. With two, each side sees the other gone; the player with the
+// lowest handle stays, and the other comes back to it. (Should every link
+// of a larger match break at once, every player asks and none admits: the
+// match is over.)
+func shouldRejoin[S any, I comparable, A comparable](r *runner[S, I, A]) bool {
+	return alone(r) && !r.reached && (len(r.players) > 2 || !r.players[0].local)
 }
 
 // anyGone reports whether a player of r's match is disconnected.
@@ -240,7 +255,7 @@ func (m *Match[S, I]) pollGuest(now time.Time) {
 	rj := m.rj
 	done, err := rj.guest.poll(rj.guestSock.Peers(), now)
 	if err == nil && !done && now.After(rj.guestLeft) {
-		err = fmt.Errorf("no one took this player back (last answer: %q)", rj.guest.refused)
+		err = fmt.Errorf("rollbox: no one took this player back (last answer: %q)", rj.guest.refused)
 	}
 	if err != nil {
 		rj.warn.Log(context.Background(), m.cfg.Logger, slog.LevelWarn, "rollbox: coming back failed; asking again", "err", err)
@@ -283,7 +298,8 @@ func (m *Match[S, I]) adoptRejoin(r *runner[S, I, transport.PeerID], g *rejoinGu
 		addrs[h] = r.players[h].addr
 	}
 	rj.host = newRejoinHost[S, I, transport.PeerID](rj.ctl, addrs, rj.match, g.welcome.Keys, maxRejoinState, time.Now, m.cfg.Logger, nil)
-	m.cfg.Logger.Info("rollbox: back in the match", "from", g.welcome.From, "at", g.welcome.At)
+	m.cfg.Logger.Info("rollbox: back in the match", "from", g.welcome.From, "at", g.welcome.At,
+		"state_bytes", len(g.state), "transfer", g.received.Sub(g.welcomed))
 }
 
 // resumeRunner loads the state a guest received into the game's state and
@@ -371,7 +387,8 @@ func (m *Match[S, I]) connectRejoin(ctx context.Context, rec rejoinRecord) (*run
 		addrs[h] = r.players[h].addr
 	}
 	m.rj.host = newRejoinHost[S, I, transport.PeerID](m.rj.ctl, addrs, rec.Match, g.welcome.Keys, maxRejoinState, time.Now, c.Logger, nil)
-	m.cfg.Logger.Info("rollbox: back in the match after a restart", "player", rec.Handle+1, "from", g.welcome.From, "at", g.welcome.At)
+	m.cfg.Logger.Info("rollbox: back in the match after a restart", "player", rec.Handle+1, "from", g.welcome.From, "at", g.welcome.At,
+		"state_bytes", len(g.state), "transfer", g.received.Sub(g.welcomed))
 	return r, sock, nil
 }
 

@@ -2,6 +2,7 @@ package rollbox
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -39,6 +40,58 @@ func (w *rejoinWorld) Step(in []PlayerInput[uint8]) {
 // configuration started again comes back as the same player through the
 // rejoin room. All three confirm the same state at the last frame.
 func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
+	testRejoinOverWebRTC(t, true, func() *rejoinWorld { return new(rejoinWorld) })
+}
+
+// TestRejoinAfterNetworkLossOverWebRTC: the third player's connections to
+// the match go at frame 300, but its program runs on: alone, it asks to
+// come back from the rejoin room, and its match goes on in a new session
+// from the others' state.
+func TestRejoinAfterNetworkLossOverWebRTC(t *testing.T) {
+	testRejoinOverWebRTC(t, false, func() *rejoinWorld { return new(rejoinWorld) })
+}
+
+// bigWorld is rejoinWorld with a mebibyte more state: what a returning
+// player receives is 1 MiB. Its checksum and dump skip the constant
+// ballast (hashing a mebibyte every frame is not what this measures); the
+// state message's own checksum is of the same kind.
+type bigWorld struct {
+	rejoinWorld
+	Ballast [1 << 20]byte
+}
+
+func (w *bigWorld) Checksum() uint64 {
+	h := uint64(w.Frame)
+	for i := range w.X {
+		h = h*1099511628211 ^ uint64(uint32(w.X[i])) ^ uint64(uint32(w.Y[i]))<<32 ^ uint64(w.Gone[i])<<16
+	}
+	for i := 0; i < len(w.Ballast); i += 4096 {
+		h = h*31 + uint64(w.Ballast[i])
+	}
+	return h
+}
+
+func (w *bigWorld) Clone() bigWorld { return *w }
+
+func (w *bigWorld) AppendText(b []byte) ([]byte, error) {
+	return fmt.Appendf(b, "frame %d x %v y %v gone %v\n", w.Frame, w.X, w.Y, w.Gone), nil
+}
+
+func newBigWorld() *bigWorld {
+	w := new(bigWorld)
+	for i := range w.Ballast {
+		w.Ballast[i] = byte(i * 7)
+	}
+	return w
+}
+
+// TestRejoinLargeStateOverWebRTC: the restarted player receives a 1 MiB
+// state, in chunks on the reliable channel.
+func TestRejoinLargeStateOverWebRTC(t *testing.T) {
+	testRejoinOverWebRTC(t, true, newBigWorld)
+}
+
+func testRejoinOverWebRTC[S any, G Game[S, uint8]](t *testing.T, crash bool, newState func() G) {
 	srv := signaltest.Start(t, signalserver.Config{})
 	dir := t.TempDir()
 	logs := new(strings.Builder)
@@ -52,11 +105,11 @@ func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 		RejoinDir: dir, Logger: log}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	matches := make([]*Match[rejoinWorld, uint8], 3)
+	matches := make([]*Match[S, uint8], 3)
 	for i := range matches {
 		c := cfg
 		c.Seed = uint64(i)
-		m, err := NewMatch(ctx, &rejoinWorld{}, nil, c)
+		m, err := NewMatch(ctx, newState(), nil, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +119,7 @@ func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 	tick := time.NewTicker(time.Second / 60)
 	defer tick.Stop()
 	// crashed is the match whose program died; it is not updated again.
-	var crashed *Match[rejoinWorld, uint8]
+	var crashed *Match[S, uint8]
 	var handle PlayerHandle
 	var restartedAt time.Time
 	var back time.Duration
@@ -84,7 +137,14 @@ func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 		if done {
 			break
 		}
-		if crashed == nil && matches[2].r != nil && matches[2].r.frame >= 300 {
+		if !crash && crashed == nil && matches[2].r != nil && matches[2].r.frame >= 300 {
+			// The network goes: every connection of the match.
+			crashed, handle, restartedAt = matches[2], matches[2].r.local[0], time.Now()
+			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+			_ = crashed.sock.Close(cctx)
+			ccancel()
+		}
+		if crash && crashed == nil && matches[2].r != nil && matches[2].r.frame >= 300 {
 			// The crash: the connections go, the record stays.
 			crashed, handle = matches[2], matches[2].r.local[0]
 			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
@@ -98,14 +158,14 @@ func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 			// The same configuration started again.
 			c := cfg
 			c.Seed = 2
-			m, err := NewMatch(ctx, &rejoinWorld{}, nil, c)
+			m, err := NewMatch(ctx, newState(), nil, c)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer m.Close()
 			matches[2], restartedAt = m, time.Now()
 		}
-		if m := matches[2]; back == 0 && !restartedAt.IsZero() && m.r != nil && m.r.frame >= m.r.catchUpTo {
+		if m := matches[2]; back == 0 && !restartedAt.IsZero() && m.r != nil && m.r.catchUpTo > 0 && m.r.frame >= m.r.catchUpTo {
 			back = time.Since(restartedAt)
 		}
 		select {
@@ -117,6 +177,9 @@ func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 	if crashed == nil {
 		t.Fatal("no crash happened")
 	}
+	if !crash {
+		crashed = nil // the same match
+	}
 	want := matches[0].Result()
 	for i, m := range matches {
 		res := m.Result()
@@ -124,12 +187,22 @@ func TestRejoinAfterCrashOverWebRTC(t *testing.T) {
 			t.Fatalf("player %d: %+v, player 1: %+v", i+1, res, want)
 		}
 	}
-	if !strings.Contains(logs.String(), "back in the match after a restart") {
+	if crash && !strings.Contains(logs.String(), "back in the match after a restart") {
 		t.Fatal("the restarted player did not come back through the rejoin room")
+	}
+	if !crash && !strings.Contains(logs.String(), "rollbox: back in the match\"") {
+		t.Fatal("the player did not come back through the rejoin room")
 	}
 	if matches[2].r.local[0] != handle {
 		t.Fatalf("the restarted program plays %v, want player %d", matches[2].r.local, handle)
 	}
 	t.Logf("restart to playing again: %v (player %d from frame %d)", back, handle+1, matches[2].r.catchUpTo)
-	_ = crashed.Close()
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "back in the match") {
+			t.Log(l)
+		}
+	}
+	if crashed != nil {
+		_ = crashed.Close()
+	}
 }

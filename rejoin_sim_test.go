@@ -122,7 +122,7 @@ func newRejoinSim(t *testing.T, seed uint64, link simnet.Link) *rejoinSim {
 }
 
 func (s *rejoinSim) host(self int, addrs []int) *rejoinHost[rejoinArena, uint8, int] {
-	return newRejoinHost[rejoinArena, uint8, int](&ctlSocket{n: s.ctl, self: self}, addrs, "match", []string{"k0", "k1", "k2"},
+	return newRejoinHost[rejoinArena, uint8, int](&ctlSocket{n: s.ctl, self: self}, addrs, "match", []string{rejoinKeyHash("k0"), rejoinKeyHash("k1"), rejoinKeyHash("k2")},
 		1<<20, s.cfg.clock, s.cfg.Logger, nil)
 }
 
@@ -158,6 +158,13 @@ func (s *rejoinSim) tick(live ...int) {
 // state transfer; all three confirm the same state for every frame to 3000,
 // and the two who stayed never stall while it comes back.
 func TestRejoinSimulated(t *testing.T) {
+	t.Run("asks both at once", func(t *testing.T) { testRejoinSimulated(t, 0) })
+	// The coordinator's admit reaches the other player before the
+	// returning player's request: it waits for the request.
+	t.Run("reaches the coordinator first", func(t *testing.T) { testRejoinSimulated(t, 30) })
+}
+
+func testRejoinSimulated(t *testing.T, lateTicks int) {
 	link := simnet.Link{Latency: 20 * time.Millisecond, Jitter: 5 * time.Millisecond, Loss: 0.01}
 	s := newRejoinSim(t, 14, link)
 	const tick = time.Second / 60
@@ -195,7 +202,12 @@ func TestRejoinSimulated(t *testing.T) {
 	for back == nil {
 		s.tick(0, 1)
 		maxStall = max(maxStall, s.stall[0], s.stall[1])
-		done, err := guest.poll([]int{0, 1}, s.cfg.clock())
+		reach := []int{0, 1}
+		if lateTicks > 0 {
+			reach = reach[:1]
+			lateTicks--
+		}
+		done, err := guest.poll(reach, s.cfg.clock())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,6 +220,11 @@ func TestRejoinSimulated(t *testing.T) {
 		}
 	}
 	from, at := guest.welcome.From, guest.welcome.At
+	for _, p := range []int{0, 1} {
+		if pl := s.runners[p].players[2]; pl.disconnected || !pl.returning {
+			t.Fatalf("player %d sees the third player disconnected %v, returning %v: want coming back", p+1, pl.disconnected, pl.returning)
+		}
+	}
 	admitted := s.net.Now() - backAt
 	var playing time.Duration
 	for s.runners[0].confirmed() < 3000 || s.runners[1].confirmed() < 3000 || back.confirmed() < 3000 {
@@ -234,12 +251,21 @@ func TestRejoinSimulated(t *testing.T) {
 			t.Fatalf("player %d saw %d desyncs", p+1, r.desyncs)
 		}
 	}
+	for _, p := range []int{0, 1} {
+		if pl := s.runners[p].players[2]; pl.disconnected || pl.returning {
+			t.Fatalf("player %d sees the third player disconnected %v, returning %v: want playing", p+1, pl.disconnected, pl.returning)
+		}
+	}
+	if s.hosts[0].nextID != 1 {
+		t.Fatalf("%d admissions, want one", s.hosts[0].nextID)
+	}
 	if s.runners[0].rejoins != 1 || s.runners[1].rejoins != 1 {
 		t.Fatalf("rejoins counted: %d, %d", s.runners[0].rejoins, s.runners[1].rejoins)
 	}
-	// While the player came back, the others never waited on it: at most
-	// the odd tick a time-sync wait or a rollback costs.
-	if maxStall > 3 {
+	// While the player came back, the others never waited on it for
+	// longer than the prediction window allows: what stall there is comes
+	// from time sync evening out the last frames of its catching up.
+	if maxStall >= DefaultMaxPrediction {
 		t.Fatalf("a player who stayed stalled %d ticks while the third came back", maxStall)
 	}
 	t.Logf("readmitted %v after asking (from %d, at %d); playing at frame %d %v after asking; longest stall of a stayer %d ticks",
@@ -282,4 +308,46 @@ func (s *rejoinSim) resume(g *rejoinGuest[int]) *runner[rejoinArena, uint8, int]
 	s.runners[2] = r
 	s.hosts[2] = s.host(3, pm.byHandle)
 	return r
+}
+
+// Spectators hear every hello, and a hello carries the hash of the
+// player's key, never the key: presenting the hash does not make a peer
+// that player.
+func TestRejoinRefusesTheAnnouncedHash(t *testing.T) {
+	s := newRejoinSim(t, 3, simnet.Link{Latency: 10 * time.Millisecond})
+	for range 60 {
+		s.tick(0, 1, 2)
+		s.net.Advance(time.Second / 60)
+	}
+	spy := &ctlSocket{n: s.ctl, self: 5}
+	for _, key := range []string{rejoinKeyHash("k2"), "k1", ""} {
+		_ = spy.Send(0, rejoinMsg{T: msgRejoin, Match: "match", Handle: 2, Key: key}.encode())
+		for range 3 {
+			s.tick(0, 1, 2)
+			s.net.Advance(time.Second / 60)
+		}
+		var refused bool
+		for _, pk := range spy.Receive() {
+			m, err := parseRejoinMsg(pk.Data, 1<<20)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.T == msgHere {
+				t.Fatalf("key %q: the host answered as to the player", key)
+			}
+			refused = refused || m.T == msgRefuse
+		}
+		if !refused || len(s.hosts[0].asked) != 0 {
+			t.Fatalf("key %q: refused %v, asked %v", key, refused, s.hosts[0].asked)
+		}
+	}
+	// The key itself is the player.
+	_ = spy.Send(0, rejoinMsg{T: msgRejoin, Match: "match", Handle: 2, Key: "k2"}.encode())
+	for range 3 {
+		s.tick(0, 1, 2)
+		s.net.Advance(time.Second / 60)
+	}
+	if _, ok := s.hosts[0].asked[2]; !ok {
+		t.Fatal("the key itself was not recognised")
+	}
 }

@@ -1,4 +1,4 @@
-//go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd)
+//go:build !(darwin || dragonfly || freebsd || linux || netbsd || openbsd) && !js
 
 package rollbox
 
@@ -10,8 +10,8 @@ package rollbox
 // has aged past it (claim is to be retried, or the restart is slower than
 // that anyway), and two processes that take a free slot at the same instant
 // may both write it (the last write wins; the other process then cannot
-// rejoin after a crash). In a browser (js/wasm) the store is opened with dir
-// "" and keeps nothing.
+// rejoin after a crash). A browser keeps its record in the page's
+// sessionStorage instead (rejoin_store_js.go).
 const lockless = true
 
 // slotLock holds nothing: there are no locks here.

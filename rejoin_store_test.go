@@ -1,3 +1,5 @@
+//go:build !js
+
 package rollbox
 
 import (
@@ -383,7 +385,7 @@ func TestRejoinNoDisk(t *testing.T) {
 }
 
 func TestRejoinPermissionsAndDefaultDir(t *testing.T) {
-	if runtime.GOOS == "windows" || runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+	if runtime.GOOS == "windows" || runtime.GOOS == "wasip1" {
 		t.Skip("unix permissions and cache directory")
 	}
 	cache := t.TempDir()
@@ -430,7 +432,7 @@ func TestRejoinCrashSubprocess(t *testing.T) {
 		rejoinCrashChild(dir)
 		return
 	}
-	if runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+	if runtime.GOOS == "wasip1" {
 		t.Skip("no subprocesses")
 	}
 	dir := t.TempDir()

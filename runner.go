@@ -32,8 +32,10 @@ type player[A comparable] struct {
 	addr         A
 	peer         string // addr, printed once for View
 	disconnected bool
-	status       rollback.InputStatus // in the last frame stepped
-	stats        rollback.NetworkStats
+	// returning: readmitted (rejoin.go), its inputs not counting yet.
+	returning bool
+	status    rollback.InputStatus // in the last frame stepped
+	stats     rollback.NetworkStats
 }
 
 // runner plays one peer's side of a match: it ticks a session, carries out
@@ -183,11 +185,14 @@ func (r *runner[S, I, A]) tick() error {
 // tick: four at 60 fps make up a second in a third of a second.
 const catchUpPerTick = 4
 
-// catchUp advances again while the others' inputs are more than a
-// prediction window's half plus the input delay ahead: those frames'
-// inputs are known, so advancing them costs no rollback.
+// catchUp advances again while the others' inputs are more than the
+// input delay and a frame or two ahead: those frames' inputs are known, so
+// advancing them costs no rollback. (Level with the others, their newest
+// input is their input delay, plus half a round trip, ahead.) Caught up
+// that close, time sync has nothing left to even out, so the others do not
+// wait for this player.
 func (r *runner[S, I, A]) catchUp() error {
-	slack := r.p2p.MaxPrediction()/2 + r.inputDelay + 1
+	slack := r.inputDelay + 2
 	for range catchUpPerTick - 1 {
 		if r.p2p.FramesBehind() <= slack {
 			// Nothing heard yet reads as not behind: only once playing
@@ -211,7 +216,7 @@ func (r *runner[S, I, A]) readmitted(hd rollback.PlayerHandle, addr A) {
 	old := r.players[hd].addr
 	for i := range r.players {
 		if p := &r.players[i]; !p.local && p.addr == old {
-			p.addr, p.peer, p.disconnected = addr, fmt.Sprint(addr), false
+			p.addr, p.peer, p.disconnected, p.returning = addr, fmt.Sprint(addr), false, true
 			p.stats = rollback.NetworkStats{}
 		}
 	}
@@ -296,6 +301,9 @@ func (r *runner[S, I, A]) apply(reqs []rollback.Request[S, I]) {
 			copy(r.inputs, q.Inputs)
 			for i, in := range q.Inputs {
 				r.players[i].status = in.Status
+				if in.Status != rollback.Disconnected {
+					r.players[i].returning = false
+				}
 			}
 			if r.rec != nil {
 				encodeInputs(r.inputRec.slot(q.Frame), r.codec, q.Inputs)

@@ -69,6 +69,11 @@ type PlayerView struct {
 	// Disconnected: the player left or was dropped; its input is zero with
 	// status Disconnected from then on.
 	Disconnected bool
+	// Returning: the player left and is coming back (the others took it
+	// back, see Match): its input is still zero with status Disconnected,
+	// and counts again from a frame a second or so ahead. Disconnected is
+	// false from the moment it is taken back.
+	Returning bool
 	// Status is the status of its input in the frame last stepped.
 	Status InputStatus
 	// Ping is the round trip to its peer; FramesBehind how far this peer is

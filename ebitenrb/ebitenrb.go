@@ -196,8 +196,11 @@ func (g *game[S, I, G]) overlayText(v rollbox.View) string {
 			continue
 		}
 		state := "connected"
-		if p.Disconnected {
+		switch {
+		case p.Disconnected:
 			state = "disconnected"
+		case p.Returning:
+			state = "coming back"
 		}
 		fmt.Fprintf(b, "P%d %.8s  ping %3dms  behind %+d  %s\n", h+1, p.Peer, p.Ping.Milliseconds(), p.FramesBehind, state)
 	}

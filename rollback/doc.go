@@ -137,6 +137,25 @@
 // different peers; desync detection finds that. Spectators follow their
 // host's view of the players and raise events only about the host.
 //
+// # Players who come back
+//
+// GGRS cannot take a dropped player back. Here every peer still playing
+// calls P2PSession.Readmit with the player's new address and two frames
+// agreed among them: from, a frame each of them confirmed, whose state the
+// returning peer receives by other means, and at, a frame none of them
+// confirmed, a second or so ahead. The player's input stays zero and
+// Disconnected until at-1 and counts from at on: every peer steps the same
+// frames the same way, before and after. Readmit returns the Resume the
+// returning peer gives NewP2PSessionAt; its peers send it their inputs from
+// from on, it catches up (FramesBehind), and its inputs reach them before
+// they need them, so they do not wait. Until the returning peer's first
+// input arrives it takes no part in time sync: it is far behind by design.
+// A peer's reports about the player from before its return are ignored
+// (they are news of its absence), so a peer that readmits a little later
+// than another does not make the other drop the player again. Readmit
+// checks the frames before changing anything; agreeing on them is the
+// caller's protocol (package rollbox has one).
+//
 // # Differences from GGRS 0.13
 //
 // These are deliberate; everything else follows GGRS 0.13.

@@ -223,7 +223,9 @@ func TestReadmitRefuses(t *testing.T) {
 		t.Fatal("readmitted a player still connected")
 	}
 	net.leave(peers[2].addr)
-	for range 5 * 60 {
+	// Long enough that the player's last frame is further back than the
+	// inputs a session keeps for a returning player (lateSpectatorBacklog).
+	for range 12 * 60 {
 		tick(t, peers[:2], rejoinInput)
 		net.advance(frameTime)
 	}

@@ -69,6 +69,11 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	localInputs []I
 	localSet    []bool
 	frameBytes  []byte // one frame of local inputs, encoded
+	// sentHistory holds the last lateSpectatorBacklog frames of local
+	// inputs sent (frame f in slot f % lateSpectatorBacklog, each
+	// len(frameBytes)): a player coming back receives them from the frame
+	// of its state on (Readmit), which may be long confirmed here.
+	sentHistory []byte
 	specBytes   []byte // one frame of every player's inputs, encoded
 	specInputs  []PlayerInput[I]
 	decoded     []I
@@ -173,6 +178,7 @@ func newP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 		return s.newPeerEndpoint(addr, handles, spectator, i, 0)
 	})
 	s.frameBytes = make([]byte, len(s.players.localHandles)*size)
+	s.sentHistory = make([]byte, lateSpectatorBacklog*len(s.frameBytes))
 	for i := range s.localStatus {
 		s.localStatus[i].lastFrame = NullFrame
 	}
@@ -391,6 +397,7 @@ func (s *P2PSession[S, I, A]) addLocalInputs(now time.Duration) {
 			in, _ := s.sync.queues[h].confirmedInput(f)
 			s.codec.Encode(s.frameBytes[i*s.inputSize:(i+1)*s.inputSize], in)
 		}
+		copy(s.sentFrame(f), s.frameBytes)
 		for _, pr := range s.players.remotes {
 			pr.ep.sendInput(f, s.frameBytes, s.localStatus, s.socket, now)
 		}
@@ -783,10 +790,11 @@ func (s *P2PSession[S, I, A]) checkWaitRecommendation() {
 		if s.localStatus[h].disconnected {
 			continue
 		}
-		if s.floor[h] != NullFrame && s.localStatus[h].lastFrame <= s.floor[h] {
-			// Readmitted and not playing yet: it starts far behind and
-			// catches up by itself; waiting for it would stall the
-			// match for nothing.
+		if s.floor[h] != NullFrame && s.localStatus[h].lastFrame <= s.floor[h]+frameWindowSize {
+			// Readmitted, and not playing for a time-sync window yet:
+			// it started far behind and catches up by itself, and the
+			// window still averages its catching up; waiting for it
+			// would stall the match for nothing.
 			continue
 		}
 		if adv := pr.ep.timeSync.averageFrameAdvantage(); !found || adv > ahead {

@@ -162,17 +162,11 @@ func (s *P2PSession[S, I, A]) Readmit(h PlayerHandle, addr A, from, at Frame) (R
 	case from > s.localSentFrame+1:
 		return Resume{}, invalidf("from frame %d is past this session's inputs (up to %d)", from, s.localSentFrame)
 	case int(s.localSentFrame-from)+1 > lateSpectatorBacklog:
-		return Resume{}, invalidf("from frame %d is too far back", from)
+		// The inputs sent are kept that long (sentHistory).
+		return Resume{}, invalidf("from frame %d is too far back: this session keeps its last %d frames of input", from, lateSpectatorBacklog)
 	case at < s.sync.currentFrame:
 		if _, ok := s.sync.savedState(at); !ok {
 			return Resume{}, invalidf("the state of frame %d, to roll back to, is no longer held", at)
-		}
-	}
-	for _, lh := range s.players.localHandles {
-		if from <= s.localSentFrame {
-			if _, ok := s.sync.queues[lh].confirmedInput(from); !ok {
-				return Resume{}, invalidf("this session no longer holds its inputs of frame %d", from)
-			}
 		}
 	}
 	for p, st := range s.localStatus {
@@ -215,11 +209,7 @@ func (s *P2PSession[S, I, A]) Readmit(h PlayerHandle, addr A, from, at Frame) (R
 	// Queue this session's inputs since from; the endpoint sends them once
 	// the handshake completes, and addLocalInputs continues from there.
 	for f := from; f <= s.localSentFrame; f++ {
-		for i, lh := range s.players.localHandles {
-			in, _ := s.sync.queues[lh].confirmedInput(f)
-			s.codec.Encode(s.frameBytes[i*s.inputSize:(i+1)*s.inputSize], in)
-		}
-		pr.ep.sendInput(f, s.frameBytes, s.localStatus, s.socket, now)
+		pr.ep.sendInput(f, s.sentFrame(f), s.localStatus, s.socket, now)
 	}
 	return r, nil
 }
@@ -237,4 +227,11 @@ func (s *P2PSession[S, I, A]) FramesBehind() int {
 		}
 	}
 	return behind
+}
+
+// sentFrame is frame f's slot in sentHistory.
+func (s *P2PSession[S, I, A]) sentFrame(f Frame) []byte {
+	n := len(s.frameBytes)
+	i := int(f) % lateSpectatorBacklog * n
+	return s.sentHistory[i : i+n]
 }
