@@ -45,7 +45,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "boxgame:", err)
 		return exitFailure
 	}
-	o.cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Info, not just warnings: a player coming back to its match after a
+	// restart (and the others readmitting it) is said at Info, and that is
+	// what a user who restarted the game wants to see.
+	o.cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	if o.cfg.Headless && o.cfg.Frames > 0 {
 		// A headless peer gives up rather than hang: joining, then a
 		// fifteenth of a second per frame, four times real time.
