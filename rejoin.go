@@ -119,6 +119,10 @@ type rejoinMsg struct {
 	// Keys (welcome) are the hashes of every player's key, by handle: the
 	// returning player checks the others' when they come back in turn.
 	Keys []string `json:"keys,omitempty"`
+	// Peer (admit) is where the coordinator admits the player from, as
+	// text: every host admits it at that address, not at another that
+	// presented the same key.
+	Peer string `json:"peer,omitempty"`
 }
 
 func (m rejoinMsg) encode() []byte {
@@ -214,10 +218,29 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	// and reaches some first): answered when the request comes, or
 	// refused at admitTimeout.
 	held    map[rollback.PlayerHandle]heldAdmit[A]
-	pending *admission[A]
+	// welcomed holds when the coordinator welcomed each player back, until
+	// it plays; one that drops again before is refused for a while
+	// (backoff), so that a program that dies as it comes back, or a copy
+	// that has its key and never answers, cannot hold the match again and
+	// again for the handshake's timeout.
+	welcomed map[rollback.PlayerHandle]time.Time
+	backoff  map[rollback.PlayerHandle]rejoinBackoff
+	pending  *admission[A]
 	nextID  uint64
 	buf     []byte
 }
+
+// rejoinBackoff is how long a player that came back and dropped again is
+// refused: rejoinBackoffMin, doubling each time up to rejoinBackoffMax.
+type rejoinBackoff struct {
+	until time.Time
+	wait  time.Duration
+}
+
+const (
+	rejoinBackoffMin = 10 * time.Second
+	rejoinBackoffMax = 2 * time.Minute
+)
 
 // heldAdmit is an admit waiting for the player's request.
 type heldAdmit[A comparable] struct {
@@ -245,7 +268,8 @@ func newRejoinHost[S any, I comparable, A comparable](ctl packet.Socket[A], addr
 		remoteLog:   ratelog.Limiter{Interval: time.Second, Burst: 10, Now: now},
 		refuseLimit: ratelog.Limiter{Interval: rejoinRefuseInterval, Burst: rejoinRefuseBurst, Now: now}, onReadmit: onReadmit,
 		asked: make(map[rollback.PlayerHandle]A), admitted: make(map[rollback.PlayerHandle]uint64),
-		held: make(map[rollback.PlayerHandle]heldAdmit[A])}
+		held: make(map[rollback.PlayerHandle]heldAdmit[A]), welcomed: make(map[rollback.PlayerHandle]time.Time),
+		backoff: make(map[rollback.PlayerHandle]rejoinBackoff)}
 	h.wire, h.wireErr = newStateWire[S]()
 	return h
 }
@@ -283,6 +307,20 @@ func (h *rejoinHost[S, I, A]) poll(r *runner[S, I, A]) {
 		if h.now().After(ha.until) {
 			delete(h.held, hd)
 			h.send(ha.from, rejoinMsg{T: msgAdmitted, Handle: ha.msg.Handle, ID: ha.msg.ID, Err: "the player has not asked this peer"})
+		}
+	}
+	for hd := range h.welcomed {
+		switch pl := r.players[hd]; {
+		case pl.disconnected:
+			// Back, and gone again before it played.
+			b := h.backoff[hd]
+			b.wait = min(max(2*b.wait, rejoinBackoffMin), rejoinBackoffMax)
+			b.until = h.now().Add(b.wait)
+			h.backoff[hd] = b
+			delete(h.welcomed, hd)
+			h.warn("rollbox: rejoin: a player came back and left before it played; refusing it for a while", "player", hd+1, "wait", b.wait)
+		case !pl.returning:
+			delete(h.welcomed, hd) // playing
 		}
 	}
 	if p := h.pending; p != nil && h.now().After(p.deadline) {
@@ -368,6 +406,9 @@ func (h *rejoinHost[S, I, A]) admit(r *runner[S, I, A], hd rollback.PlayerHandle
 	if r.reached {
 		return "the match is over"
 	}
+	if b := h.backoff[hd]; h.now().Before(b.until) {
+		return fmt.Sprintf("this player came back and left again before it played; ask again in %v", b.until.Sub(h.now()).Round(time.Second))
+	}
 	if h.wireErr != nil {
 		return h.wireErr.Error()
 	}
@@ -402,7 +443,7 @@ func (h *rejoinHost[S, I, A]) admit(r *runner[S, I, A], hd rollback.PlayerHandle
 		if first && !pl.local && !pl.disconnected && !r.samePeer(rollback.PlayerHandle(i), hd) {
 			p.waiting[rollback.PlayerHandle(i)] = true
 			p.asked = append(p.asked, rollback.PlayerHandle(i))
-			h.send(h.addrs[i], rejoinMsg{T: msgAdmit, Handle: int(hd), ID: p.id, From: from, At: at})
+			h.send(h.addrs[i], rejoinMsg{T: msgAdmit, Handle: int(hd), ID: p.id, From: from, At: at, Peer: fmt.Sprint(addr)})
 		}
 	}
 	h.pending = p
@@ -473,6 +514,7 @@ func (h *rejoinHost[S, I, A]) welcome(r *runner[S, I, A]) {
 		h.warn("rollbox: rejoin: sending the state failed", "peer", p.addr, "err", err)
 		return // the player's handshake does not come: the session drops it again
 	}
+	h.welcomed[p.handle] = h.now()
 	h.log.Info("rollbox: player readmitted", "player", p.handle+1, "peer", p.addr, "from", p.resume.From, "at", p.resume.At,
 		"frame", r.frame)
 }
@@ -498,6 +540,7 @@ func (h *rejoinHost[S, I, A]) onAdmit(r *runner[S, I, A], from A, m rejoinMsg) {
 	hd := rollback.PlayerHandle(m.Handle)
 	reply := rejoinMsg{T: msgAdmitted, Handle: m.Handle, ID: m.ID}
 	addr, ok := h.asked[hd]
+	ok = ok && fmt.Sprint(addr) == m.Peer
 	switch {
 	case m.Handle >= len(r.players):
 		reply.Err = "no such player"

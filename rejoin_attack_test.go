@@ -3,6 +3,7 @@ package rollbox
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"testing"
@@ -480,7 +481,7 @@ func TestRejoinAdmitFromNonCoordinator(t *testing.T) {
 	got0, got1 := a.tap(0), a.tap(1)
 	// A player still connected: refused.
 	a.sendAs(a.addr[0], a.addr[2], rejoinMsg{T: msgRejoin, Match: "match", Handle: 1, Key: "k1"}) // player 1 knows player 2's key
-	a.sendAs(a.addr[0], a.addr[2], rejoinMsg{T: msgAdmit, Handle: 1, ID: 9, From: a.runners[0].confirmed(), At: a.runners[0].frame + 60})
+	a.sendAs(a.addr[0], a.addr[2], rejoinMsg{T: msgAdmit, Handle: 1, ID: 9, From: a.runners[0].confirmed(), At: a.runners[0].frame + 60, Peer: fmt.Sprint(a.addr[0])})
 	a.runFor(time.Second)
 	var errs int
 	for _, m := range *got0 {
@@ -501,11 +502,11 @@ func TestRejoinAdmitFromNonCoordinator(t *testing.T) {
 	// pending): player 1 knows where it is but did not admit it.
 	a.hosts[0].asked[2] = 6
 	at := a.runners[1].frame + 120
-	a.sendAs(a.addr[1], a.addr[0], rejoinMsg{T: msgAdmit, Handle: 2, ID: 1, From: a.runners[1].confirmed(), At: at})
+	a.sendAs(a.addr[1], a.addr[0], rejoinMsg{T: msgAdmit, Handle: 2, ID: 1, From: a.runners[1].confirmed(), At: at, Peer: "6"})
 	// The coordinator with frames that break the rules: at already
 	// confirmed.
 	a.hosts[1].asked[2] = 6
-	a.sendAs(a.addr[0], a.addr[1], rejoinMsg{T: msgAdmit, Handle: 2, ID: 2, From: 1, At: 2})
+	a.sendAs(a.addr[0], a.addr[1], rejoinMsg{T: msgAdmit, Handle: 2, ID: 2, From: 1, At: 2, Peer: "6"})
 	a.runFor(time.Second)
 	for _, p := range []int{0, 1} {
 		if a.runners[p].rejoins != 0 || !a.runners[p].players[2].disconnected {
