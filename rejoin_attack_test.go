@@ -686,3 +686,36 @@ func TestRejoinGuestStalledTransfer(t *testing.T) {
 	}
 	a.agree(3000)
 }
+
+// TestRejoinThenEveryoneLeaves: player 1 comes back, then every program
+// ends as a real one does, the moment its match is Done (finished); every
+// player reports the same checksum at the target.
+func TestRejoinThenEveryoneLeaves(t *testing.T) {
+	for seed := uint64(40); seed < 60; seed++ {
+		a := newAttackSim(t, seed)
+		for _, r := range a.runners {
+			r.target = 900
+		}
+		a.startTo(300)
+		a.dropAndWait(0)
+		a.comeBack(0)
+		for _, r := range a.runners {
+			r.target = 900
+		}
+		a.runUntil(2*time.Minute, "everyone finished", func() bool {
+			all := true
+			for p, ok := range a.live {
+				if ok && a.runners[p].finished() {
+					a.drop(p) // the program ends
+				}
+				all = all && !a.live[p]
+			}
+			return all
+		})
+		for p, r := range a.runners {
+			if !r.reached || r.reachedSum != a.runners[1].reachedSum {
+				t.Fatalf("seed %d: player %d reached %v with %016x, player 2 %016x", seed, p+1, r.reached, r.reachedSum, a.runners[1].reachedSum)
+			}
+		}
+	}
+}

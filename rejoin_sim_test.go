@@ -351,3 +351,29 @@ func TestRejoinRefusesTheAnnouncedHash(t *testing.T) {
 		t.Fatal("the key itself was not recognised")
 	}
 }
+
+// A peer that reaches its target frame has just sent inputs the others
+// need to confirm it too: it is not finished until they acknowledged them,
+// however fast the network. (It used to read the acknowledgements from the
+// stats of the tick's start, and a peer on loopback left at once, before
+// its last inputs arrived.)
+func TestFinishedWaitsForTheLastInputs(t *testing.T) {
+	s := newRejoinSim(t, 5, simnet.Link{})
+	for _, r := range s.runners {
+		r.target = 120
+	}
+	for range 600 {
+		s.tick(0, 1, 2)
+		for p, r := range s.runners {
+			if r.reached && r.ticks == r.reachedTick && r.finished() {
+				t.Fatalf("player %d finished on the tick it reached the target, its last inputs unacknowledged", p+1)
+			}
+		}
+		s.net.Advance(time.Second / 60)
+	}
+	for p, r := range s.runners {
+		if !r.finished() {
+			t.Fatalf("player %d never finished", p+1)
+		}
+	}
+}

@@ -455,8 +455,21 @@ func (r *runner[S, I, A]) finished() bool {
 	if r.ticks-r.reachedTick > r.lingerTicks {
 		return true
 	}
-	for _, p := range r.players {
-		if !p.local && !p.disconnected && p.stats.SendQueueLen > 0 {
+	if r.p2p == nil {
+		return true // a spectator sends no input
+	}
+	for h, p := range r.players {
+		if p.local || p.disconnected {
+			continue
+		}
+		// Asked now, not read from the stats of the tick's start: the
+		// tick that reached the target sent inputs the others need to
+		// confirm it too, and a peer that left on the strength of stale
+		// stats left them short (they dropped it, and played its last
+		// frames without it).
+		st, err := r.p2p.NetworkStats(PlayerHandle(h))
+		switch {
+		case err == nil && st.SendQueueLen > 0, errors.Is(err, rollback.ErrNotEnoughData):
 			return false
 		}
 	}
