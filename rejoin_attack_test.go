@@ -130,7 +130,7 @@ func (a *attackSim) guestFor(p int, key string) (*rejoinGuest[int], int) {
 	if addr >= 8 {
 		a.t.Fatal("out of simnet addresses")
 	}
-	return newRejoinGuest[int](&ctlSocket{n: a.ctl, self: addr}, "match", PlayerHandle(p), 1, key, 1<<20), addr
+	return newRejoinGuest[int](a.ctl.socket(addr), "match", PlayerHandle(p), 1, key, 1<<20), addr
 }
 
 // comeBack brings player p back at a new address through the protocol,
@@ -195,7 +195,7 @@ func (a *attackSim) resumeAt(g *rejoinGuest[int], p, addr int) {
 	r.onConfirmed = func(f Frame, sum uint64) { sums[f] = sum }
 	a.sums[p] = sums
 	a.runners[p] = r
-	a.hosts[p] = newRejoinHost[rejoinArena, uint8, int](&ctlSocket{n: a.ctl, self: addr}, pm.byHandle, "match",
+	a.hosts[p] = newRejoinHost[rejoinArena, uint8, int](a.ctl.socket(addr), pm.byHandle, "match",
 		g.welcome.Keys, 1<<20, a.cfg.clock, slog.New(countingHandler{&a.lines}), nil)
 	a.addr[p], a.since[p], a.live[p] = addr, g.welcome.From, true
 }
@@ -239,14 +239,14 @@ func (a *attackSim) agree(to Frame) {
 
 // sendAs sends m on the control channel from address from to address to.
 func (a *attackSim) sendAs(from, to int, m rejoinMsg) {
-	_ = (&ctlSocket{n: a.ctl, self: from}).Send(to, m.encode())
+	_ = a.ctl.socket(from).Send(to, m.encode())
 }
 
 // received drains what address addr was sent on the control channel and
 // parses it.
 func (a *attackSim) received(addr int) []rejoinMsg {
 	var out []rejoinMsg
-	for _, pk := range (&ctlSocket{n: a.ctl, self: addr}).Receive() {
+	for _, pk := range a.ctl.socket(addr).Receive() {
 		if m, err := parseRejoinMsg(pk.Data, 1<<20); err == nil {
 			out = append(out, m)
 		}
@@ -652,7 +652,7 @@ func TestRejoinGuestForgedWelcome(t *testing.T) {
 			a.sendAs(stranger, addr, rejoinMsg{T: msgWelcome, Handle: 2, ID: 1, From: 10, At: 20, Size: 100,
 				Players: make([]rollback.ResumeStatus, 3)})
 			a.sendAs(stranger, addr, rejoinMsg{}) // not a rejoin message
-			_ = (&ctlSocket{n: a.ctl, self: stranger}).Send(addr, forgedChunk(1, 100, 50, []byte("x")))
+			_ = a.ctl.socket(stranger).Send(addr, forgedChunk(1, 100, 50, []byte("x")))
 			sent++
 		}
 	})
@@ -679,7 +679,7 @@ func TestRejoinGuestStalledTransfer(t *testing.T) {
 		sent = true
 		a.sendAs(stranger, addr, rejoinMsg{T: msgWelcome, Handle: 2, ID: 1, Size: 1<<20 + 1, Players: make([]rollback.ResumeStatus, 3)})
 		a.sendAs(stranger, addr, rejoinMsg{T: msgWelcome, Handle: 2, ID: 1, Size: 1 << 20, Players: make([]rollback.ResumeStatus, 3)})
-		_ = (&ctlSocket{n: a.ctl, self: stranger}).Send(addr, forgedChunk(1, 1<<20, 0, make([]byte, 100)))
+		_ = a.ctl.socket(stranger).Send(addr, forgedChunk(1, 1<<20, 0, make([]byte, 100)))
 	})
 	if g.reader != nil && cap(g.reader.buf) > 1<<20 {
 		t.Fatalf("the guest held %d bytes for a state of at most %d", cap(g.reader.buf), 1<<20)

@@ -112,7 +112,7 @@ func FuzzRejoinPeers(f *testing.F) {
 				from := []int{7, 3}[msgs[i][0]&1]
 				to := []int{a.addr[0], a.addr[1], addr, addr}[msgs[i][0]>>1&3]
 				a.sendAs(from, to, rejoinMsg{})
-				_ = (&ctlSocket{n: a.ctl, self: from}).Send(to, msgs[i][1:])
+				_ = a.ctl.socket(from).Send(to, msgs[i][1:])
 			}
 			if _, err := honest.poll(a.peersOf(2), a.cfg.clock()); err != nil {
 				t.Fatalf("the returning player gave up: %v", err)

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/rollback"
 	"github.com/rollbox/rollbox/transport/simnet"
 )
@@ -29,51 +28,6 @@ func (a *rejoinArena) Step(in []PlayerInput[uint8]) {
 	}
 }
 
-// ctlNet is a test's control channel: reliable and ordered, delivered
-// latency after the send in the simulation's virtual time; a peer that is
-// down neither sends nor receives.
-type ctlNet struct {
-	now     func() time.Duration
-	latency time.Duration
-	down    map[int]bool
-	queue   map[int][]ctlPacket
-}
-
-type ctlPacket struct {
-	at   time.Duration
-	from int
-	data []byte
-}
-
-func newCtlNet(now func() time.Duration, latency time.Duration) *ctlNet {
-	return &ctlNet{now: now, latency: latency, down: map[int]bool{}, queue: map[int][]ctlPacket{}}
-}
-
-type ctlSocket struct {
-	n    *ctlNet
-	self int
-	out  []packet.Packet[int]
-}
-
-func (s *ctlSocket) Send(to int, data []byte) error {
-	if s.n.down[s.self] || s.n.down[to] {
-		return nil
-	}
-	s.n.queue[to] = append(s.n.queue[to], ctlPacket{s.n.now() + s.n.latency, s.self, append([]byte(nil), data...)})
-	return nil
-}
-
-func (s *ctlSocket) Receive() []packet.Packet[int] {
-	s.out = s.out[:0]
-	q := s.n.queue[s.self]
-	i := 0
-	for ; i < len(q) && q[i].at <= s.n.now(); i++ {
-		s.out = append(s.out, packet.Packet[int]{From: q[i].from, Data: q[i].data})
-	}
-	s.n.queue[s.self] = q[i:]
-	return s.out
-}
-
 // rejoinSim is a three-player match in virtual time whose players can drop
 // and come back through the rejoin protocol (rejoin.go), as Match does it
 // minus the signalling: every part but the rooms is the real one.
@@ -83,7 +37,7 @@ type rejoinSim struct {
 	ops     stateOps[rejoinArena, uint8]
 	codec   *valueCodec[uint8]
 	net     *simnet.Network
-	ctl     *ctlNet
+	ctl     *simCtl
 	runners []*runner[rejoinArena, uint8, int]
 	hosts   []*rejoinHost[rejoinArena, uint8, int]
 	sums    []map[Frame]uint64
@@ -104,7 +58,7 @@ func newRejoinSim(t *testing.T, seed uint64, link simnet.Link) *rejoinSim {
 	epoch := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.cfg.clock = func() time.Time { return epoch.Add(s.net.Now()) }
 	s.cfg.Logger = slog.New(slog.DiscardHandler)
-	s.ctl = newCtlNet(s.net.Now, link.Latency)
+	s.ctl = newSimCtl(s.net.Now, link.Latency)
 	pm := playerMap[int]{byHandle: []int{0, 1, 2}, host: 0}
 	for p := range 3 {
 		pc := s.cfg
@@ -122,7 +76,7 @@ func newRejoinSim(t *testing.T, seed uint64, link simnet.Link) *rejoinSim {
 }
 
 func (s *rejoinSim) host(self int, addrs []int) *rejoinHost[rejoinArena, uint8, int] {
-	return newRejoinHost[rejoinArena, uint8, int](&ctlSocket{n: s.ctl, self: self}, addrs, "match", []string{rejoinKeyHash("k0"), rejoinKeyHash("k1"), rejoinKeyHash("k2")},
+	return newRejoinHost[rejoinArena, uint8, int](s.ctl.socket(self), addrs, "match", []string{rejoinKeyHash("k0"), rejoinKeyHash("k1"), rejoinKeyHash("k2")},
 		1<<20, s.cfg.clock, s.cfg.Logger, nil)
 }
 
@@ -195,7 +149,7 @@ func testRejoinSimulated(t *testing.T, lateTicks int) {
 		s.net.SetLink(2, p, link)
 	}
 	s.ctl.down[2] = false
-	guest := newRejoinGuest[int](&ctlSocket{n: s.ctl, self: 3}, "match", 2, 1, "k2", 1<<20)
+	guest := newRejoinGuest[int](s.ctl.socket(3), "match", 2, 1, "k2", 1<<20)
 	backAt := s.net.Now()
 	var back *runner[rejoinArena, uint8, int]
 	maxStall := 0
@@ -319,7 +273,7 @@ func TestRejoinRefusesTheAnnouncedHash(t *testing.T) {
 		s.tick(0, 1, 2)
 		s.net.Advance(time.Second / 60)
 	}
-	spy := &ctlSocket{n: s.ctl, self: 5}
+	spy := s.ctl.socket(5)
 	for _, key := range []string{rejoinKeyHash("k2"), "k1", ""} {
 		_ = spy.Send(0, rejoinMsg{T: msgRejoin, Match: "match", Handle: 2, Key: key}.encode())
 		for range 3 {

@@ -58,7 +58,7 @@ func newSimDrops[S any, I comparable](sim *Simulation[I], c Config, ops stateOps
 	if len(sim.Drops) == 0 {
 		return d
 	}
-	d.ctl = &simCtl{now: net.Now, latency: sim.Link.Latency, down: map[int]bool{}, queue: map[int][]simCtlPacket{}}
+	d.ctl = newSimCtl(net.Now, sim.Link.Latency)
 	for p := range runners {
 		d.addr = append(d.addr, p)
 		d.keys = append(d.keys, fmt.Sprintf("player-%d", p))
@@ -237,6 +237,10 @@ type simCtl struct {
 	latency time.Duration
 	down    map[int]bool
 	queue   map[int][]simCtlPacket
+}
+
+func newSimCtl(now func() time.Duration, latency time.Duration) *simCtl {
+	return &simCtl{now: now, latency: latency, down: map[int]bool{}, queue: map[int][]simCtlPacket{}}
 }
 
 type simCtlPacket struct {
