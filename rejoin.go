@@ -217,7 +217,7 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	// player's own request reached this host (it asks every host at once,
 	// and reaches some first): answered when the request comes, or
 	// refused at admitTimeout.
-	held    map[rollback.PlayerHandle]heldAdmit[A]
+	held map[rollback.PlayerHandle]heldAdmit[A]
 	// welcomed holds when the coordinator welcomed each player back, until
 	// it plays; one that drops again before is refused for a while
 	// (backoff), so that a program that dies as it comes back, or a copy
@@ -226,8 +226,8 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	welcomed map[rollback.PlayerHandle]time.Time
 	backoff  map[rollback.PlayerHandle]rejoinBackoff
 	pending  *admission[A]
-	nextID  uint64
-	buf     []byte
+	nextID   uint64
+	buf      []byte
 }
 
 // rejoinBackoff is how long a player that came back and dropped again is
