@@ -254,7 +254,8 @@ func anyGone[S any, I comparable, A comparable](r *runner[S, I, A]) bool {
 func (m *Match[S, I]) pollGuest(now time.Time) {
 	rj := m.rj
 	done, err := rj.guest.poll(rj.guestSock.Peers(), now)
-	if err == nil && !done && now.After(rj.guestLeft) {
+	if err == nil && !done && now.After(rj.guestLeft) && rj.guest.welcome == nil {
+		// (A transfer under way has its own deadline: rejoinTransferTimeout.)
 		err = fmt.Errorf("rollbox: no one took this player back (last answer: %q)", rj.guest.refused)
 	}
 	if err != nil {
@@ -346,8 +347,11 @@ func (m *Match[S, I]) resumeRunner(g *rejoinGuest[transport.PeerID], self transp
 // rejoin room of the match in rec to come back, and builds the runner.
 func (m *Match[S, I]) connectRejoin(ctx context.Context, rec rejoinRecord) (*runner[S, I, transport.PeerID], *transport.Socket, error) {
 	c := m.cfg
-	ctx, cancel := context.WithTimeout(ctx, rejoinFindTimeout)
+	// Finding the others takes up to rejoinFindTimeout; a transfer that
+	// started by then gets its own time on top.
+	ctx, cancel := context.WithTimeout(ctx, rejoinFindTimeout+rejoinTransferTimeout)
 	defer cancel()
+	findBy := time.Now().Add(rejoinFindTimeout)
 	room := c.Room + rejoinRoomInfix + rec.Match
 	m.rj.key, m.rj.match = rec.Key, rec.Match
 	var g *rejoinGuest[transport.PeerID]
@@ -364,6 +368,12 @@ func (m *Match[S, I]) connectRejoin(ctx context.Context, rec rejoinRecord) (*run
 			if done {
 				m.progress(PhaseSynchronizing, "synchronizing with the other players")
 				return m.resumeRunner(g, mesh.ID(), mesh)
+			}
+			if g.welcome == nil && time.Now().After(findBy) {
+				if g.refused != "" {
+					return nil, fmt.Errorf("rollbox: the match refused this player back: %q", g.refused)
+				}
+				return nil, fmt.Errorf("rollbox: no one of the match answered in room %q within %v", room, rejoinFindTimeout)
 			}
 			select {
 			case <-ctx.Done():
