@@ -706,3 +706,40 @@ func alone[S any, I comparable, A comparable](r *runner[S, I, A]) bool {
 	}
 	return true
 }
+
+// welcomed is what a returning player needs to build its runner once its
+// guest is done: the state it received, checked, and where every player
+// plays: self for its own, the hosts' answers for the others, gone(h) (an
+// address never contacted) for players gone for good.
+func welcomed[S any, I comparable, A comparable](g *rejoinGuest[A], ops stateOps[S, I], players int, self A, gone func(h int) A) (S, playerMap[A], error) {
+	var st S
+	var pm playerMap[A]
+	wire, err := newStateWire[S]()
+	if err != nil {
+		return st, pm, err
+	}
+	switch {
+	case g.welcome.Enc != wire.encoding:
+		return st, pm, fmt.Errorf("rollbox: the state arrived encoded as %d, this build's state type reads %d", g.welcome.Enc, wire.encoding)
+	case len(g.welcome.Players) != players || len(g.welcome.Keys) != players:
+		return st, pm, fmt.Errorf("rollbox: the match has %d players, this peer expects %d", len(g.welcome.Players), players)
+	}
+	if err := wire.load(g.state, &st); err != nil {
+		return st, pm, fmt.Errorf("rollbox: loading the match's state: %w", err)
+	}
+	if sum := ops.checksum(&st); sum != g.welcome.Sum {
+		return st, pm, fmt.Errorf("rollbox: the match's state of frame %d arrived with checksum %016x, the sender's is %016x", g.welcome.From, sum, g.welcome.Sum)
+	}
+	for h := range players {
+		addr, ok := g.here[PlayerHandle(h)]
+		switch {
+		case g.mine(PlayerHandle(h)):
+			addr = self
+		case !ok:
+			addr = gone(h)
+		}
+		pm.byHandle = append(pm.byHandle, addr)
+	}
+	pm.host = pm.byHandle[0]
+	return st, pm, nil
+}

@@ -161,29 +161,10 @@ func (a *attackSim) keyOf(p int) string { return []string{"k0", "k1", "k2"}[p] }
 // resumeAt builds player p's runner from g's welcome at addr, as Match does.
 func (a *attackSim) resumeAt(g *rejoinGuest[int], p, addr int) {
 	a.t.Helper()
-	var st rejoinArena
-	wire, err := newStateWire[rejoinArena]()
+	st, pm, err := welcomed(g, a.ops, 3, addr, func(h int) int { return 100 + h })
 	if err != nil {
 		a.t.Fatal(err)
 	}
-	if err := wire.load(g.state, &st); err != nil {
-		a.t.Fatal(err)
-	}
-	if sum := a.ops.checksum(&st); sum != g.welcome.Sum {
-		a.t.Fatalf("state checksum %x, welcome says %x", sum, g.welcome.Sum)
-	}
-	pm := playerMap[int]{}
-	for h := range 3 {
-		ad, ok := g.here[PlayerHandle(h)]
-		switch {
-		case g.mine(PlayerHandle(h)):
-			ad = addr
-		case !ok:
-			ad = 100 + h // gone: never contacted
-		}
-		pm.byHandle = append(pm.byHandle, ad)
-	}
-	pm.host = pm.byHandle[0]
 	pc := a.cfg
 	pc.sessionSeed = uint64(1000 + addr)
 	r, err := newResumedRunner(pc, a.ops, a.codec, &st, newBot[uint8](a.codec, uint64(addr)).input, addr, pm,

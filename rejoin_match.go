@@ -306,41 +306,14 @@ func (m *Match[S, I]) adoptRejoin(r *runner[S, I, transport.PeerID], g *rejoinGu
 // resumeRunner loads the state a guest received into the game's state and
 // builds the runner that plays on from there, as self on sock.
 func (m *Match[S, I]) resumeRunner(g *rejoinGuest[transport.PeerID], self transport.PeerID, sock rollback.Socket[transport.PeerID]) (*runner[S, I, transport.PeerID], error) {
-	wire, err := newStateWire[S]()
+	st, pm, err := welcomed(g, m.ops, m.cfg.Players, self, func(h int) transport.PeerID {
+		return transport.PeerID(fmt.Sprintf("gone-%d", h))
+	})
 	if err != nil {
 		return nil, err
 	}
-	if g.welcome.Enc != wire.encoding {
-		return nil, fmt.Errorf("rollbox: the state arrived encoded as %d, this build's state type reads %d", g.welcome.Enc, wire.encoding)
-	}
-	var st S
-	if err := wire.load(g.state, &st); err != nil {
-		return nil, fmt.Errorf("rollbox: loading the match's state: %w", err)
-	}
-	if sum := m.ops.checksum(&st); sum != g.welcome.Sum {
-		return nil, fmt.Errorf("rollbox: the match's state of frame %d arrived with checksum %016x, the sender's is %016x", g.welcome.From, sum, g.welcome.Sum)
-	}
-	if len(g.welcome.Players) != m.cfg.Players || len(g.welcome.Keys) != m.cfg.Players {
-		return nil, fmt.Errorf("rollbox: the match has %d players, this peer expects %d", len(g.welcome.Players), m.cfg.Players)
-	}
-	pm := playerMap[transport.PeerID]{}
-	for h := range m.cfg.Players {
-		addr, ok := g.here[PlayerHandle(h)]
-		switch {
-		case g.mine(PlayerHandle(h)):
-			addr = self
-		case !ok:
-			addr = transport.PeerID(fmt.Sprintf("gone-%d", h)) // never contacted
-		}
-		pm.byHandle = append(pm.byHandle, addr)
-	}
-	pm.host = pm.byHandle[0]
 	*m.state = st
-	r, err := newResumedRunner(m.cfg, m.ops, m.codec, m.state, m.input, self, pm, sock, g.resume())
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
+	return newResumedRunner(m.cfg, m.ops, m.codec, m.state, m.input, self, pm, sock, g.resume())
 }
 
 // connectRejoin is connect for a program started again: it asks in the

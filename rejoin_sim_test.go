@@ -230,27 +230,9 @@ func testRejoinSimulated(t *testing.T, lateTicks int) {
 // welcome, as Match does.
 func (s *rejoinSim) resume(g *rejoinGuest[int]) *runner[rejoinArena, uint8, int] {
 	s.t.Helper()
-	var st rejoinArena
-	wire, err := newStateWire[rejoinArena]()
+	st, pm, err := welcomed(g, s.ops, 3, 3, func(h int) int { return 100 + h })
 	if err != nil {
 		s.t.Fatal(err)
-	}
-	if err := wire.load(g.state, &st); err != nil {
-		s.t.Fatal(err)
-	}
-	if sum := s.ops.checksum(&st); sum != g.welcome.Sum {
-		s.t.Fatalf("state checksum %x, welcome says %x", sum, g.welcome.Sum)
-	}
-	pm := playerMap[int]{host: 0}
-	for h := range 3 {
-		a, ok := g.here[PlayerHandle(h)]
-		switch {
-		case g.mine(PlayerHandle(h)):
-			a = 3
-		case !ok:
-			a = 100 + h // gone for good: never contacted
-		}
-		pm.byHandle = append(pm.byHandle, a)
 	}
 	pc := s.cfg
 	pc.sessionSeed = 77

@@ -174,34 +174,15 @@ func (d *simDrops[S, I]) ask(dr *simDrop) error {
 	if err != nil || !done {
 		return err
 	}
-	wire, err := newStateWire[S]()
-	if err != nil {
-		return err
-	}
-	st := new(S)
-	if err := wire.load(dr.guest.state, st); err != nil {
-		return err
-	}
-	if sum := d.ops.checksum(st); sum != dr.guest.welcome.Sum {
-		return fmt.Errorf("rollbox: player %d came back with a state of checksum %016x, sent %016x", p, sum, dr.guest.welcome.Sum)
-	}
 	self := len(d.runners) + d.index(dr) // where it asked from
-	pm := playerMap[int]{}
-	for h := range d.runners {
-		a, ok := dr.guest.here[PlayerHandle(h)]
-		switch {
-		case h == p:
-			a = self
-		case !ok:
-			a = -1 - h // gone for good: never contacted
-		}
-		pm.byHandle = append(pm.byHandle, a)
+	st, pm, err := welcomed(dr.guest, d.ops, len(d.runners), self, func(h int) int { return -1 - h })
+	if err != nil {
+		return fmt.Errorf("rollbox: player %d coming back: %w", p, err)
 	}
-	pm.host = pm.byHandle[0]
 	old := d.runners[p]
 	pc := d.cfg
 	pc.sessionSeed = d.sim.Seed*1000003 + uint64(p) + 1 + uint64(d.index(dr)+1)*7919
-	r, err := newResumedRunner(pc, d.ops, d.codec, st, old.input, self, pm, rollback.Socket[int](d.net.Endpoint(self)), dr.guest.resume())
+	r, err := newResumedRunner(pc, d.ops, d.codec, &st, old.input, self, pm, rollback.Socket[int](d.net.Endpoint(self)), dr.guest.resume())
 	if err != nil {
 		return err
 	}
