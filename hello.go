@@ -42,9 +42,6 @@ type hello struct {
 	// set, says why it does not take it.
 	Host   bool   `json:"host,omitempty"`
 	Refuse string `json:"refuse,omitempty"`
-	// Key is a player's secret: presenting it later proves a returning
-	// peer is that player (rejoin.go).
-	Key string `json:"key,omitempty"`
 }
 
 func (h hello) encode() []byte {

@@ -211,7 +211,7 @@ func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet
 	peers = peers[:others]
 	m.progress(PhaseConnecting, "agreeing on the players")
 	mine := hello{Version: helloVersion, Game: gameName[S, I](), Players: c.Players, Local: c.LocalPlayers,
-		Spectator: c.Spectate, FPS: c.FPS, Lockstep: c.MaxPrediction == 0, Desync: c.desyncInterval(), Key: rejoinKeyHash(m.rj.key)}
+		Spectator: c.Spectate, FPS: c.FPS, Lockstep: c.MaxPrediction == 0, Desync: c.desyncInterval()}
 	hellos, err := exchangeHellos(ctx, ctl, peers, mine, mesh.Peers)
 	if err != nil {
 		return nil, err
@@ -229,12 +229,12 @@ func (m *Match[S, I]) start(ctx context.Context, mesh transport.Mesh, ctl packet
 		sock = m.union
 		m.rjAddrs, m.rjControl = slices.Clone(pm.byHandle), ctl
 		m.rjMatch = matchID(c.Room, append(slices.Clone(pm.byHandle), pm.spectators...))
+		// Every player's key hash: its own now, the others' as they tell
+		// it (rejoin_match.go's initRejoin).
 		m.rjKeys = make([]string, c.Players)
 		for h, id := range pm.byHandle {
 			if id == mesh.ID() {
-				m.rjKeys[h] = mine.Key
-			} else {
-				m.rjKeys[h] = hellos[id].Key
+				m.rjKeys[h] = rejoinKeyHash(m.rj.key)
 			}
 		}
 	}

@@ -2,6 +2,8 @@ package rollbox
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -55,6 +57,20 @@ func rejoinKeyHash(key string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// rejoinNonceSeconds is how long a host's challenge stays good: a guest
+// answers within a round trip, and may answer one from the last period.
+const rejoinNonceSeconds = 10
+
+// rejoinProof is an HMAC-SHA256 under the hash of a player's key (which
+// only the players know) of what a proof is about: the side ("host" or
+// "guest"), the match, the player and both nonces, in the order the side
+// sees them. Either side proves it knows the hash without sending it.
+func rejoinProof(keyHash, side, match string, handle int, first, second string) string {
+	mac := hmac.New(sha256.New, []byte(keyHash))
+	fmt.Fprintf(mac, "rollbox rejoin %s\x00%s\x00%d\x00%s\x00%s", side, match, handle, first, second)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
 // rejoinMsgMax bounds a rejoin control message: a peer that sends more is
 // ignored. The largest the protocol sends, the welcome of a match of
 // MaxPlayers players with every status and key, is about 5.3 KiB
@@ -98,6 +114,12 @@ const (
 	msgAbort    = "abort"
 	msgWelcome  = "welcome"
 	msgRefuse   = "refuse"
+	// msgChallenge: a host's answer to a guest's first request: a nonce
+	// to prove itself on, and the host's own proof.
+	msgChallenge = "challenge"
+	// msgKey: a player tells the other players the hash of its key, once
+	// its match started (never the spectators, which hear hellos).
+	msgKey = "key"
 )
 
 // rejoinMsg is one rejoin control message; T says which, and which fields
@@ -119,6 +141,12 @@ type rejoinMsg struct {
 	// Keys (welcome) are the hashes of every player's key, by handle: the
 	// returning player checks the others' when they come back in turn.
 	Keys []string `json:"keys,omitempty"`
+	// Nonce (rejoin) is the guest's nonce; Challenge (rejoin) the host's
+	// nonce it answers, or Nonce (challenge) that nonce; Proof, from
+	// either side, an HMAC under the player's key hash (rejoinProof).
+	Nonce     string `json:"nonce,omitempty"`
+	Challenge string `json:"challenge,omitempty"`
+	Proof     string `json:"proof,omitempty"`
 	// Peer (admit) is where the coordinator admits the player from, as
 	// text: every host admits it at that address, not at another that
 	// presented the same key.
@@ -153,7 +181,7 @@ func parseRejoinMsg(b []byte, maxState int) (rejoinMsg, error) {
 	switch m.T {
 	case "":
 		return m, errNotRejoin
-	case msgRejoin, msgHere, msgAdmit, msgAdmitted, msgAbort, msgWelcome, msgRefuse:
+	case msgRejoin, msgHere, msgAdmit, msgAdmitted, msgAbort, msgWelcome, msgRefuse, msgChallenge, msgKey:
 	default:
 		return m, fmt.Errorf("rollbox: rejoin message of unknown type %q", m.T)
 	}
@@ -166,7 +194,7 @@ func parseRejoinMsg(b []byte, maxState int) (rejoinMsg, error) {
 		return m, fmt.Errorf("rollbox: rejoin message from frame %d at frame %d", m.From, m.At)
 	case m.Size < 0 || m.Size > maxState:
 		return m, fmt.Errorf("rollbox: rejoin state of %d bytes (at most %d)", m.Size, maxState)
-	case len(m.Match) > 64 || len(m.Key) > 64 || len(m.Err) > 512:
+	case len(m.Match) > 64 || len(m.Key) > 64 || len(m.Err) > 512 || len(m.Nonce) > 64 || len(m.Challenge) > 64 || len(m.Proof) > 64:
 		return m, errors.New("rollbox: rejoin message with an overlong field")
 	}
 	for _, k := range m.Keys {
@@ -225,6 +253,10 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	// again for the handshake's timeout.
 	welcomed map[rollback.PlayerHandle]time.Time
 	backoff  map[rollback.PlayerHandle]rejoinBackoff
+	// secret makes this host's challenges (nonceFor); challenged holds
+	// when each peer was last challenged (mayChallenge).
+	secret     [32]byte
+	challenged map[A]time.Time
 	pending  *admission[A]
 	nextID   uint64
 	buf      []byte
@@ -271,6 +303,8 @@ func newRejoinHost[S any, I comparable, A comparable](ctl packet.Socket[A], addr
 		held: make(map[rollback.PlayerHandle]heldAdmit[A]), welcomed: make(map[rollback.PlayerHandle]time.Time),
 		backoff: make(map[rollback.PlayerHandle]rejoinBackoff)}
 	h.wire, h.wireErr = newStateWire[S]()
+	_, _ = rand.Read(h.secret[:]) // never fails (crypto/rand)
+	h.challenged = make(map[A]time.Time)
 	return h
 }
 
@@ -293,6 +327,8 @@ func (h *rejoinHost[S, I, A]) poll(r *runner[S, I, A]) {
 			continue
 		}
 		switch m.T {
+		case msgKey:
+			h.onKey(r, pk.From, m)
 		case msgRejoin:
 			h.onRequest(r, pk.From, m)
 		case msgAdmit:
@@ -374,9 +410,23 @@ func (h *rejoinHost[S, I, A]) onRequest(r *runner[S, I, A], from A, m rejoinMsg)
 	case m.Handle >= len(r.players) || r.players[m.Handle].local || m.Handle >= len(h.keys) ||
 		// A player that announced no key cannot come back: the empty key
 		// would let anyone take its place.
-		h.keys[m.Handle] == "" ||
-		subtle.ConstantTimeCompare([]byte(rejoinKeyHash(m.Key)), []byte(h.keys[m.Handle])) != 1:
-		h.warn("rollbox: rejoin: refused a peer with a wrong key", "peer", from, "player", m.Handle)
+		h.keys[m.Handle] == "":
+		h.warn("rollbox: rejoin: refused a peer asking for a player without a key", "peer", from, "player", m.Handle)
+		if ok, _ := h.refuseLimit.Allow(); ok {
+			h.send(from, rejoinMsg{T: msgRefuse, Err: fmt.Sprintf("not player %d of this match", m.Handle+1)})
+		}
+		return
+	case m.Proof == "":
+		// A first request: challenge it, proving this host is a player
+		// (it knows the key's hash, which only the players were told).
+		if h.mayChallenge(from) {
+			nonce := h.nonceFor(from, m.Nonce, h.now().Unix()/rejoinNonceSeconds)
+			h.send(from, rejoinMsg{T: msgChallenge, Handle: m.Handle, Nonce: nonce,
+				Proof: rejoinProof(h.keys[m.Handle], "host", h.match, m.Handle, m.Nonce, nonce)})
+		}
+		return
+	case !h.answered(from, m):
+		h.warn("rollbox: rejoin: refused a peer with a wrong proof", "peer", from, "player", m.Handle)
 		if ok, _ := h.refuseLimit.Allow(); ok {
 			h.send(from, rejoinMsg{T: msgRefuse, Err: fmt.Sprintf("not player %d of this match", m.Handle+1)})
 		}
@@ -468,6 +518,70 @@ func rejoinLead[S any, I comparable, A comparable](r *runner[S, I, A]) rollback.
 	}
 	fps := r.fps
 	return rollback.Frame(rejoinLeadSeconds*fps + int(10*rtt*time.Duration(fps)/time.Second) + r.inputDelay)
+}
+
+// nonceFor is the challenge this host gives the guest at from for its nonce
+// in period bucket: derived, not stored, so that strangers' requests cost
+// this host no memory.
+func (h *rejoinHost[S, I, A]) nonceFor(from A, guest string, bucket int64) string {
+	mac := hmac.New(sha256.New, h.secret[:])
+	fmt.Fprintf(mac, "%v\x00%s\x00%d", from, guest, bucket)
+	return hex.EncodeToString(mac.Sum(nil)[:16])
+}
+
+// Challenges: each peer gets at most one per rejoinChallengeGap (a guest
+// asks once per rejoinAskInterval), and this host remembers at most
+// rejoinChallengeMemory peers: a flood of requests from one address earns
+// it two answers a second, and one from many addresses cannot crowd out a
+// returning player for long.
+const (
+	rejoinChallengeGap    = rejoinAskInterval / 2
+	rejoinChallengeMemory = 64
+)
+
+// mayChallenge reports whether from may be challenged now, and notes it.
+func (h *rejoinHost[S, I, A]) mayChallenge(from A) bool {
+	now := h.now()
+	if last, ok := h.challenged[from]; ok && now.Sub(last) < rejoinChallengeGap {
+		return false
+	}
+	if len(h.challenged) >= rejoinChallengeMemory {
+		for a, t := range h.challenged {
+			if now.Sub(t) >= rejoinChallengeGap {
+				delete(h.challenged, a)
+			}
+		}
+		if len(h.challenged) >= rejoinChallengeMemory {
+			return false
+		}
+	}
+	h.challenged[from] = now
+	return true
+}
+
+// answered reports whether m answers a challenge this host gave the guest
+// at from, in this period or the last, with the player's proof.
+func (h *rejoinHost[S, I, A]) answered(from A, m rejoinMsg) bool {
+	bucket := h.now().Unix() / rejoinNonceSeconds
+	fresh := false
+	for _, b := range []int64{bucket, bucket - 1} {
+		fresh = fresh || subtle.ConstantTimeCompare([]byte(h.nonceFor(from, m.Nonce, b)), []byte(m.Challenge)) == 1
+	}
+	want := rejoinProof(h.keys[m.Handle], "guest", h.match, m.Handle, m.Challenge, m.Nonce)
+	return fresh && subtle.ConstantTimeCompare([]byte(want), []byte(m.Proof)) == 1
+}
+
+// onKey takes the hash of a player's key from that player.
+func (h *rejoinHost[S, I, A]) onKey(r *runner[S, I, A], from A, m rejoinMsg) {
+	p, ok := h.playerAt(r, from)
+	if !ok || m.Key == "" {
+		return
+	}
+	for i := range h.keys {
+		if h.addrs[i] == h.addrs[p] {
+			h.keys[i] = m.Key
+		}
+	}
 }
 
 // readmitted records that the players of hd's peer play at addr again.
@@ -599,18 +713,27 @@ type rejoinGuest[A comparable] struct {
 	// welcomed and received are when the welcome and the last chunk of
 	// the state arrived: the transfer's time, for the log.
 	welcomed, received time.Time
+	// keyHash is rejoinKeyHash(key), nonce this guest's nonce, and
+	// verified the peers that proved they are players of the match.
+	keyHash, nonce string
+	verified       map[A]bool
 }
 
 func newRejoinGuest[A comparable](ctl packet.Socket[A], match string, handle rollback.PlayerHandle, local int, key string, maxState int) *rejoinGuest[A] {
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce) // never fails (crypto/rand)
 	return &rejoinGuest[A]{ctl: ctl, match: match, handle: handle, local: local, key: key, maxState: maxState,
-		asked: make(map[A]time.Time), here: make(map[rollback.PlayerHandle]A)}
+		keyHash: rejoinKeyHash(key), nonce: hex.EncodeToString(nonce),
+		asked: make(map[A]time.Time), here: make(map[rollback.PlayerHandle]A), verified: make(map[A]bool)}
 }
 
 // poll asks the peers reachable now (again, every rejoinAskInterval) and
 // reads their answers. It returns true once the state arrived and every
 // player still playing is located.
 func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
-	req := rejoinMsg{T: msgRejoin, Match: g.match, Handle: int(g.handle), Key: g.key}
+	// The key itself never leaves this peer: each host challenges the
+	// request, and each side proves it knows the key's hash.
+	req := rejoinMsg{T: msgRejoin, Match: g.match, Handle: int(g.handle), Nonce: g.nonce}
 	for _, p := range peers {
 		if last, ok := g.asked[p]; (!ok || now.Sub(last) >= rejoinAskInterval) && (g.welcome == nil || p != g.coord) {
 			if g.ctl.Send(p, req.encode()) == nil {
@@ -645,14 +768,25 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 			continue
 		}
 		switch m.T {
+		case msgChallenge:
+			g.onChallenge(pk.From, m)
+			continue
+		case msgRefuse:
+			// Said for the status line only (a stranger can say
+			// anything): a refusal changes nothing else.
+			g.heard = true
+			g.refused = m.Err
+			continue
+		}
+		if !g.verified[pk.From] {
+			continue // only a player of the match proved itself
+		}
+		switch m.T {
 		case msgHere:
 			g.heard = true
 			for _, h := range m.Handles {
 				g.here[rollback.PlayerHandle(h)] = pk.From
 			}
-		case msgRefuse:
-			g.heard = true
-			g.refused = m.Err
 		case msgWelcome:
 			if g.welcome != nil || len(m.Players) == 0 || m.Handle != int(g.handle) {
 				continue
@@ -674,6 +808,18 @@ func (g *rejoinGuest[A]) poll(peers []A, now time.Time) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// onChallenge checks a host's proof and answers its challenge with the
+// guest's.
+func (g *rejoinGuest[A]) onChallenge(from A, m rejoinMsg) {
+	want := rejoinProof(g.keyHash, "host", g.match, int(g.handle), g.nonce, m.Nonce)
+	if m.Handle != int(g.handle) || subtle.ConstantTimeCompare([]byte(want), []byte(m.Proof)) != 1 {
+		return // not a player of this match: it does not know the key's hash
+	}
+	g.verified[from] = true
+	_ = g.ctl.Send(from, rejoinMsg{T: msgRejoin, Match: g.match, Handle: int(g.handle), Nonce: g.nonce, Challenge: m.Nonce,
+		Proof: rejoinProof(g.keyHash, "guest", g.match, int(g.handle), m.Nonce, g.nonce)}.encode())
 }
 
 // drop forgets the welcome and the state under way, for reason: the guest

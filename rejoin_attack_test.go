@@ -319,7 +319,8 @@ func TestRejoinStrangerFlood(t *testing.T) {
 	flood := func() {
 		for _, to := range []int{0, 1} {
 			for i := range 50 {
-				a.sendAs(stranger, to, rejoinMsg{T: msgRejoin, Match: "match", Handle: i % 3, Key: "guess"})
+				// Answers to challenges it never got, with guessed proofs.
+				a.sendAs(stranger, to, rejoinMsg{T: msgRejoin, Match: "match", Handle: i % 3, Nonce: "n", Challenge: "c", Proof: "guess"})
 			}
 		}
 		for _, m := range a.received(stranger) {
@@ -461,7 +462,7 @@ func TestRejoinAdmitFromNonCoordinator(t *testing.T) {
 
 	got0, got1 := a.tap(0), a.tap(1)
 	// A player still connected: refused.
-	a.sendAs(a.addr[0], a.addr[2], rejoinMsg{T: msgRejoin, Match: "match", Handle: 1, Key: "k1"}) // player 1 knows player 2's key
+	a.hosts[2].asked[1] = a.addr[0] // as if player 1 had answered a challenge for player 2 (it knows the key's hash)
 	a.sendAs(a.addr[0], a.addr[2], rejoinMsg{T: msgAdmit, Handle: 1, ID: 9, From: a.runners[0].confirmed(), At: a.runners[0].frame + 60, Peer: fmt.Sprint(a.addr[0])})
 	a.runFor(time.Second)
 	var errs int

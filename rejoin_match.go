@@ -157,6 +157,16 @@ func (m *Match[S, I]) initRejoin(r *runner[S, I, transport.PeerID], ctl packet.S
 	rj.ctl = &ctlUnion{main: ctl}
 	rj.host = newRejoinHost[S, I, transport.PeerID](rj.ctl, addrs, match, keys, maxRejoinState, time.Now, m.cfg.Logger,
 		func(addr transport.PeerID) { m.union.returning[addr] = true })
+	// The other players learn the hash of this player's key, the
+	// spectators never (they hear the hellos): a returning peer proves it
+	// is a player with it (rejoin.go).
+	told := map[transport.PeerID]bool{}
+	for h, id := range addrs {
+		if !r.players[h].local && !told[id] {
+			told[id] = true
+			_ = ctl.Send(id, rejoinMsg{T: msgKey, Key: rejoinKeyHash(rj.key)}.encode())
+		}
+	}
 	rec := rejoinRecord{Match: match, Handle: int(r.local[0]), Key: rj.key}
 	if err := rj.store.hold(rec); err != nil {
 		m.cfg.Logger.Warn("rollbox: cannot keep this player's place for a restart", "dir", m.cfg.rejoinDir(), "err", err)

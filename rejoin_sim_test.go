@@ -2,9 +2,11 @@ package rollbox
 
 import (
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/rollbox/rollbox/packet"
 	"github.com/rollbox/rollbox/rollback"
 	"github.com/rollbox/rollbox/transport/simnet"
 )
@@ -246,46 +248,83 @@ func (s *rejoinSim) resume(g *rejoinGuest[int]) *runner[rejoinArena, uint8, int]
 	return r
 }
 
-// Spectators hear every hello, and a hello carries the hash of the
-// player's key, never the key: presenting the hash does not make a peer
-// that player.
-func TestRejoinRefusesTheAnnouncedHash(t *testing.T) {
+// A returning player and the hosts prove to each other that they know the
+// hash of the player's key (which only the players were told) without
+// sending it: a peer without it is refused, whatever it answers, and its
+// answers to the returning player (a forged here) are ignored; the key
+// itself never crosses the network.
+func TestRejoinChallengeResponse(t *testing.T) {
 	s := newRejoinSim(t, 3, simnet.Link{Latency: 10 * time.Millisecond})
-	for range 60 {
-		s.tick(0, 1, 2)
-		s.net.Advance(time.Second / 60)
-	}
-	spy := s.ctl.socket(5)
-	for _, key := range []string{rejoinKeyHash("k2"), "k1", ""} {
-		_ = spy.Send(0, rejoinMsg{T: msgRejoin, Match: "match", Handle: 2, Key: key}.encode())
+	step := func() {
 		for range 3 {
 			s.tick(0, 1, 2)
 			s.net.Advance(time.Second / 60)
 		}
-		var refused bool
-		for _, pk := range spy.Receive() {
-			m, err := parseRejoinMsg(pk.Data, 1<<20)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m.T == msgHere {
-				t.Fatalf("key %q: the host answered as to the player", key)
-			}
-			refused = refused || m.T == msgRefuse
-		}
-		if !refused || len(s.hosts[0].asked) != 0 {
-			t.Fatalf("key %q: refused %v, asked %v", key, refused, s.hosts[0].asked)
+	}
+	step()
+	spy := s.ctl.socket(5)
+	var sent [][]byte
+	spy2 := &recordingSocket{Socket: s.ctl.socket(6), sent: &sent}
+	_ = spy.Send(0, rejoinMsg{T: msgRejoin, Match: "match", Handle: 2, Nonce: "mine"}.encode())
+	step()
+	var ch rejoinMsg
+	for _, pk := range spy.Receive() {
+		if m, err := parseRejoinMsg(pk.Data, 1<<20); err == nil && m.T == msgChallenge {
+			ch = m
 		}
 	}
-	// The key itself is the player.
-	_ = spy.Send(0, rejoinMsg{T: msgRejoin, Match: "match", Handle: 2, Key: "k2"}.encode())
-	for range 3 {
-		s.tick(0, 1, 2)
-		s.net.Advance(time.Second / 60)
+	if ch.Nonce == "" || ch.Proof != rejoinProof(rejoinKeyHash("k2"), "host", "match", 2, "mine", ch.Nonce) {
+		t.Fatalf("challenge %+v: not proving the host knows the key's hash", ch)
 	}
-	if _, ok := s.hosts[0].asked[2]; !ok {
-		t.Fatal("the key itself was not recognised")
+	for _, guess := range []string{"", "k2", rejoinKeyHash("k1"), "guess"} {
+		_ = spy.Send(0, rejoinMsg{T: msgRejoin, Match: "match", Handle: 2, Nonce: "mine", Challenge: ch.Nonce,
+			Proof: rejoinProof(guess, "guest", "match", 2, ch.Nonce, "mine")}.encode())
+		step()
+		if _, ok := s.hosts[0].asked[2]; ok {
+			t.Fatalf("a proof made with %q was taken", guess)
+		}
 	}
+	// The right proof, but for another host's challenge (replayed): no.
+	_ = spy.Send(1, rejoinMsg{T: msgRejoin, Match: "match", Handle: 2, Nonce: "mine", Challenge: ch.Nonce,
+		Proof: rejoinProof(rejoinKeyHash("k2"), "guest", "match", 2, ch.Nonce, "mine")}.encode())
+	step()
+	if _, ok := s.hosts[1].asked[2]; ok {
+		t.Fatal("a proof answering another host's challenge was taken")
+	}
+	// A real guest: it gets through, and never sends its key.
+	g := newRejoinGuest[int](spy2, "match", 2, 1, "k2", 1<<20)
+	_ = s.ctl.socket(7).Send(6, rejoinMsg{T: msgHere, Handles: []int{1}}.encode()) // a stranger's forged here
+	for range 10 {
+		if _, err := g.poll([]int{0}, s.cfg.clock()); err != nil {
+			t.Fatal(err)
+		}
+		step()
+	}
+	if a, ok := s.hosts[0].asked[2]; !ok || a != 6 {
+		t.Fatalf("the real guest was not recognised (asked %v)", s.hosts[0].asked)
+	}
+	if !g.verified[0] || g.verified[7] {
+		t.Fatalf("verified %v: want the player only", g.verified)
+	}
+	if _, ok := g.here[1]; ok {
+		t.Fatal("the guest took a stranger's here")
+	}
+	for _, b := range sent {
+		if strings.Contains(string(b), "k2") || strings.Contains(string(b), rejoinKeyHash("k2")) {
+			t.Fatalf("the guest sent its key or its hash: %s", b)
+		}
+	}
+}
+
+// recordingSocket is a socket that keeps a copy of what it sends.
+type recordingSocket struct {
+	packet.Socket[int]
+	sent *[][]byte
+}
+
+func (r *recordingSocket) Send(to int, b []byte) error {
+	*r.sent = append(*r.sent, append([]byte(nil), b...))
+	return r.Socket.Send(to, b)
 }
 
 // A peer that reaches its target frame has just sent inputs the others
