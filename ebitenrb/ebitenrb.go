@@ -159,7 +159,11 @@ var (
 // connection's progress before, the overlay on top.
 func (g *game[S, I, G]) Draw(screen *ebiten.Image) {
 	v := g.m.View()
-	if v.Phase < rollbox.PhasePlaying {
+	// A program started again asks to come back (PhaseRejoining) before it
+	// has a match to show: no players yet, and a state at frame 0 that the
+	// game's Draw, which may index View.Players by the state's players,
+	// must not see.
+	if v.Phase < rollbox.PhasePlaying || len(v.Players) == 0 {
 		screen.Fill(background)
 		drawText(screen, v.Status+"...", 16, 16)
 		return

@@ -53,19 +53,21 @@ func TestBrowser(t *testing.T) {
 	webgametest.Test{
 		ChildEnv: browserChildEnv,
 		Tools:    []string{"ip", "gzip"}, // for AddPrivateLink, for scripts/web.sh
-		// The script make web runs, so that the page under test is built
-		// from the sources under test. go test puts its own toolchain
-		// first in PATH.
-		Build: func(ctx context.Context, dir string) error {
-			out, err := exec.CommandContext(ctx, filepath.Join("..", "..", "scripts", "web.sh"), dir).CombinedOutput()
-			if err != nil {
-				return fmt.Errorf("scripts/web.sh: %v\n%s", err, out)
-			}
-			return nil
-		},
-		Timeout: browserTimeout,
-		Play:    runBrowserTests,
+		Build:    buildWebPage,
+		Timeout:  browserTimeout,
+		Play:     runBrowserTests,
 	}.Run(t)
+}
+
+// buildWebPage builds the page into dir with the script make web runs, so
+// that the page under test is built from the sources under test. go test
+// puts its own toolchain first in PATH.
+func buildWebPage(ctx context.Context, dir string) error {
+	out, err := exec.CommandContext(ctx, filepath.Join("..", "..", "scripts", "web.sh"), dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("scripts/web.sh: %v\n%s", err, out)
+	}
+	return nil
 }
 
 // browserHarness is what the browser scenarios share: the page served by

@@ -51,14 +51,18 @@ func runPage(page js.Value) (rollbox.Result, error) {
 	var phase rollbox.Phase
 	playing := false
 	onUpdate := func(v rollbox.View) {
-		if v.Phase != phase && v.Phase < rollbox.PhaseFinished { // finish reports the end
+		// finish reports the end. PhaseRejoining comes after the end's
+		// phases but is not one.
+		if v.Phase != phase && v.Phase != rollbox.PhaseFinished && v.Phase != rollbox.PhaseFailed {
 			phase = v.Phase
 			page.Call("status", v.Phase.String(), v.Status)
 		}
 		page.Set("frame", int(v.Frame))
 		page.Set("confirmed", int(v.Confirmed))
 		if !playing {
-			playing = v.Phase >= rollbox.PhasePlaying
+			// A page reloaded mid-match asks to come back before it has a
+			// match to show (no players yet): ebitenrb draws its progress.
+			playing = v.Phase >= rollbox.PhasePlaying && len(v.Players) > 0
 			page.Call("drawn", playing)
 		}
 	}
