@@ -257,9 +257,9 @@ type rejoinHost[S any, I comparable, A comparable] struct {
 	// when each peer was last challenged (mayChallenge).
 	secret     [32]byte
 	challenged map[A]time.Time
-	pending  *admission[A]
-	nextID   uint64
-	buf      []byte
+	pending    *admission[A]
+	nextID     uint64
+	buf        []byte
 }
 
 // rejoinBackoff is how long a player that came back and dropped again is
