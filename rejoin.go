@@ -20,14 +20,21 @@ import (
 
 // Rejoin. A player whose connection dropped (past the disconnect timeout)
 // or whose program restarted comes back to its match as the same player,
-// while the others play on. Each player announced a secret key in its hello;
-// the match has an identity every player derives from the same hellos
-// (matchID). The returning player (the guest) reaches the players still
-// playing (the hosts) on a control channel (in a network match, the room
-// <room>.rejoin-<match id>, which the hosts join once a player has
-// dropped) and asks each of them, naming its handle and key:
+// while the others play on. Each player keeps a secret key and, once the
+// match started, tells the other players (not the spectators) its hash H
+// (key message); the match has an identity every player derives from the
+// same hellos (matchID). The returning player (the guest) reaches the
+// players still playing (the hosts) on a control channel (in a network
+// match, the room <room>.rejoin-<match id>, which the hosts join once a
+// player has dropped) and asks each of them. Each side proves it knows H
+// without sending it (an HMAC under H over both nonces, rejoinProof), so
+// the key never leaves the guest, a peer that is not a player of the match
+// cannot pass for the returning one, and the guest takes answers only from
+// hosts that proved themselves:
 //
-//	guest -> every host     rejoin {match, handle, key}
+//	guest -> every host     rejoin {match, handle, nonce}
+//	host -> guest           challenge {nonce', proof("host", nonce, nonce')}
+//	guest -> host           rejoin {match, handle, nonce, challenge: nonce', proof("guest", nonce', nonce)}
 //	host -> guest           here {its handles}  (where to reach it)
 //
 // The host with the lowest handle (the coordinator) admits it: it readmits
