@@ -3,6 +3,7 @@ package rollbox
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -244,6 +245,7 @@ func newLayerMatch(tb testing.TB, n int, link simnet.Link) (*simnet.Network, []*
 	for p := range n {
 		pc := c
 		pc.Bot, pc.Seed, pc.sessionSeed = true, uint64(p), uint64(p)+1
+		pc.RejoinDir = "-"
 		m, err := newMatch[benchWorld, benchInput](&benchWorld{}, nil, pc)
 		if err != nil {
 			tb.Fatal(err)
@@ -253,6 +255,9 @@ func newLayerMatch(tb testing.TB, n int, link simnet.Link) (*simnet.Network, []*
 		if err != nil {
 			tb.Fatal(err)
 		}
+		// The part a real match plays in others' rejoins, polled every
+		// tick (its control channel idle here).
+		m.initRejoin(r, idleSocket{}, slices.Clone(pm.byHandle), make([]string, n), "bench")
 		m.connected <- connectResult[benchWorld, benchInput]{r: r}
 		matches[p] = m
 	}
@@ -426,3 +431,9 @@ func TestMatchUpdateDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// idleSocket is a control channel on which nothing ever arrives.
+type idleSocket struct{}
+
+func (idleSocket) Send(transport.PeerID, []byte) error        { return nil }
+func (idleSocket) Receive() []packet.Packet[transport.PeerID] { return nil }

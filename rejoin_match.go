@@ -174,6 +174,10 @@ func (m *Match[S, I]) initRejoin(r *runner[S, I, transport.PeerID], ctl packet.S
 	rj.touched = time.Now()
 }
 
+// room is the match's rejoin room (made when needed: Update runs every
+// frame and allocates nothing).
+func (rj *rejoinState[S, I]) room(c Config) string { return c.Room + rejoinRoomInfix + rj.match }
+
 // joinSide joins room in the background; the result arrives on the
 // returned channel.
 func (m *Match[S, I]) joinSide(room string) chan sideJoin {
@@ -203,16 +207,15 @@ func (m *Match[S, I]) pollRejoin() {
 		rj.touched = now
 		_ = rj.store.touch(int(m.r.frame))
 	}
-	room := m.cfg.Room + rejoinRoomInfix + rj.match
 	if rj.side == nil && rj.joining == nil && anyGone(m.r) {
-		rj.joining = m.joinSide(room)
+		rj.joining = m.joinSide(rj.room(m.cfg))
 	}
 	if rj.joining != nil {
 		select {
 		case res := <-rj.joining:
 			rj.joining = nil
 			if res.err != nil {
-				rj.warn.Log(context.Background(), m.cfg.Logger, slog.LevelWarn, "rollbox: joining the rejoin room failed; retrying", "room", room, "err", res.err)
+				rj.warn.Log(context.Background(), m.cfg.Logger, slog.LevelWarn, "rollbox: joining the rejoin room failed; retrying", "room", rj.room(m.cfg), "err", res.err)
 				break
 			}
 			rj.side = res.sock
@@ -231,7 +234,7 @@ func (m *Match[S, I]) pollRejoin() {
 		rj.guest = newRejoinGuest[transport.PeerID](rj.side.Channel(1), rj.match, m.r.local[0], len(m.r.local), rj.key, maxRejoinState)
 		rj.guestSock = rj.side
 		rj.guestLeft = now.Add(rejoinFindTimeout)
-		m.cfg.Logger.Info("rollbox: lost every other player; asking to come back", "room", room)
+		m.cfg.Logger.Info("rollbox: lost every other player; asking to come back", "room", rj.room(m.cfg))
 	}
 	if rj.guest != nil {
 		m.pollGuest(now)
