@@ -153,6 +153,12 @@ func (m *Match[S, I]) connect(ctx context.Context) (*runner[S, I, transport.Peer
 			c.Logger.Warn("rollbox: reading what a crashed run left", "dir", c.rejoinDir(), "err", err)
 		} else if ok {
 			r, sock, err := m.connectRejoin(ctx, rec)
+			if errors.Is(err, rollback.ErrResumeFailed) {
+				// Another player left as this one came back: ask again
+				// (the others take it back once they dropped that one).
+				c.Logger.Info("rollbox: coming back again", "err", err)
+				r, sock, err = m.connectRejoin(ctx, rec)
+			}
 			if err == nil {
 				return r, sock, nil, nil
 			}

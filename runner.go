@@ -408,6 +408,11 @@ func (r *runner[S, I, A]) handleEvents() error {
 				r.onDesync(d)
 			}
 		case rollback.EventDisconnected:
+			if r.catchUpTo > 0 && r.p2p != nil && r.p2p.State() != rollback.Running {
+				// Coming back, and a player left meanwhile: this session
+				// cannot start (see rollback.ErrResumeFailed).
+				return fmt.Errorf("rollbox: %v left while this player was coming back: %w", e.Addr, rollback.ErrResumeFailed)
+			}
 			r.markDisconnected(e.Addr)
 			r.remoteLog.Log(context.Background(), r.log, slog.LevelWarn, "rollbox: player disconnected", "peer", e.Addr, "reason", e.Reason)
 		case rollback.EventVersionMismatch:

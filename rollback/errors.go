@@ -27,6 +27,11 @@ var (
 	ErrSpectatorTooFarBehind = errors.New("rollback: spectator too far behind")
 	// ErrNotEnoughData: network statistics need about a second of traffic.
 	ErrNotEnoughData = errors.New("rollback: not enough data")
+	// ErrResumeFailed: a session of a player coming back (NewP2PSessionAt)
+	// could not start: a peer it was to play with never completed its
+	// handshake (it left meanwhile), so its inputs since Resume.From are
+	// not to be had. The player asks to come back again.
+	ErrResumeFailed = errors.New("rollback: a peer left before the returning player's session started")
 )
 
 // InvalidRequestError explains why a request or configuration was rejected.

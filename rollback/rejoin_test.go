@@ -1,6 +1,7 @@
 package rollback
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -252,5 +253,65 @@ func TestReadmitRefuses(t *testing.T) {
 	}
 	if _, err := p0.sess.Readmit(2, "x", confirmed, confirmed+60); err != nil {
 		t.Fatalf("after the refusals, a right Readmit: %v", err)
+	}
+}
+
+// TestResumeFailsWhenAPeerNeverAnswers: a player comes back while another
+// dies; the returning session cannot have the dead one's inputs since From,
+// so once its handshake deadline passes it fails (ErrResumeFailed) rather
+// than start without them, or wait for ever (which held the others at
+// At plus the prediction window for good).
+func TestResumeFailsWhenAPeerNeverAnswers(t *testing.T) {
+	net := newTestNet(17)
+	net.setLink(simnet.Link{Latency: 10 * time.Millisecond})
+	peers := newMesh(t, net, 3, nil)
+	syncMesh(t, net, peers)
+	const frameTime = time.Second / 60
+	for peers[2].sess.CurrentFrame() < 100 {
+		tick(t, peers, rejoinInput)
+		net.advance(frameTime)
+	}
+	net.leave(peers[2].addr)
+	stayers := peers[:2]
+	for range 5 * 60 {
+		tick(t, stayers, rejoinInput)
+		net.advance(frameTime)
+	}
+	from, at := stayers[0].sess.ConfirmedFrame(), stayers[0].sess.CurrentFrame()+60
+	r, err := stayers[0].sess.Readmit(2, "p2b", from, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stayers[1].sess.Readmit(2, "p2b", from, at); err != nil {
+		t.Fatal(err)
+	}
+	net.leave(stayers[1].addr) // dies as the third comes back
+	cfg := DefaultConfig[uint32, string](UintCodec[uint32]{})
+	cfg.NumPlayers, cfg.Clock, cfg.Seed = 3, net.clock, 303
+	cfg.AddRemotePlayer(0, "p0")
+	cfg.AddRemotePlayer(1, "p1")
+	cfg.AddLocalPlayer(2)
+	back, err := NewP2PSessionAt[stubState](cfg, net.socket("p2b"), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []Event[string]
+	for range int(readmitSyncTimeout/frameTime) + 60 {
+		tick(t, stayers[:1], rejoinInput)
+		back.PollRemoteClients()
+		evs = append(evs, back.Events()...)
+		net.advance(frameTime)
+	}
+	if back.State() == Running {
+		t.Fatal("the returning session started without a peer's inputs")
+	}
+	if err := back.AddLocalInput(2, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := back.AdvanceFrame(); !errors.Is(err, ErrResumeFailed) {
+		t.Fatalf("AdvanceFrame: %v, want ErrResumeFailed", err)
+	}
+	if n := countEvents(evs, EventDisconnected); n != 1 {
+		t.Fatalf("%d disconnect events, want 1 (the peer that never answered)", n)
 	}
 }

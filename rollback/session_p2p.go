@@ -105,6 +105,10 @@ type P2PSession[S any, I comparable, A comparable] struct {
 	// readmits counts Readmit calls, to give each new endpoint a seed of
 	// its own.
 	readmits int
+	// resumed: made by NewP2PSessionAt; resumeFailed: a peer never
+	// completed its handshake, and the session never starts
+	// (ErrResumeFailed).
+	resumed, resumeFailed bool
 	// waitTimer paces AdvanceFrameWait's polls; nil until its first wait.
 	waitTimer *time.Timer
 	// newPeerEndpoint builds the endpoint of a peer as NewP2PSession built
@@ -198,8 +202,12 @@ func newP2PSession[S any, I comparable, A comparable](cfg Config[I, A], socket S
 		pr.sink = s.remoteInputSink(pr)
 		if pr.ep.state == 0 { // resumeAt leaves players gone for good shut down
 			pr.ep.synchronize(socket, now)
+			if resume != nil {
+				pr.ep.syncDeadline = now + readmitSyncTimeout
+			}
 		}
 	}
+	s.resumed = resume != nil
 	if len(s.players.peers) == 0 {
 		s.state = Running
 	}
@@ -276,6 +284,9 @@ func (s *P2PSession[S, I, A]) AdvanceFrame() ([]Request[S, I], error) {
 	if s.state != Running {
 		if s.mapErr != nil {
 			return nil, s.mapErr
+		}
+		if s.resumeFailed {
+			return nil, ErrResumeFailed
 		}
 		return nil, ErrNotSynchronized
 	}
@@ -448,6 +459,14 @@ func (s *P2PSession[S, I, A]) handleEndpointEvents(pr *peer[A], now time.Duratio
 		case epResumed:
 			s.events.push(Event[A]{Kind: EventNetworkResumed, Addr: ep.addr})
 		case epDisconnected:
+			if s.resumed && s.state == Synchronizing {
+				// Dropping it would start the session with a player
+				// whose inputs since From it never had: fail instead.
+				s.resumeFailed = true
+				ep.disconnect(s.socket, now)
+				s.events.push(Event[A]{Kind: EventDisconnected, Addr: ep.addr, Reason: DisconnectTimeout})
+				continue
+			}
 			s.dropPeer(pr, now, DisconnectTimeout, ep.addr)
 		case epDroppedUs:
 			s.dropPeer(pr, now, DisconnectDroppedUs, ep.addr)
@@ -666,7 +685,7 @@ func (s *P2PSession[S, I, A]) adoptedReporter(x *peer[A], now time.Duration) int
 }
 
 func (s *P2PSession[S, I, A]) checkInitialSync() {
-	if s.state != Synchronizing {
+	if s.state != Synchronizing || s.resumeFailed {
 		return
 	}
 	for _, pr := range s.players.peers {

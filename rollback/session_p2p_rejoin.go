@@ -46,6 +46,12 @@ const readmitSyncTimeout = 15 * time.Second
 // The session starts behind the others (the state transfer took time): it
 // catches up by advancing more than once per tick while FramesBehind says
 // so; the inputs it needs are already confirmed, so this costs no rollback.
+//
+// Should a remote peer not complete its handshake within 15 s (it left as
+// this player came back), the session never starts: it raises
+// EventDisconnected for that peer and AdvanceFrame returns ErrResumeFailed
+// (it lacks that peer's inputs since From). The player asks to come back
+// again; the others take it back once they have dropped that peer too.
 func NewP2PSessionAt[S any, I comparable, A comparable](cfg Config[I, A], socket Socket[A], r Resume) (*P2PSession[S, I, A], error) {
 	return newP2PSession[S](cfg, socket, &r)
 }
