@@ -305,15 +305,24 @@ func (m *Match[S, I]) adoptRejoin(r *runner[S, I, transport.PeerID], g *rejoinGu
 		rj.closeSocket(s)
 	}
 	m.r, m.sock, rj.side = r, sock, sock
+	m.playFromRejoinRoom(r, g, sock)
+	m.cfg.Logger.Info("rollbox: back in the match", "from", g.welcome.From, "at", g.welcome.At,
+		"state_bytes", len(g.state), "transfer", g.received.Sub(g.welcomed))
+}
+
+// playFromRejoinRoom sets up a player that came back (r, built from g's
+// welcome) to play through the rejoin room's socket alone: its session and
+// its part in later rejoins of others.
+func (m *Match[S, I]) playFromRejoinRoom(r *runner[S, I, transport.PeerID], g *rejoinGuest[transport.PeerID], sock *transport.Socket) {
+	rj := m.rj
 	m.union = newUnionSocket(sock)
+	rj.side = sock
 	rj.ctl = &ctlUnion{main: sock.Channel(1)}
 	addrs := make([]transport.PeerID, len(r.players))
 	for h := range r.players {
 		addrs[h] = r.players[h].addr
 	}
 	rj.host = newRejoinHost[S, I, transport.PeerID](rj.ctl, addrs, rj.match, g.welcome.Keys, maxRejoinState, time.Now, m.cfg.Logger, nil)
-	m.cfg.Logger.Info("rollbox: back in the match", "from", g.welcome.From, "at", g.welcome.At,
-		"state_bytes", len(g.state), "transfer", g.received.Sub(g.welcomed))
 }
 
 // resumeRunner loads the state a guest received into the game's state and
@@ -375,14 +384,7 @@ func (m *Match[S, I]) connectRejoin(ctx context.Context, rec rejoinRecord) (*run
 	if err != nil {
 		return nil, nil, err
 	}
-	m.union = newUnionSocket(sock)
-	m.rj.side = sock
-	m.rj.ctl = &ctlUnion{main: sock.Channel(1)}
-	addrs := make([]transport.PeerID, len(r.players))
-	for h := range r.players {
-		addrs[h] = r.players[h].addr
-	}
-	m.rj.host = newRejoinHost[S, I, transport.PeerID](m.rj.ctl, addrs, rec.Match, g.welcome.Keys, maxRejoinState, time.Now, c.Logger, nil)
+	m.playFromRejoinRoom(r, g, sock)
 	m.cfg.Logger.Info("rollbox: back in the match after a restart", "player", rec.Handle+1, "from", g.welcome.From, "at", g.welcome.At,
 		"state_bytes", len(g.state), "transfer", g.received.Sub(g.welcomed))
 	return r, sock, nil

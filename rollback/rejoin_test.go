@@ -168,24 +168,8 @@ func TestReadmitAfterDrop(t *testing.T) {
 // the match only until readmitSyncTimeout; then the others drop it again
 // after the frame before at, agree, and play on.
 func TestReadmitNeverArrives(t *testing.T) {
-	net := newTestNet(15)
-	net.setLink(simnet.Link{Latency: 10 * time.Millisecond})
-	peers := newMesh(t, net, 3, nil)
-	for _, p := range peers {
-		p.game.withStatus = true
-	}
-	syncMesh(t, net, peers)
+	net, stayers := thirdGone(t, 15)
 	const frameTime = time.Second / 60
-	for peers[2].sess.CurrentFrame() < 100 {
-		tick(t, peers, rejoinInput)
-		net.advance(frameTime)
-	}
-	net.leave(peers[2].addr)
-	stayers := peers[:2]
-	for range 5 * 60 {
-		tick(t, stayers, rejoinInput)
-		net.advance(frameTime)
-	}
 	from, at := stayers[0].sess.ConfirmedFrame(), stayers[0].sess.CurrentFrame()+30
 	for _, p := range stayers {
 		if _, err := p.sess.Readmit(2, "ghost", from, at); err != nil {
@@ -262,21 +246,8 @@ func TestReadmitRefuses(t *testing.T) {
 // than start without them, or wait for ever (which held the others at
 // At plus the prediction window for good).
 func TestResumeFailsWhenAPeerNeverAnswers(t *testing.T) {
-	net := newTestNet(17)
-	net.setLink(simnet.Link{Latency: 10 * time.Millisecond})
-	peers := newMesh(t, net, 3, nil)
-	syncMesh(t, net, peers)
+	net, stayers := thirdGone(t, 17)
 	const frameTime = time.Second / 60
-	for peers[2].sess.CurrentFrame() < 100 {
-		tick(t, peers, rejoinInput)
-		net.advance(frameTime)
-	}
-	net.leave(peers[2].addr)
-	stayers := peers[:2]
-	for range 5 * 60 {
-		tick(t, stayers, rejoinInput)
-		net.advance(frameTime)
-	}
 	from, at := stayers[0].sess.ConfirmedFrame(), stayers[0].sess.CurrentFrame()+60
 	r, err := stayers[0].sess.Readmit(2, "p2b", from, at)
 	if err != nil {
@@ -314,4 +285,30 @@ func TestResumeFailsWhenAPeerNeverAnswers(t *testing.T) {
 	if n := countEvents(evs, EventDisconnected); n != 1 {
 		t.Fatalf("%d disconnect events, want 1 (the peer that never answered)", n)
 	}
+}
+
+// thirdGone plays a three-player match over a 10 ms network to frame 100;
+// then the third player's program goes, and the two others play on for
+// five seconds, past their disconnect timeout. It returns those two.
+func thirdGone(t *testing.T, seed uint64) (*testNet, []*testPeer) {
+	t.Helper()
+	net := newTestNet(seed)
+	net.setLink(simnet.Link{Latency: 10 * time.Millisecond})
+	peers := newMesh(t, net, 3, nil)
+	for _, p := range peers {
+		p.game.withStatus = true
+	}
+	syncMesh(t, net, peers)
+	const frameTime = time.Second / 60
+	for peers[2].sess.CurrentFrame() < 100 {
+		tick(t, peers, rejoinInput)
+		net.advance(frameTime)
+	}
+	net.leave(peers[2].addr)
+	stayers := peers[:2]
+	for range 5 * 60 {
+		tick(t, stayers, rejoinInput)
+		net.advance(frameTime)
+	}
+	return net, stayers
 }
